@@ -1,0 +1,41 @@
+"""Helpers shared by the subcommands: progress bars and common options."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import click
+
+__all__ = ["progress", "quiet_option", "ProgressCallback"]
+
+#: Library functions report progress as ``callback(done, total)``.
+ProgressCallback = Callable[[int, int], None]
+
+quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+
+
+@contextmanager
+def progress(desc: str, *, quiet: bool = False, unit: str = "it") -> Iterator[ProgressCallback]:
+    """A ``callback(done, total)`` that draws a tqdm bar on a terminal.
+
+    Silent with ``quiet=True`` or when stderr is not a terminal (logs, CI).
+    """
+    if quiet or not sys.stderr.isatty():
+        yield lambda done, total: None
+        return
+    from tqdm import tqdm
+
+    bar = tqdm(desc=desc, unit=unit, file=sys.stderr, leave=False, dynamic_ncols=True)
+    try:
+
+        def update(done: int, total: int) -> None:
+            if bar.total != total:
+                bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        yield update
+    finally:
+        bar.close()

@@ -1,0 +1,401 @@
+"""Experiment files (TOML) and frame manifests (CSV).
+
+An experiment file describes one UED measurement::
+
+    [experiment]
+    name = "pbse-attached-90K"
+    manifest = "frames.csv"          # columns file,scan,delay_ps; paths relative to it
+    time_zero_ps = 0.0               # nominal time zero [ps]
+
+    [beam]
+    energy_keV = 50.0                # electron kinetic energy [keV]
+
+    [detector]
+    camera_length_m = 0.45           # sample-detector distance [m]
+    pixel_size_m = 5.0e-5            # [m]
+    center_rc = [511.7, 512.2]       # optional (row, col) [px]; found if absent
+    dark = "dark.npy"                # optional dark frame
+    flat = "flat.npy"                # optional flat field
+    mask = "mask.npy"                # optional user mask, True = valid pixel
+    saturation = 65535               # optional saturation level [counts]
+
+    [sample]
+    material = "PbSe"                # built-in, or give [sample.structure]
+    lattice_constant_angstrom = 6.12 # optional override [Å]
+    temperature_K = 90.0
+    fluence_mJ_cm2 = 3.6
+    diameter_nm = 5.5
+    pump_wavelength_nm = 800.0
+
+    [reduce]                         # optional, all keys have defaults
+    [analyze]                        # optional, all keys have defaults
+
+Every key is checked: a misspelt key is an error that names the nearest valid
+key. Relative paths are resolved against the experiment file's folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import difflib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from uedflow.errors import ConfigError
+
+__all__ = [
+    "BeamConfig",
+    "DetectorConfig",
+    "SampleConfig",
+    "ReduceConfig",
+    "AnalyzeConfig",
+    "Experiment",
+    "FrameRecord",
+    "load_experiment",
+    "experiment_from_dict",
+    "read_manifest",
+    "write_manifest",
+    "experiment_to_toml",
+]
+
+
+@dataclass(frozen=True)
+class BeamConfig:
+    """Electron beam: kinetic energy [keV]."""
+
+    energy_keV: float = 50.0
+
+
+@dataclass(frozen=True)
+class DetectorConfig:
+    """Flat detector normal to the beam. Lengths in m, center in pixels (row, col)."""
+
+    camera_length_m: float = 0.5
+    pixel_size_m: float = 5.0e-5
+    center_rc: tuple[float, float] | None = None
+    dark: str | None = None
+    flat: str | None = None
+    mask: str | None = None
+    saturation: float | None = None
+
+
+@dataclass(frozen=True)
+class SampleConfig:
+    """Sample: material (built-in name) or a structure description, conditions."""
+
+    material: str = "PbSe"
+    structure: dict[str, Any] | None = None
+    lattice_constant_angstrom: float | None = None
+    temperature_K: float = 300.0
+    fluence_mJ_cm2: float | None = None
+    diameter_nm: float | None = None
+    pump_wavelength_nm: float = 800.0
+    label: str | None = None
+
+
+@dataclass(frozen=True)
+class ReduceConfig:
+    """Reduction options. s values in Å⁻¹."""
+
+    s_range: tuple[float, float] | None = None
+    n_bins: int = 600
+    normalize_window: tuple[float, float] | None = None
+    outlier_sigma: float = 5.0
+    find_center: bool = True
+    calibrate_camera_length: bool = False
+    chunk_frames: int = 16
+
+
+@dataclass(frozen=True)
+class AnalyzeConfig:
+    """Peak and kinetics analysis options. s in Å⁻¹, times in ps, T in K."""
+
+    peaks: tuple[str, ...] | None = None
+    shape: str = "pseudo-voigt"
+    background: str = "auto"
+    qe_window_ps: tuple[float, float] = (40.0, 60.0)
+    debye_temperature_K: float = 250.0
+    bootstrap: int = 0
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A whole experiment file, paths resolved to absolute ones."""
+
+    path: Path | None
+    name: str
+    manifest: Path
+    beam: BeamConfig = field(default_factory=BeamConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+    reduce: ReduceConfig = field(default_factory=ReduceConfig)
+    analyze: AnalyzeConfig = field(default_factory=AnalyzeConfig)
+    time_zero_ps: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON/TOML-safe nested dict (paths as strings, None dropped)."""
+        out: dict[str, Any] = {
+            "experiment": {"name": self.name, "manifest": str(self.manifest), "time_zero_ps": self.time_zero_ps}
+        }
+        for sec in ("beam", "detector", "sample", "reduce", "analyze"):
+            d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(getattr(self, sec)).items()}
+            out[sec] = {k: v for k, v in d.items() if v is not None}
+        return out
+
+
+_SECTIONS: dict[str, type] = {
+    "beam": BeamConfig,
+    "detector": DetectorConfig,
+    "sample": SampleConfig,
+    "reduce": ReduceConfig,
+    "analyze": AnalyzeConfig,
+}
+_EXPERIMENT_KEYS = ("name", "manifest", "time_zero_ps")
+
+
+def _unknown_key(where: str, key: str, valid: list[str], source: str) -> ConfigError:
+    near = difflib.get_close_matches(key, valid, n=1, cutoff=0.5)
+    hint = f"did you mean {near[0]!r}?" if near else f"valid keys are {', '.join(valid)}"
+    return ConfigError(f"{source}: unknown key {key!r} in [{where}]; {hint}")
+
+
+def _coerce(value: Any, annotation: str, where: str, source: str) -> Any:
+    """Convert a TOML value to the dataclass field type, or raise ConfigError."""
+    if value is None:
+        return None
+    try:
+        if "tuple[float, float]" in annotation:
+            vals = tuple(float(v) for v in value)
+            if len(vals) != 2:
+                raise ValueError
+            return vals
+        if "tuple[str" in annotation:
+            if isinstance(value, str):
+                value = [value]
+            return tuple(str(v) for v in value)
+        if annotation.startswith("float"):
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if annotation.startswith("int"):
+            if isinstance(value, bool) or int(value) != value:
+                raise ValueError
+            return int(value)
+        if annotation.startswith("bool"):
+            if not isinstance(value, bool):
+                raise ValueError
+            return value
+        if annotation.startswith("str"):
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if annotation.startswith("dict"):
+            if not isinstance(value, dict):
+                raise ValueError
+            return value
+    except (TypeError, ValueError):
+        raise ConfigError(f"{source}: [{where}] has a value of the wrong type: {value!r} (expected {annotation})") from None
+    return value
+
+
+def _section(cls: type, data: dict[str, Any], where: str, source: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: [{where}] must be a table, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for key, value in data.items():
+        if key not in fields:
+            raise _unknown_key(where, key, list(fields), source)
+        kwargs[key] = _coerce(value, str(fields[key].type), f"{where}.{key}", source)
+    return cls(**kwargs)
+
+
+def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, source: str = "experiment") -> Experiment:
+    """Build an :class:`Experiment` from a nested dict (the parsed TOML).
+
+    Parameters
+    ----------
+    data : dict
+        Sections ``experiment``, ``beam``, ``detector``, ``sample``, ``reduce``, ``analyze``.
+    base_dir : Path, optional
+        Folder that relative paths are relative to (default: current folder).
+    source : str
+        Name used in error messages (the file name).
+
+    Raises
+    ------
+    ConfigError
+        Unknown section or key (with the nearest valid one), wrong type, missing
+        manifest, or values out of range.
+    """
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    valid_sections = ["experiment", *_SECTIONS]
+    for sec in data:
+        if sec not in valid_sections:
+            near = difflib.get_close_matches(sec, valid_sections, n=1, cutoff=0.5)
+            hint = f"did you mean [{near[0]}]?" if near else f"valid sections are {', '.join(valid_sections)}"
+            raise ConfigError(f"{source}: unknown section [{sec}]; {hint}")
+    exp = data.get("experiment", {})
+    for key in exp:
+        if key not in _EXPERIMENT_KEYS:
+            raise _unknown_key("experiment", key, list(_EXPERIMENT_KEYS), source)
+    if "manifest" not in exp:
+        raise ConfigError(f"{source}: [experiment] needs 'manifest', the CSV listing the frames (file,scan,delay_ps)")
+    sections = {sec: _section(cls, data.get(sec, {}), sec, source) for sec, cls in _SECTIONS.items()}
+    det = sections["detector"]
+    resolved = {k: str((base / v).resolve()) for k in ("dark", "flat", "mask") if (v := getattr(det, k))}
+    det = dataclasses.replace(det, **resolved)
+    for name, value in (("beam.energy_keV", sections["beam"].energy_keV),
+                        ("detector.camera_length_m", det.camera_length_m),
+                        ("detector.pixel_size_m", det.pixel_size_m)):
+        if not value > 0:
+            raise ConfigError(f"{source}: {name} must be positive, got {value}")
+    if det.center_rc is not None and len(det.center_rc) != 2:
+        raise ConfigError(f"{source}: detector.center_rc must be [row, col], got {det.center_rc}")
+    return Experiment(
+        path=None,
+        name=str(exp.get("name", Path(source).stem)),
+        manifest=(base / str(exp["manifest"])).resolve(),
+        beam=sections["beam"],
+        detector=det,
+        sample=sections["sample"],
+        reduce=sections["reduce"],
+        analyze=sections["analyze"],
+        time_zero_ps=float(exp.get("time_zero_ps", 0.0)),
+    )
+
+
+def load_experiment(path: str | Path) -> Experiment:
+    """Read and validate an experiment TOML file.
+
+    Raises
+    ------
+    FileFormatError
+        The file is missing or is not valid TOML.
+    ConfigError
+        See :func:`experiment_from_dict`.
+    """
+    from uedflow.errors import FileFormatError
+
+    path = Path(path)
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise FileFormatError(f"experiment file {path} does not exist; give the path of an experiment .toml") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise FileFormatError(f"experiment file {path} is not valid TOML: {exc}") from None
+    exp = experiment_from_dict(data, base_dir=path.parent, source=str(path))
+    return dataclasses.replace(exp, path=path.resolve())
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """One manifest row: a frame file (absolute path), its scan and delay [ps].
+
+    ``index`` selects one frame inside a multi-frame file (multi-page TIFF,
+    3D HDF5 dataset or .npy stack); ``dataset`` names the HDF5 dataset.
+    """
+
+    file: Path
+    scan: int
+    delay_ps: float
+    index: int | None = None
+    dataset: str | None = None
+    row: int = 0
+
+
+def read_manifest(path: str | Path) -> list[FrameRecord]:
+    """Read a frames manifest CSV.
+
+    Required columns ``file,scan,delay_ps``; optional ``index`` (frame within a
+    multi-frame file) and ``dataset`` (HDF5 dataset path). Paths are relative to
+    the manifest's folder.
+
+    Raises
+    ------
+    FileFormatError
+        The manifest is missing or unreadable.
+    ConfigError
+        Missing columns, bad numbers, duplicate (scan, delay) rows, or a row
+        pointing to a file that does not exist (the row number is named).
+    """
+    from uedflow.errors import FileFormatError
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (FileNotFoundError, IsADirectoryError):
+        raise FileFormatError(f"manifest {path} does not exist; [experiment] manifest must name a CSV of frames") from None
+    except UnicodeDecodeError:
+        raise FileFormatError(f"manifest {path} is not a text CSV file") from None
+    reader = csv.DictReader(text.splitlines())
+    cols = set(reader.fieldnames or [])
+    missing = {"file", "scan", "delay_ps"} - cols
+    if missing:
+        raise ConfigError(f"manifest {path}: missing column(s) {', '.join(sorted(missing))}; the header must include file,scan,delay_ps")
+    records = []
+    seen: dict[tuple[int, float], int] = {}
+    for i, row in enumerate(reader, start=2):
+        try:
+            scan = int(row["scan"])
+            delay = float(row["delay_ps"])
+            index = int(row["index"]) if row.get("index") not in (None, "") else None
+        except (TypeError, ValueError):
+            raise ConfigError(f"manifest {path}, line {i}: scan must be an integer and delay_ps a number, got {row}") from None
+        if delay != delay or abs(delay) == float("inf"):
+            raise ConfigError(f"manifest {path}, line {i}: delay_ps is {delay}; give a finite delay in ps")
+        key = (scan, delay)
+        if key in seen:
+            raise ConfigError(
+                f"manifest {path}, line {i}: duplicate scan {scan} at delay {delay} ps (also line {seen[key]}); "
+                "each (scan, delay) must appear once"
+            )
+        seen[key] = i
+        file = (path.parent / (row["file"] or "")).resolve()
+        if not row["file"] or not file.is_file():
+            raise ConfigError(f"manifest {path}, line {i}: frame file {row['file']!r} does not exist (looked for {file})")
+        records.append(FrameRecord(file, scan, delay, index, row.get("dataset") or None, i))
+    if not records:
+        raise ConfigError(f"manifest {path} lists no frames")
+    return records
+
+
+def write_manifest(path: str | Path, records: list[dict[str, Any]]) -> None:
+    """Write a manifest CSV from dicts with keys file, scan, delay_ps[, index, dataset].
+
+    ``file`` values are written as given (make them relative to ``path``'s folder).
+    """
+    cols = ["file", "scan", "delay_ps"] + [c for c in ("index", "dataset") if any(c in r for r in records)]
+    with Path(path).open("w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols)
+        w.writeheader()
+        for r in records:
+            w.writerow({c: r.get(c, "") for c in cols})
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }"
+    raise TypeError(f"cannot write {v!r} to TOML")
+
+
+def experiment_to_toml(data: dict[str, Any]) -> str:
+    """Render a nested dict of sections as TOML text (the inverse of loading)."""
+    lines = []
+    for sec, table in data.items():
+        lines.append(f"[{sec}]")
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items() if v is not None]
+        lines.append("")
+    return "\n".join(lines)
