@@ -1,5 +1,11 @@
 """Cubic crystallography: structures, allowed reflections, direction families."""
 
+from uedflow.crystal.form_factors import (
+    LOBATO_PARAMETERS,
+    electron_scattering_factor,
+    powder_ring_intensities,
+    structure_factor,
+)
 from uedflow.crystal.reflections import (
     FAMILIES,
     Reflection,
@@ -13,6 +19,10 @@ from uedflow.crystal.reflections import (
 from uedflow.crystal.structures import MATERIALS, PROTOTYPES, Structure, get_structure, structure_from_prototype
 
 __all__ = [
+    "LOBATO_PARAMETERS",
+    "electron_scattering_factor",
+    "powder_ring_intensities",
+    "structure_factor",
     "FAMILIES",
     "MATERIALS",
     "PROTOTYPES",

@@ -2,5 +2,29 @@
 
 from uedflow.io.atomic import atomic_dir, atomic_path, file_fingerprint, provenance
 from uedflow.io.datasets import open_dataset, write_dataset
+from uedflow.io.frames import FrameStack, check_frame, open_frames, read_records
+from uedflow.io.iris import IrisDataset, is_iris_file, read_iris
+from uedflow.io.readers import FrameInfo, FrameReader, frame_info, get_reader, load_image, read_frame, register_reader
 
-__all__ = ["atomic_dir", "atomic_path", "file_fingerprint", "open_dataset", "provenance", "write_dataset"]
+__all__ = [
+    "FrameInfo",
+    "FrameReader",
+    "FrameStack",
+    "IrisDataset",
+    "atomic_dir",
+    "atomic_path",
+    "check_frame",
+    "file_fingerprint",
+    "frame_info",
+    "get_reader",
+    "is_iris_file",
+    "load_image",
+    "open_dataset",
+    "open_frames",
+    "provenance",
+    "read_frame",
+    "read_iris",
+    "read_records",
+    "register_reader",
+    "write_dataset",
+]

@@ -1,0 +1,74 @@
+"""``uedflow physics``: laser heating, Debye-model and thermal-expansion calculators."""
+
+from __future__ import annotations
+
+import click
+
+__all__ = ["physics_group"]
+
+
+@click.group("physics")
+def physics_group() -> None:
+    """Heating, Debye model and thermal-expansion calculators."""
+
+
+@physics_group.command("heating")
+@click.option("--fluence", type=float, required=True, help="Pump fluence [mJ/cm²].")
+@click.option("--diameter", type=float, required=True, help="Dot diameter [nm].")
+@click.option("--temperature", type=float, required=True, help="Base temperature [K].")
+@click.option("--wavelength", type=float, default=800.0, show_default=True, help="Pump wavelength [nm].")
+@click.option("--material", default="PbSe", show_default=True)
+@click.option("--debye-temperature", type=float, default=None, help="Debye temperature [K] (default per material).")
+@click.option("--cross-section", type=float, default=None, help="Absorption cross-section per dot [cm²].")
+@click.option("--excitons", type=float, default=None, help="Excitons per dot, overriding σ × photons.")
+@click.option("--host-index", type=float, default=1.45, show_default=True,
+              help="Refractive index around the dot (local-field factor).")
+def heating_cmd(fluence: float, diameter: float, temperature: float, wavelength: float, material: str,
+                debye_temperature: float | None, cross_section: float | None, excitons: float | None,
+                host_index: float) -> None:
+    """Excitons per dot and lattice temperature rise (Debye heat capacity)."""
+    from uedflow.physics.heating import laser_heating
+
+    res = laser_heating(
+        fluence, diameter, temperature, wavelength_nm=wavelength, material=material,
+        debye_temperature_K=debye_temperature, cross_section_cm2=cross_section, excitons_per_dot=excitons,
+        host_index=host_index,
+    )
+    click.echo(res.table())
+
+
+@physics_group.command("debye")
+@click.option("--temperature", type=float, multiple=True, required=True, help="Temperature [K] (repeatable).")
+@click.option("--debye-temperature", type=float, required=True, help="Debye temperature [K].")
+@click.option("--material", default="PbSe", show_default=True, help="Material whose atoms to use.")
+def debye_cmd(temperature: tuple[float, ...], debye_temperature: float, material: str) -> None:
+    """⟨u²⟩ per element and mass-weighted, B = 8π²⟨u²⟩, C_V per atom."""
+    import numpy as np
+
+    from uedflow.crystal import get_structure
+    from uedflow.physics.debye import heat_capacity_debye_kB, msd_compound_angstrom2, msd_per_atom_angstrom2
+
+    st = get_structure(material)
+    els = list(st.elements)
+    per = msd_per_atom_angstrom2(list(temperature), debye_temperature, els)
+    comp = msd_compound_angstrom2(np.asarray(temperature), debye_temperature, list(st.species))
+    head = "T [K]   " + "   ".join(f"<u²>_{e} [Å²]" for e in els) + "   <u²>_mass-wt [Å²]   B_mass-wt [Å²]   C_V [k_B]"
+    click.echo(head)
+    for i, t in enumerate(temperature):
+        cols = "   ".join(f"{v:12.5f}" for v in per[i])
+        cv = float(heat_capacity_debye_kB(t, debye_temperature))
+        click.echo(f"{t:7.1f} {cols}   {comp[i]:17.5f}   {8 * np.pi**2 * comp[i]:14.4f}   {cv:9.4f}")
+
+
+@physics_group.command("expansion")
+@click.option("--temperature", type=float, required=True, help="Base temperature [K].")
+@click.option("--strain", type=float, required=True, help="Measured strain Δa/a (fraction).")
+@click.option("--material", default="PbSe", show_default=True)
+def expansion_cmd(temperature: float, strain: float, material: str) -> None:
+    """Lattice temperature from a strain with the bulk α(T) model."""
+    from uedflow.physics.expansion import EXPANSION_MODELS, linear_expansion_coefficient, temperature_from_strain
+
+    t = float(temperature_from_strain(strain, temperature, material))
+    click.echo(f"alpha({temperature:g} K) = {float(linear_expansion_coefficient(temperature, material)) * 1e6:.2f}e-6 /K")
+    click.echo(f"strain {strain:.3e} from {temperature:g} K -> {t:.1f} K (rise {t - temperature:.1f} K)")
+    click.echo(f"source: {EXPANSION_MODELS[next(k for k in EXPANSION_MODELS if k.lower() == material.lower())][2]}")

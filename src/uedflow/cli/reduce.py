@@ -1,0 +1,32 @@
+"""``uedflow reduce``: detector frames -> reduced.h5."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from uedflow.cli._common import progress, quiet_option
+
+__all__ = ["reduce_cmd"]
+
+
+@click.command("reduce")
+@click.argument("experiment", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("reduced.h5"),
+              show_default=True, help="Output HDF5 file (written atomically).")
+@click.option("--scheduler", metavar="ADDRESS", default=None,
+              help="dask.distributed scheduler address (e.g. tcp://10.0.0.5:8786); default: local threads.")
+@quiet_option
+def reduce_cmd(experiment: Path, output: Path, scheduler: str | None, quiet: bool) -> None:
+    """Reduce the frames of EXPERIMENT (a .toml file) to a calibrated powder series I(delay, s)."""
+    from uedflow.config import load_experiment
+    from uedflow.reduce import reduce_experiment, write_reduced
+
+    exp = load_experiment(experiment)
+    with progress("reduce", quiet=quiet, unit="chunk") as bar:
+        ds = reduce_experiment(exp, scheduler=scheduler, progress=bar)
+    write_reduced(ds, output, experiment=exp)
+    if not quiet:
+        click.echo(f"wrote {output}: {ds.sizes['delay']} delays x {ds.sizes['scan']} scans x {ds.sizes['s']} s bins, "
+                   f"center (row, col) = ({ds.attrs['center_rc'][0]:.2f}, {ds.attrs['center_rc'][1]:.2f}) px")

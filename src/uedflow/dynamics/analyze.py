@@ -1,0 +1,311 @@
+"""The whole lattice-dynamics analysis: reduced powder series -> dynamics dataset.
+
+:func:`analyze` chains the peak fits (:func:`uedflow.peaks.fit_powder_series`),
+the traces, the global kinetic fits (shared t0 per observable), an optional
+bootstrap over scans, quasi-equilibrium averages, family averages, anisotropy
+and lattice temperature, and returns the ``uedflow-dynamics`` dataset of
+docs/formats.md. :func:`write_dynamics` / :func:`open_dynamics` store and read it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from uedflow.config import AnalyzeConfig
+from uedflow.crystal import FAMILIES
+from uedflow.dynamics.kinetics import KineticsFit, fit_global, stack_fits
+from uedflow.dynamics.summary import linear_fit, temperature_from_msd_rise, temperature_from_strain, window_average
+from uedflow.dynamics.traces import OBSERVABLES, Traces, compute_traces, family_average
+from uedflow.errors import FileFormatError, FitError, InputError
+from uedflow.peaks import PeakSeries, fit_powder_series, structure_of
+
+__all__ = ["analyze", "DYNAMICS_FORMAT", "DYNAMICS_VERSION", "MIN_DELAYS", "DEFAULT_IRF_FWHM_PS"]
+
+log = logging.getLogger(__name__)
+DYNAMICS_FORMAT = "uedflow-dynamics"
+DYNAMICS_VERSION = 1
+#: Fewest delays a kinetic fit is attempted with.
+MIN_DELAYS = 6
+#: IRF FWHM [ps] when neither the caller nor the reduced file gives one (``irf_fwhm_ps`` attribute).
+DEFAULT_IRF_FWHM_PS = 0.5
+_SAMPLE_ATTRS = ("material", "structure_json", "lattice_constant_angstrom", "temperature_K", "fluence_mJ_cm2",
+                 "diameter_nm", "electron_energy_keV", "wavelength_angstrom", "camera_length_m", "pixel_size_m",
+                 "center_rc", "center_residual_px", "sample_label", "experiment_name")
+
+
+def _check_reduced(reduced: xr.Dataset) -> None:
+    fmt = reduced.attrs.get("format")
+    if fmt is not None and fmt != "uedflow-reduced":
+        raise FileFormatError(f"analyze needs a uedflow-reduced dataset, got format {fmt!r}; run `uedflow reduce` first")
+    version = reduced.attrs.get("format_version")
+    if version is not None and int(version) != 1:
+        raise FileFormatError(f"reduced dataset is version {version}; this uedflow reads version 1 — reduce again")
+    if "delay" not in reduced.coords:
+        raise FileFormatError("reduced dataset has no 'delay' coordinate; give a uedflow-reduced file")
+    delay = reduced["delay"].values
+    if not np.any(delay < 0):
+        raise InputError(
+            f"reduced dataset has no delay before time zero (earliest {delay.min():g} ps); the traces need a "
+            "reference before the pump — include negative delays"
+        )
+    if delay.size < MIN_DELAYS:
+        raise InputError(f"reduced dataset has {delay.size} delays; a kinetic fit needs at least {MIN_DELAYS}")
+
+
+def _effective_errors(ps: PeakSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-point 1σ: the larger of the covariance error and the scan-to-scan standard error."""
+    return (np.fmax(ps.position_err, ps.position_scatter_err), np.fmax(ps.fwhm_err, ps.fwhm_scatter_err),
+            np.fmax(ps.area_err, ps.area_scatter_err))
+
+
+def _kinetics(traces: Traces, *, irf: float, model: str) -> dict[str, tuple[KineticsFit, ...] | None]:
+    out: dict[str, tuple[KineticsFit, ...] | None] = {}
+    for obs in OBSERVABLES:
+        try:
+            out[obs] = fit_global(traces.delay, traces.values[obs], traces.errors[obs], model=model, irf_fwhm_ps=irf)
+        except FitError as exc:
+            log.warning("no kinetic fit of %s: %s", obs, exc)
+            out[obs] = None
+    return out
+
+
+def _bootstrap(ps: PeakSeries, errs, *, n: int, irf: float, model: str, seed: int, progress) -> dict[str, np.ndarray]:
+    """1σ of amplitude, tau, t0 (peak, observable) from resampling scans with replacement."""
+    n_scans = ps.scans.size
+    shape = (len(ps.labels), len(OBSERVABLES))
+    draws = {k: [] for k in ("amplitude", "tau_ps", "t0_ps")}
+    rng = np.random.default_rng(seed)
+    good = ps.scan_flag == 0
+    for b in range(n):
+        pick = rng.integers(0, n_scans, n_scans)
+        w = good[pick].astype(float)
+        cnt = w.sum(axis=0)
+
+        def mean(a: np.ndarray, w=w, cnt=cnt, pick=pick) -> np.ndarray:
+            return np.where(cnt > 0, np.nansum(np.where(w > 0, a[pick], 0.0), axis=0) / np.maximum(cnt, 1), np.nan)
+
+        try:
+            tr = compute_traces(ps.delay, mean(ps.scan_position), errs[0], mean(ps.scan_fwhm), errs[1],
+                                mean(ps.scan_area), errs[2])
+        except InputError:
+            continue
+        fits = _kinetics(tr, irf=irf, model=model)
+        for key in draws:
+            arr = np.full(shape, np.nan)
+            for j, obs in enumerate(OBSERVABLES):
+                if fits[obs] is not None:
+                    arr[:, j] = [f.value(key) if f.success else np.nan for f in fits[obs]]
+            draws[key].append(arr)
+        if progress is not None:
+            progress(b + 1, n)
+    out = {}
+    for key, vals in draws.items():
+        stack = np.array(vals) if vals else np.full((1, *shape), np.nan)
+        cnt = np.isfinite(stack).sum(axis=0)
+        mu = np.where(cnt > 0, np.nansum(np.nan_to_num(stack), axis=0) / np.maximum(cnt, 1), np.nan)
+        var = np.nansum(np.where(np.isfinite(stack), (stack - mu) ** 2, 0.0), axis=0) / np.maximum(cnt - 1, 1)
+        out[key] = np.where(cnt >= 2, np.sqrt(var), np.nan)
+    return out
+
+
+def analyze(
+    reduced: xr.Dataset,
+    *,
+    config: AnalyzeConfig | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    irf_fwhm_ps: float | None = None,
+    model: str = "exp",
+    seed: int = 0,
+) -> xr.Dataset:
+    """Lattice dynamics of a reduced powder series.
+
+    Parameters
+    ----------
+    reduced : xarray.Dataset
+        ``uedflow-reduced`` dataset (docs/formats.md), e.g. from
+        ``uedflow.io.open_dataset(path, format="uedflow-reduced", version=1)``.
+    config : AnalyzeConfig, optional
+        Rings, line shape, background, quasi-equilibrium window [ps], Debye
+        temperature [K], number of bootstrap resamplings over scans.
+    progress : callable, optional
+        ``progress(done, total)``.
+    irf_fwhm_ps : float, optional
+        Instrument response FWHM [ps]; default the reduced file's ``irf_fwhm_ps``
+        attribute, else :data:`DEFAULT_IRF_FWHM_PS`.
+    model : str
+        Kinetic model, ``"exp"`` or ``"biexp"``.
+    seed : int
+        Seed of the bootstrap.
+
+    Returns
+    -------
+    xarray.Dataset
+        The dynamics dataset (format ``uedflow-dynamics``, version 1).
+
+    Raises
+    ------
+    FileFormatError
+        Not a uedflow-reduced dataset, or another version.
+    InputError
+        No delay before time zero, too few delays, all-NaN data, rings outside the s range.
+    CrystalError
+        Unknown hkl.
+    """
+    cfg = config or AnalyzeConfig()
+    _check_reduced(reduced)
+    irf = float(irf_fwhm_ps if irf_fwhm_ps is not None else reduced.attrs.get("irf_fwhm_ps", DEFAULT_IRF_FWHM_PS))
+    total = 2 + max(cfg.bootstrap, 0)
+
+    def step(done: int) -> None:
+        if progress is not None:
+            progress(done, total)
+
+    ps = fit_powder_series(reduced, peaks=cfg.peaks, shape=cfg.shape, background=cfg.background)
+    step(1)
+    errs = _effective_errors(ps)
+    traces = compute_traces(ps.delay, ps.position, errs[0], ps.fwhm, errs[1], ps.area, errs[2], flag=ps.flag)
+    for obs in ("strain", "msd"):
+        dead = [lab for lab, row in zip(ps.labels, traces.values[obs], strict=True) if not np.isfinite(row).any()]
+        if dead:
+            log.warning("%s trace of ring(s) %s is all NaN (every fit flagged)", obs, ", ".join(dead))
+    fits = _kinetics(traces, irf=irf, model=model)
+    step(2)
+    boot = None
+    if cfg.bootstrap > 0 and ps.scans.size >= 2:
+        boot = _bootstrap(ps, errs, n=cfg.bootstrap, irf=irf, model=model, seed=seed,
+                          progress=lambda d, n: step(2 + d))
+    return _to_dataset(reduced, cfg, ps, traces, fits, boot, irf, model)
+
+
+def _kinetic_arrays(fits, traces: Traces, n_peaks: int) -> dict[str, np.ndarray]:
+    names = ("amplitude", "amplitude_err", "tau_ps", "tau_err_ps", "t0_ps", "t0_err_ps", "chi2_red", "success")
+    out = {k: np.full((n_peaks, len(OBSERVABLES)), np.nan) for k in names}
+    curves = {}
+    for j, obs in enumerate(OBSERVABLES):
+        curves[obs] = np.full((n_peaks, traces.delay.size), np.nan)
+        if fits[obs] is None:
+            out["success"][:, j] = 0
+            continue
+        st = stack_fits(fits[obs])
+        for k in names:
+            out[k][:, j] = st[k]
+        curves[obs] = np.array([f.curve(traces.delay) for f in fits[obs]])
+    out["curves"] = curves  # type: ignore[assignment]
+    return out
+
+
+def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: float, model: str) -> xr.Dataset:
+    pk, dl, ob = "peak", "delay", "observable"
+    kin = _kinetic_arrays(fits, traces, len(ps.labels))
+    curves = kin.pop("curves")
+    data: dict[str, Any] = {
+        "s0": (pk, traces.s0), "s0_err": (pk, traces.s0_err), "eta": (pk, ps.eta),
+        "position": ((pk, dl), ps.position), "position_err": ((pk, dl), ps.position_err),
+        "position_scatter_err": ((pk, dl), ps.position_scatter_err),
+        "fwhm": ((pk, dl), ps.fwhm), "fwhm_err": ((pk, dl), ps.fwhm_err),
+        "fwhm_scatter_err": ((pk, dl), ps.fwhm_scatter_err),
+        "area": ((pk, dl), ps.area), "area_err": ((pk, dl), ps.area_err),
+        "area_scatter_err": ((pk, dl), ps.area_scatter_err),
+        "peak_chi2_red": ((pk, dl), ps.chi2_red), "fit_flag": ((pk, dl), ps.flag.astype(np.uint8)),
+        "irf_fwhm_ps": ((pk, ob), np.full((len(ps.labels), len(OBSERVABLES)), irf)),
+    }
+    if ps.scans.size:
+        for name, arr in (("scan_position", ps.scan_position), ("scan_fwhm", ps.scan_fwhm),
+                          ("scan_area", ps.scan_area)):
+            data[name] = (("scan", pk, dl), arr)
+        data["scan_fit_flag"] = (("scan", pk, dl), ps.scan_flag.astype(np.uint8))
+    for obs in OBSERVABLES:
+        data[obs] = ((pk, dl), traces.values[obs])
+        data[f"{obs}_err"] = ((pk, dl), traces.errors[obs])
+        data[f"{obs}_reference_err"] = (pk, traces.reference_err[obs])
+        data[f"{obs}_fit"] = ((pk, dl), curves[obs])
+    for k, v in kin.items():
+        data[k] = ((pk, ob), v.astype(np.uint8) if k == "success" else v)
+    data["fit_success"] = data.pop("success")
+    if boot is not None:
+        data["amplitude_boot_err"] = ((pk, ob), boot["amplitude"])
+        data["tau_boot_err_ps"] = ((pk, ob), boot["tau_ps"])
+        data["t0_boot_err_ps"] = ((pk, ob), boot["t0_ps"])
+    qe = {}
+    for obs in OBSERVABLES:
+        qe[obs] = window_average(traces.delay, traces.values[obs], traces.errors[obs], traces.reference_err[obs],
+                                 window_ps=cfg.qe_window_ps)
+        data[f"{obs}_qe"], data[f"{obs}_qe_err"] = (pk, qe[obs][0]), (pk, qe[obs][1])
+    fam_names = tuple(f for f in FAMILIES if f in ps.families)
+    fd = "direction"
+    for obs in OBSERVABLES:
+        m, e = family_average(ps.families, traces.values[obs], traces.errors[obs], names=fam_names)
+        data[f"family_{obs}"], data[f"family_{obs}_err"] = ((fd, dl), m), ((fd, dl), e)
+        m, e = family_average(ps.families, *qe[obs], names=fam_names)
+        data[f"family_{obs}_qe"], data[f"family_{obs}_qe_err"] = (fd, m), (fd, e)
+    good = kin["success"] > 0
+    tau = np.where(good, kin["tau_ps"], np.nan)
+    m, e = family_average(ps.families, tau, np.where(good, kin["tau_err_ps"], np.nan), names=fam_names)
+    data["family_tau_ps"], data["family_tau_err_ps"] = ((fd, ob), m), ((fd, ob), e)
+    coords = {"hkl": (pk, list(ps.labels)), "family": (pk, list(ps.families)), "delay": traces.delay,
+              "observable": list(OBSERVABLES), fd: list(fam_names)}
+    if ps.scans.size:
+        coords["scan"] = ps.scans
+    ds = xr.Dataset(data, coords=coords)
+    ds["delay"].attrs["units"] = "ps"
+    ds.attrs.update(_attrs(reduced, cfg, ps, traces, qe, kin, irf, model, fam_names, ds))
+    return ds
+
+
+def _attrs(reduced, cfg, ps: PeakSeries, traces: Traces, qe, kin, irf, model, fam_names, ds) -> dict[str, Any]:
+    attrs: dict[str, Any] = {k: reduced.attrs[k] for k in _SAMPLE_ATTRS if k in reduced.attrs}
+    attrs.update(
+        qe_window_ps=np.asarray(cfg.qe_window_ps, float), peak_shape=ps.shape, background_model=ps.background,
+        debye_temperature_K=float(cfg.debye_temperature_K), kinetic_model=model, irf_fwhm_ps=irf,
+        bootstrap=int(cfg.bootstrap), lattice_constant_refined_angstrom=ps.indexing.a_angstrom,
+        lattice_constant_refined_err_angstrom=ps.indexing.a_err_angstrom, s_offset=ps.indexing.s_offset,
+        s_offset_err=ps.indexing.s_offset_err, overlaps_json=json.dumps([list(o) for o in ps.indexing.overlaps]),
+    )
+    j_msd, j_strain = OBSERVABLES.index("msd"), OBSERVABLES.index("strain")
+    good = kin["success"] > 0
+    analyses = {
+        "msd_qe_vs_s": linear_fit(traces.s0, *qe["msd"]),
+        "strain_qe_vs_s": linear_fit(traces.s0, *qe["strain"]),
+        "msd_tau_vs_s": linear_fit(traces.s0, np.where(good[:, j_msd], kin["tau_ps"][:, j_msd], np.nan),
+                                   kin["tau_err_ps"][:, j_msd]),
+        "strain_tau_vs_s": linear_fit(traces.s0, np.where(good[:, j_strain], kin["tau_ps"][:, j_strain], np.nan),
+                                      kin["tau_err_ps"][:, j_strain]),
+    }
+    fam_x = np.array([FAMILIES.index(f) for f in fam_names], float)
+    analyses["msd_qe_vs_family"] = linear_fit(fam_x, ds["family_msd_qe"].values, ds["family_msd_qe_err"].values)
+    analyses["msd_tau_vs_family"] = linear_fit(fam_x, ds["family_tau_ps"].values[:, j_msd],
+                                               ds["family_tau_err_ps"].values[:, j_msd])
+    tau_m, tau_e = kin["tau_ps"][:, j_msd], kin["tau_err_ps"][:, j_msd]
+    inv_tau = np.where(good[:, j_msd], 1.0 / tau_m, np.nan)
+    analyses["msd_qe_vs_inv_tau"] = linear_fit(inv_tau, *qe["msd"], x_err=tau_e / tau_m**2)
+    for name, fit in analyses.items():
+        attrs[f"{name}_slope"], attrs[f"{name}_slope_err"] = fit.slope, fit.slope_err
+    attrs["anisotropy_json"] = json.dumps({k: v.summary() for k, v in analyses.items()})
+    # lattice temperature from the ring-averaged quasi-equilibrium values
+    from uedflow.dynamics.traces import weighted_mean
+
+    base_t = float(reduced.attrs.get("temperature_K", np.nan))
+    msd_mean, msd_err = weighted_mean(*qe["msd"])
+    strain_mean, strain_err = weighted_mean(*qe["strain"])
+    attrs["msd_qe_mean_angstrom2"], attrs["msd_qe_mean_err_angstrom2"] = float(msd_mean), float(msd_err)
+    attrs["strain_qe_mean"], attrs["strain_qe_mean_err"] = float(strain_mean), float(strain_err)
+    rise_m = rise_s = (float("nan"), float("nan"))
+    if np.isfinite(base_t):
+        from uedflow.physics.debye import compound_mass_u
+
+        structure = structure_of(reduced)
+        rise_m = temperature_from_msd_rise(float(msd_mean), float(msd_err), base_temperature_K=base_t,
+                                           debye_temperature_K=float(cfg.debye_temperature_K),
+                                           mass_u=compound_mass_u(structure.masses_u))
+        rise_s = temperature_from_strain(float(strain_mean), float(strain_err), base_temperature_K=base_t,
+                                         material=structure.name)
+    attrs["temperature_rise_msd_K"], attrs["temperature_rise_msd_err_K"] = rise_m
+    attrs["temperature_rise_strain_K"], attrs["temperature_rise_strain_err_K"] = rise_s
+    attrs["summary_json"] = json.dumps(ps.summary(), default=float)
+    return attrs

@@ -1,0 +1,88 @@
+"""dynamics.h5 with traces.csv and fits.csv beside it (docs/formats.md)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from uedflow.dynamics.analyze import DYNAMICS_FORMAT, DYNAMICS_VERSION
+from uedflow.dynamics.traces import OBSERVABLES
+from uedflow.io import atomic_path, open_dataset, write_dataset
+
+__all__ = ["write_dynamics", "open_dynamics", "TRACES_COLUMNS", "FITS_COLUMNS"]
+
+TRACES_COLUMNS = ("hkl", "family", "delay_ps", "observable", "value", "err")
+FITS_COLUMNS = ("hkl", "family", "observable", "amplitude", "amplitude_err", "tau_ps", "tau_err_ps", "t0_ps",
+                "t0_err_ps", "chi2_red", "success", "amplitude_boot_err", "tau_boot_err_ps", "t0_boot_err_ps")
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float | np.floating):
+        return "nan" if not np.isfinite(v) else f"{float(v):.10g}"
+    return str(v)
+
+
+def _write_csv(path: Path, columns: tuple[str, ...], rows: list[tuple]) -> None:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(columns)
+        w.writerows([[_fmt(v) for v in row] for row in rows])
+
+
+def write_dynamics(
+    ds: xr.Dataset, out_path: str | Path, *, config: dict[str, Any] | None = None,
+    inputs: list[str | Path] | None = None,
+) -> Path:
+    """Write dynamics.h5 (atomically) and ``traces.csv`` / ``fits.csv`` in the same folder.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        Output of :func:`uedflow.dynamics.analyze`.
+    out_path : str or Path
+        The HDF5 file, e.g. ``out/dynamics.h5``.
+    config, inputs
+        Provenance (see :func:`uedflow.io.provenance`).
+
+    Returns
+    -------
+    Path
+        The HDF5 file.
+    """
+    out_path = Path(out_path)
+    write_dataset(ds, out_path, format=DYNAMICS_FORMAT, version=DYNAMICS_VERSION, config=config, inputs=inputs)
+    hkl = [str(h) for h in ds["hkl"].values]
+    fam = [str(f) for f in ds["family"].values]
+    delay = ds["delay"].values
+    rows = [
+        (hkl[i], fam[i], float(delay[d]), obs, float(ds[obs].values[i, d]), float(ds[f"{obs}_err"].values[i, d]))
+        for i in range(len(hkl)) for obs in OBSERVABLES for d in range(delay.size)
+    ]
+    _write_csv(out_path.with_name("traces.csv"), TRACES_COLUMNS, rows)
+    obs_list = [str(o) for o in ds["observable"].values]
+
+    def get(name: str, i: int, j: int) -> float:
+        return float(ds[name].values[i, j]) if name in ds else float("nan")
+
+    rows = [
+        (hkl[i], fam[i], obs, *(get(c, i, j) for c in FITS_COLUMNS[3:10]), int(ds["fit_success"].values[i, j]),
+         *(get(c, i, j) for c in FITS_COLUMNS[11:]))
+        for i in range(len(hkl)) for j, obs in enumerate(obs_list)
+    ]
+    _write_csv(out_path.with_name("fits.csv"), FITS_COLUMNS, rows)
+    return out_path
+
+
+def open_dynamics(path: str | Path) -> xr.Dataset:
+    """Open a dynamics.h5 file (checks format ``uedflow-dynamics`` version 1; loads into memory).
+
+    Raises
+    ------
+    FileFormatError
+        Missing, unreadable, or another format or version.
+    """
+    return open_dataset(path, format=DYNAMICS_FORMAT, version=DYNAMICS_VERSION)

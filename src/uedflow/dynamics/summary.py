@@ -1,0 +1,168 @@
+"""Quasi-equilibrium averages, anisotropy slopes and the lattice temperature.
+
+* Quasi-equilibrium: the inverse-variance mean of a trace over a delay window
+  (default 40–60 ps, the paper's Figure 4a), its error combined with the error
+  of the reference before time zero.
+* Anisotropy: weighted straight-line fits of a per-ring quantity against s, or
+  of a per-family quantity against the family index (⟨100⟩ = 0, ⟨110⟩ = 1,
+  ⟨111⟩ = 2), with the slope's 1σ; and the Δ⟨u²⟩ vs 1/τ relation across rings.
+* Lattice temperature: from Δ⟨u²⟩ through the Debye model, and from strain
+  through the thermal expansion coefficient, both with 1σ.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from uedflow.dynamics.traces import weighted_mean
+from uedflow.errors import ConfigError, InputError
+
+__all__ = ["window_average", "LineFit", "linear_fit", "temperature_from_msd_rise", "temperature_from_strain"]
+
+log = logging.getLogger(__name__)
+
+
+def window_average(
+    delay_ps: np.ndarray, values: np.ndarray, errors: np.ndarray, reference_err: np.ndarray, *,
+    window_ps: tuple[float, float] = (40.0, 60.0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of each trace over the delays inside ``window_ps`` (inclusive) [ps].
+
+    Parameters
+    ----------
+    delay_ps : (D,) ndarray
+    values, errors : (P, D) ndarray
+    reference_err : (P,) ndarray
+        1σ of the trace's reference offset, added in quadrature.
+    window_ps : (float, float)
+
+    Returns
+    -------
+    mean, err : (P,) ndarray
+
+    Raises
+    ------
+    ConfigError
+        An empty or reversed window, or one holding no delay.
+    """
+    lo, hi = (float(v) for v in window_ps)
+    if not hi > lo:
+        raise ConfigError(f"quasi-equilibrium window {window_ps} ps must be (start, end) with end > start")
+    sel = (delay_ps >= lo) & (delay_ps <= hi)
+    if not sel.any():
+        raise ConfigError(
+            f"quasi-equilibrium window {lo:g}-{hi:g} ps holds no delay (delays span {delay_ps.min():g} to "
+            f"{delay_ps.max():g} ps); choose --qe-window inside the measured range"
+        )
+    mean, err = weighted_mean(values[:, sel], errors[:, sel], axis=1)
+    return mean, np.sqrt(err**2 + np.nan_to_num(reference_err) ** 2)
+
+
+@dataclass(frozen=True)
+class LineFit:
+    """Weighted straight line y = intercept + slope·x, 1σ errors scaled by √max(χ²_red, 1)."""
+
+    slope: float
+    slope_err: float
+    intercept: float
+    intercept_err: float
+    chi2_red: float
+    n_points: int
+
+    @property
+    def z(self) -> float:
+        """Significance of a non-zero slope, slope / slope_err."""
+        return self.slope / self.slope_err if self.slope_err > 0 else float("nan")
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe dict."""
+        return {k: float(v) for k, v in self.__dict__.items()} | {"z": float(self.z)}
+
+
+def linear_fit(x: np.ndarray, y: np.ndarray, y_err: np.ndarray, *, x_err: np.ndarray | None = None) -> LineFit:
+    """Weighted least-squares line through (x, y ± y_err [, x ± x_err]).
+
+    With x errors the effective variance σ² = σ_y² + (slope·σ_x)² is iterated.
+    Fewer than two valid points give NaN (a LineFit, not an exception).
+
+    Examples
+    --------
+    >>> f = linear_fit(np.array([0.0, 1.0, 2.0]), np.array([1.0, 3.0, 5.0]), np.ones(3))
+    >>> round(f.slope, 6), round(f.intercept, 6)
+    (2.0, 1.0)
+    """
+    x, y, ye = (np.asarray(a, float) for a in (x, y, y_err))
+    xe = np.zeros_like(x) if x_err is None else np.asarray(x_err, float)
+    ok = np.isfinite(x) & np.isfinite(y) & np.isfinite(ye) & (ye > 0) & np.isfinite(xe)
+    n = int(ok.sum())
+    if n < 2 or np.ptp(x[ok]) == 0:
+        return LineFit(*(float("nan"),) * 5, n)
+    x, y, ye, xe = x[ok], y[ok], ye[ok], xe[ok]
+    slope = 0.0
+    for _ in range(5 if x_err is not None else 1):
+        w = 1.0 / (ye**2 + (slope * xe) ** 2)
+        a = np.array([[w.sum(), (w * x).sum()], [(w * x).sum(), (w * x * x).sum()]])
+        cov = np.linalg.inv(a)
+        intercept, slope = cov @ np.array([(w * y).sum(), (w * x * y).sum()])
+    chi2_red = float(np.sum(w * (y - intercept - slope * x) ** 2) / (n - 2)) if n > 2 else float("nan")
+    scale = max(chi2_red, 1.0) if np.isfinite(chi2_red) else 1.0
+    return LineFit(float(slope), float(np.sqrt(cov[1, 1] * scale)), float(intercept),
+                   float(np.sqrt(cov[0, 0] * scale)), chi2_red, n)
+
+
+def temperature_from_msd_rise(
+    msd_rise_angstrom2: float, msd_err_angstrom2: float, *, base_temperature_K: float, debye_temperature_K: float,
+    mass_u: float,
+) -> tuple[float, float]:
+    """Lattice temperature rise ΔT [K] and 1σ from a Debye–Waller Δ⟨u²⟩ [Å²] (Debye model).
+
+    Uses :func:`uedflow.physics.debye.temperature_from_msd_with_error`; returns
+    (NaN, NaN) when the rise is not finite or not physical.
+    """
+    if not (np.isfinite(msd_rise_angstrom2) and np.isfinite(msd_err_angstrom2)):
+        return float("nan"), float("nan")
+    from uedflow.physics.debye import temperature_from_msd_with_error
+
+    try:
+        est = temperature_from_msd_with_error(msd_rise_angstrom2, msd_err_angstrom2, base_temperature_K,
+                                              debye_temperature_K, mass_u)
+    except InputError as exc:
+        log.warning("no Debye temperature from Δ⟨u²⟩ = %.3g Å²: %s", msd_rise_angstrom2, exc)
+        return float("nan"), float("nan")
+    return float(est.rise_K), float(est.temperature_err_K)
+
+
+def temperature_from_strain(
+    strain: float, strain_err: float, *, base_temperature_K: float, material: str
+) -> tuple[float, float]:
+    """Lattice temperature rise ΔT [K] and 1σ from a strain, ε = ∫ α(T) dT.
+
+    Uses the thermal expansion coefficient of :mod:`uedflow.physics.expansion`
+    (imported lazily); returns (NaN, NaN) when that module or the material's
+    coefficient is not available, or the strain is not finite.
+    """
+    if not (np.isfinite(strain) and np.isfinite(strain_err)):
+        return float("nan"), float("nan")
+    try:
+        expansion = importlib.import_module("uedflow.physics.expansion")
+        alpha_of = expansion.thermal_expansion_coefficient_per_K
+    except (ImportError, AttributeError):
+        log.info("uedflow.physics.expansion not available: no temperature from strain")
+        return float("nan"), float("nan")
+    grid = np.linspace(base_temperature_K, base_temperature_K + 2000.0, 4001)
+    try:
+        alpha = np.asarray(alpha_of(grid, material=material), float)
+    except Exception as exc:  # noqa: BLE001 - any failure of the optional model means "not available"
+        log.warning("thermal expansion of %s unavailable: %s", material, exc)
+        return float("nan"), float("nan")
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (alpha[1:] + alpha[:-1]) * np.diff(grid))])
+    if not np.all(np.diff(cum) > 0) or not cum[0] <= strain <= cum[-1]:
+        return float("nan"), float("nan")
+    rise = float(np.interp(strain, cum, grid) - base_temperature_K)
+    alpha_at = float(np.interp(base_temperature_K + rise, grid, alpha))
+    return rise, float(strain_err / alpha_at)

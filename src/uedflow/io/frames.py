@@ -1,0 +1,182 @@
+"""Lazy frame stacks built from a manifest: one dask array, reads deferred and checked.
+
+:func:`open_frames` reads only file headers: it checks that every manifest row
+points to a readable frame of the same shape. Pixels are read when a chunk of
+the dask array is computed, and each frame is checked then (NaN/inf pixels,
+all-zero frames), with an error naming the file and manifest line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from uedflow.config import FrameRecord
+from uedflow.errors import FileFormatError, InputError
+from uedflow.io.readers import FrameInfo, frame_info, read_frame
+
+__all__ = ["FrameStack", "open_frames", "read_records", "check_frame"]
+
+
+def _where(rec: FrameRecord) -> str:
+    idx = f", frame {rec.index}" if rec.index is not None else ""
+    return f"{rec.file}{idx} (manifest line {rec.row}, scan {rec.scan}, delay {rec.delay_ps} ps)"
+
+
+def check_frame(frame: np.ndarray, rec: FrameRecord) -> np.ndarray:
+    """Raise :class:`InputError` if ``frame`` has NaN/inf pixels or is all zero; return it."""
+    if frame.dtype.kind == "f":
+        bad = ~np.isfinite(frame)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise InputError(
+                f"frame {_where(rec)} has {int(bad.sum())} NaN/inf pixel(s), first at (row, col) = ({r}, {c}); "
+                "replace them (e.g. by 0 and mask them) or drop the frame from the manifest"
+            )
+    if not frame.any():
+        raise InputError(f"frame {_where(rec)} is all zero; the detector read-out failed — drop it from the manifest")
+    return frame
+
+
+def read_records(records: Sequence[FrameRecord], shape: tuple[int, int], dtype: np.dtype | str) -> np.ndarray:
+    """Read and check the frames of ``records`` into one (n, rows, cols) array of ``dtype``.
+
+    Raises
+    ------
+    FileFormatError
+        A file vanished, is truncated or unreadable (named with its manifest line).
+    InputError
+        A frame has another shape, NaN/inf pixels, or is all zero.
+    """
+    out = np.empty((len(records), *shape), dtype=dtype)
+    for i, rec in enumerate(records):
+        try:
+            frame = read_frame(rec.file, rec.index, rec.dataset)
+        except FileFormatError as exc:
+            raise FileFormatError(f"{exc} [manifest line {rec.row}]") from None
+        if frame.shape != tuple(shape):
+            raise InputError(f"frame {_where(rec)} has shape {frame.shape}, the others {tuple(shape)}; all frames must match")
+        out[i] = check_frame(frame, rec)
+    return out
+
+
+@dataclass(frozen=True)
+class FrameStack:
+    """Frames of one experiment as a lazy (frame, row, col) dask array.
+
+    Attributes
+    ----------
+    data : dask.array.Array
+        (n_frames, rows, cols), chunked along frames; computing a chunk reads its files.
+    records : tuple of FrameRecord
+        Manifest row of each frame, in manifest order.
+    """
+
+    data: object
+    records: tuple[FrameRecord, ...]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Frame shape (rows, cols)."""
+        return tuple(self.data.shape[1:])  # type: ignore[attr-defined, return-value]
+
+    @property
+    def scan(self) -> np.ndarray:
+        """Scan number of each frame."""
+        return np.array([r.scan for r in self.records], dtype=int)
+
+    @property
+    def delay_ps(self) -> np.ndarray:
+        """Delay of each frame [ps]."""
+        return np.array([r.delay_ps for r in self.records], dtype=float)
+
+    def chunk_records(self) -> list[tuple[FrameRecord, ...]]:
+        """Records of each dask chunk, in order."""
+        bounds = np.cumsum((0, *self.data.chunks[0]))  # type: ignore[attr-defined]
+        return [self.records[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+    def to_xarray(self):
+        """The stack as an ``xarray.DataArray`` (frame, row, col) with ``scan`` and ``delay`` coordinates."""
+        import xarray as xr
+
+        return xr.DataArray(self.data, dims=("frame", "row", "col"),
+                            coords={"scan": ("frame", self.scan), "delay": ("frame", self.delay_ps)})
+
+    def by_scan_delay(self):
+        """A lazy (scan, delay, row, col) dask array; missing (scan, delay) pairs are NaN frames."""
+        import dask.array as da
+
+        scans, delays = np.unique(self.scan), np.unique(self.delay_ps)
+        lookup = {(r.scan, r.delay_ps): i for i, r in enumerate(self.records)}
+        blank = da.full(self.shape, np.nan, dtype=float)
+        rows = []
+        for s in scans:
+            rows.append(da.stack([self.data[lookup[(s, d)]].astype(float) if (s, d) in lookup else blank for d in delays]))
+        return da.stack(rows)
+
+
+def _probe(rec: FrameRecord) -> FrameInfo:
+    try:
+        info = frame_info(rec.file, rec.dataset)
+    except FileFormatError as exc:
+        raise FileFormatError(f"{exc} [manifest line {rec.row}]") from None
+    idx = rec.index or 0
+    if not 0 <= idx < info.n_frames:
+        raise FileFormatError(
+            f"manifest line {rec.row}: {rec.file} holds {info.n_frames} frame(s), index {idx} is out of range; fix the index column"
+        )
+    return info
+
+
+def open_frames(records: Sequence[FrameRecord], *, chunk_frames: int = 16) -> FrameStack:
+    """Build the lazy frame stack of a manifest, checking headers only.
+
+    Parameters
+    ----------
+    records : sequence of FrameRecord
+        Manifest rows (see :func:`uedflow.config.read_manifest`).
+    chunk_frames : int
+        Frames per dask chunk (one task reads and reduces one chunk).
+
+    Raises
+    ------
+    FileFormatError
+        A file is missing, unreadable, or an index is out of range.
+    InputError
+        Frames of different shapes (the first odd one is named).
+    """
+    import dask
+    import dask.array as da
+
+    if not records:
+        raise InputError("no frames to open: the manifest is empty")
+    if chunk_frames < 1:
+        raise InputError(f"chunk_frames must be >= 1, got {chunk_frames}")
+    records = tuple(records)
+    infos: dict[tuple[Path, str | None], FrameInfo] = {}
+    first = None
+    for rec in records:
+        key = (rec.file, rec.dataset)
+        info = infos.get(key)
+        if info is None:
+            info = infos[key] = _probe(rec)
+        elif not 0 <= (rec.index or 0) < info.n_frames:
+            _probe(rec)
+        if first is None:
+            first = (info, rec)
+        elif info.shape != first[0].shape:
+            raise InputError(
+                f"frame {_where(rec)} has shape {info.shape} but {first[1].file} has {first[0].shape}; "
+                "all frames must have the same shape"
+            )
+    assert first is not None
+    shape, dtype = first[0].shape, np.result_type(*{i.dtype for i in infos.values()})
+    read = dask.delayed(read_records, pure=True)
+    blocks = [
+        da.from_delayed(read(records[a:a + chunk_frames], shape, dtype), (len(records[a:a + chunk_frames]), *shape), dtype)
+        for a in range(0, len(records), chunk_frames)
+    ]
+    return FrameStack(da.concatenate(blocks, axis=0), records)

@@ -1,0 +1,253 @@
+"""Frame readers that register themselves: TIFF, HDF5 and ``.npy``.
+
+A reader is a :class:`FrameReader` registered with :func:`register_reader`.
+It is chosen by *sniffing* first (a reader may claim a file by looking inside
+it, e.g. the iris-ued layout), then by the file suffix. Adding a format means
+adding one module that calls :func:`register_reader`; nothing else changes.
+
+Every reader answers two questions about a file: its :class:`FrameInfo`
+(number of frames, frame shape, dtype — read from the header only) and the
+pixels of frame ``index``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from uedflow.errors import FileFormatError
+
+__all__ = ["FrameInfo", "FrameReader", "register_reader", "get_reader", "read_frame", "frame_info", "load_image"]
+
+
+@dataclass(frozen=True)
+class FrameInfo:
+    """What a frame file holds: ``n_frames`` frames of ``shape`` (rows, cols) and ``dtype``."""
+
+    n_frames: int
+    shape: tuple[int, int]
+    dtype: np.dtype
+
+
+@dataclass(frozen=True)
+class FrameReader:
+    """A registered file format.
+
+    Parameters
+    ----------
+    name : str
+        Format name used in messages.
+    suffixes : tuple of str
+        Lower-case file suffixes this reader handles (``".tif"``).
+    info : callable
+        ``info(path, dataset) -> FrameInfo``.
+    read : callable
+        ``read(path, index, dataset) -> (rows, cols) ndarray``.
+    sniff : callable, optional
+        ``sniff(path) -> bool``; claims a file regardless of suffix.
+    """
+
+    name: str
+    suffixes: tuple[str, ...]
+    info: Callable[[Path, str | None], FrameInfo]
+    read: Callable[[Path, int, str | None], np.ndarray]
+    sniff: Callable[[Path], bool] | None = None
+
+
+_READERS: list[FrameReader] = []
+
+
+def register_reader(reader: FrameReader) -> FrameReader:
+    """Add ``reader`` to the registry (the newest registration wins on ties)."""
+    _READERS.insert(0, reader)
+    return reader
+
+
+def get_reader(path: str | Path) -> FrameReader:
+    """The reader for ``path``: the first sniffer that claims it, else by suffix.
+
+    Raises
+    ------
+    FileFormatError
+        No reader knows this kind of file.
+    """
+    path = Path(path)
+    for reader in _READERS:
+        if reader.sniff is not None and _safe_sniff(reader, path):
+            return reader
+    suffix = path.suffix.lower()
+    for reader in _READERS:
+        if suffix in reader.suffixes:
+            return reader
+    known = sorted({s for r in _READERS for s in r.suffixes})
+    raise FileFormatError(f"no reader for frame file {path} (suffix {suffix!r}); supported suffixes: {', '.join(known)}")
+
+
+def _safe_sniff(reader: FrameReader, path: Path) -> bool:
+    try:
+        return bool(reader.sniff(path))  # type: ignore[misc]
+    except Exception:  # a sniffer that cannot open the file simply does not claim it
+        return False
+
+
+def frame_info(path: str | Path, dataset: str | None = None) -> FrameInfo:
+    """Header information of a frame file (no pixels are read).
+
+    Raises
+    ------
+    FileFormatError
+        Missing, unreadable or truncated file, or not a 2D/3D image.
+    """
+    path = Path(path)
+    reader = get_reader(path)
+    try:
+        info = reader.info(path, dataset)
+    except FileFormatError:
+        raise
+    except Exception as exc:
+        raise FileFormatError(f"cannot read {reader.name} frame file {path}: {exc}; check that the file is complete") from None
+    return info
+
+
+def read_frame(path: str | Path, index: int | None = None, dataset: str | None = None) -> np.ndarray:
+    """Read one frame (rows, cols) in its stored dtype.
+
+    Parameters
+    ----------
+    path : str or Path
+        Frame file.
+    index : int, optional
+        Frame within a multi-frame file (default 0).
+    dataset : str, optional
+        HDF5 dataset path (default: the only 2D/3D dataset in the file).
+
+    Raises
+    ------
+    FileFormatError
+        Missing, unreadable or truncated file, or ``index`` out of range.
+    """
+    path = Path(path)
+    reader = get_reader(path)
+    try:
+        frame = np.asarray(reader.read(path, int(index or 0), dataset))
+    except FileFormatError:
+        raise
+    except Exception as exc:
+        raise FileFormatError(
+            f"cannot read frame {index or 0} of {reader.name} file {path}: {exc}; the file may be truncated or corrupt"
+        ) from None
+    if frame.ndim != 2:
+        raise FileFormatError(f"frame {index or 0} of {path} has shape {frame.shape}; frames must be 2D images")
+    return frame
+
+
+def load_image(path: str | Path, *, what: str = "image") -> np.ndarray:
+    """Read a single 2D image (dark, flat or mask file) as a numpy array."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileFormatError(f"{what} file {path} does not exist; fix the path in [detector]")
+    return read_frame(path)
+
+
+def _check_index(path: Path, index: int, n: int) -> None:
+    if not 0 <= index < n:
+        raise FileFormatError(f"{path} holds {n} frame(s); frame index {index} is out of range (0..{n - 1})")
+
+
+def _shape3(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> FrameInfo:
+    if len(shape) == 2:
+        return FrameInfo(1, (int(shape[0]), int(shape[1])), np.dtype(dtype))
+    if len(shape) == 3:
+        return FrameInfo(int(shape[0]), (int(shape[1]), int(shape[2])), np.dtype(dtype))
+    raise FileFormatError(f"{path} holds an array of shape {shape}; frames must be 2D, or a 3D (frame, row, col) stack")
+
+
+# --- .npy -------------------------------------------------------------------------------------------------
+
+
+def _npy_info(path: Path, dataset: str | None) -> FrameInfo:
+    arr = np.load(path, mmap_mode="r")
+    return _shape3(path, arr.shape, arr.dtype)
+
+
+def _npy_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
+    arr = np.load(path, mmap_mode="r")
+    if arr.ndim == 2:
+        _check_index(path, index, 1)
+        return np.array(arr)
+    _check_index(path, index, arr.shape[0])
+    return np.array(arr[index])
+
+
+register_reader(FrameReader("NumPy", (".npy",), _npy_info, _npy_read))
+
+
+# --- TIFF -------------------------------------------------------------------------------------------------
+
+
+def _tiff_info(path: Path, dataset: str | None) -> FrameInfo:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        return _shape3(path, tuple(series.shape), series.dtype)
+
+
+def _tiff_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[0]
+        n = 1 if len(series.shape) == 2 else series.shape[0]
+        _check_index(path, index, n)
+        if len(tif.pages) >= n:
+            return tif.pages[index].asarray()
+        return series.asarray()[index]
+
+
+register_reader(FrameReader("TIFF", (".tif", ".tiff"), _tiff_info, _tiff_read))
+
+
+# --- HDF5 -------------------------------------------------------------------------------------------------
+
+
+def _h5_dataset(fh, path: Path, dataset: str | None):
+    import h5py
+
+    if dataset is not None:
+        if dataset not in fh or not isinstance(fh[dataset], h5py.Dataset):
+            raise FileFormatError(f"{path} has no dataset {dataset!r}; fix the 'dataset' column of the manifest")
+        return fh[dataset]
+    found: list[str] = []
+    fh.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Dataset) and obj.ndim in (2, 3) else None)
+    if len(found) != 1:
+        raise FileFormatError(
+            f"{path} holds {len(found)} 2D/3D datasets ({', '.join(found[:5])}); name one in a 'dataset' manifest column"
+        )
+    return fh[found[0]]
+
+
+def _h5_info(path: Path, dataset: str | None) -> FrameInfo:
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        ds = _h5_dataset(fh, path, dataset)
+        return _shape3(path, ds.shape, ds.dtype)
+
+
+def _h5_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
+    import h5py
+
+    with h5py.File(path, "r") as fh:
+        ds = _h5_dataset(fh, path, dataset)
+        if ds.ndim == 2:
+            _check_index(path, index, 1)
+            return ds[()]
+        _check_index(path, index, ds.shape[0])
+        return ds[index]
+
+
+register_reader(FrameReader("HDF5", (".h5", ".hdf5", ".hdf", ".nxs"), _h5_info, _h5_read))

@@ -1,0 +1,35 @@
+"""Bragg-peak analysis of powder profiles: line shapes, background, indexing, joint fits."""
+
+from uedflow.peaks.background import BACKGROUNDS, DEFAULT_BACKGROUND, polynomial_design, resolve_background, robust_baseline
+from uedflow.peaks.fit import FLAG_AT_BOUND, FLAG_FAILED, FLAG_NO_DATA, PeakFit, check_shape, fit_group
+from uedflow.peaks.indexing import Indexing, Ring, candidate_rings, group_overlapping, index_profile, refine_lattice
+from uedflow.peaks.lineshapes import SHAPES, gaussian, lorentzian, pseudo_voigt, shape_and_jacobian
+from uedflow.peaks.series import PeakSeries, fit_powder_series, structure_of
+
+__all__ = [
+    "BACKGROUNDS",
+    "DEFAULT_BACKGROUND",
+    "FLAG_AT_BOUND",
+    "FLAG_FAILED",
+    "FLAG_NO_DATA",
+    "Indexing",
+    "PeakFit",
+    "PeakSeries",
+    "Ring",
+    "SHAPES",
+    "candidate_rings",
+    "check_shape",
+    "fit_group",
+    "fit_powder_series",
+    "gaussian",
+    "group_overlapping",
+    "index_profile",
+    "lorentzian",
+    "polynomial_design",
+    "pseudo_voigt",
+    "refine_lattice",
+    "resolve_background",
+    "robust_baseline",
+    "shape_and_jacobian",
+    "structure_of",
+]

@@ -1,0 +1,278 @@
+"""Indexing of powder rings: allowed hkl of the structure, calibration refinement, overlaps.
+
+The observed ring positions are modelled as s_obs = √(h² + k² + l²) / a_eff + δ:
+a_eff is the lattice constant as seen through the detector calibration (the
+two cannot be separated without a standard) and δ an s-zero offset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy.signal import find_peaks, peak_widths
+
+from uedflow.crystal import Structure, direction_family, hkl_label, parse_hkl, reflections
+from uedflow.errors import CrystalError, InputError
+
+__all__ = ["GROUP_HALF_WIDTH", "Ring", "Indexing", "candidate_rings", "refine_lattice", "group_overlapping", "index_profile"]
+
+
+@dataclass(frozen=True)
+class Ring:
+    """One powder ring to fit.
+
+    Attributes
+    ----------
+    hkl : tuple of int
+    label : str
+        e.g. ``"311"``; coincident reflections (333)/(511) are one ring labelled by the first.
+    family : str
+        Direction family (``"<111>"``, ``"(311)"``...).
+    s_expected : float
+        Position from the (refined) lattice [Å⁻¹].
+    fwhm_guess : float
+        Starting FWHM [Å⁻¹].
+    group : int
+        Index of the group of overlapping rings fitted jointly.
+    """
+
+    hkl: tuple[int, int, int]
+    label: str
+    family: str
+    s_expected: float
+    fwhm_guess: float
+    group: int = 0
+
+
+@dataclass(frozen=True)
+class Indexing:
+    """Rings of a powder profile, the refined calibration and the overlapping groups."""
+
+    rings: tuple[Ring, ...]
+    a_angstrom: float
+    a_err_angstrom: float
+    s_offset: float
+    s_offset_err: float
+    overlaps: tuple[tuple[str, str, float], ...] = field(default=())
+
+    @property
+    def groups(self) -> list[list[int]]:
+        """Ring indices per group of jointly fitted rings."""
+        out: dict[int, list[int]] = {}
+        for i, r in enumerate(self.rings):
+            out.setdefault(r.group, []).append(i)
+        return list(out.values())
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe description."""
+        return {
+            "rings": [r.label for r in self.rings],
+            "families": [r.family for r in self.rings],
+            "a_angstrom": self.a_angstrom,
+            "a_err_angstrom": self.a_err_angstrom,
+            "s_offset": self.s_offset,
+            "s_offset_err": self.s_offset_err,
+            "overlaps": [list(o) for o in self.overlaps],
+        }
+
+    def report(self) -> str:
+        """Readable text."""
+        lines = [f"a_eff = {self.a_angstrom:.4f} ± {self.a_err_angstrom:.4f} Å, s offset = "
+                 f"{self.s_offset:+.5f} ± {self.s_offset_err:.5f} Å⁻¹"]
+        lines += [f"  ({r.label}) {r.family:>7} s = {r.s_expected:.4f} Å⁻¹ group {r.group}" for r in self.rings]
+        lines += [f"  overlap: ({a})/({b}) {d:.4f} Å⁻¹ apart, fitted jointly" for a, b, d in self.overlaps]
+        return "\n".join(lines)
+
+
+def candidate_rings(
+    structure: Structure, s_min: float, s_max: float, *, peaks: list[str] | tuple[str, ...] | None = None
+) -> list[tuple[tuple[int, int, int], float]]:
+    """Allowed reflections (hkl, s) inside (s_min, s_max), coincident ones merged.
+
+    With ``peaks`` given, exactly those (in s order); each must be allowed and inside the range.
+
+    Raises
+    ------
+    CrystalError
+        A requested hkl is not an allowed reflection of the structure.
+    InputError
+        A requested ring lies outside the measured s range.
+    """
+    every = reflections(structure, max(s_max, 1e-3) * 4.0)
+    merged: list[tuple[tuple[int, int, int], float]] = []
+    for r in every:
+        if merged and abs(merged[-1][1] - r.s_inv_angstrom) < 1e-9:
+            continue
+        merged.append((r.hkl, r.s_inv_angstrom))
+    if peaks is None:
+        return [(h, s) for h, s in merged if s_min < s < s_max]
+    allowed = dict(merged)
+    out = []
+    for p in peaks:
+        hkl = parse_hkl(p)
+        if hkl not in allowed:
+            options = ", ".join(hkl_label(h) for h, s in merged if s < s_max)
+            raise CrystalError(
+                f"reflection ({hkl_label(hkl)}) is not an allowed ring of {structure.name}; "
+                f"allowed rings in the data range: {options}"
+            )
+        s = allowed[hkl]
+        if not s_min < s < s_max:
+            raise InputError(
+                f"ring ({hkl_label(hkl)}) at s = {s:.4f} Å⁻¹ is outside the fittable s range "
+                f"{s_min:.4f}–{s_max:.4f} Å⁻¹ of the reduced data; drop it from --peaks or reduce a wider range"
+            )
+        out.append((hkl, s))
+    return sorted(set(out), key=lambda t: t[1])
+
+
+def refine_lattice(
+    s_obs: np.ndarray, hkl: list[tuple[int, int, int]], *, sigma: np.ndarray | None = None
+) -> tuple[float, float, float, float]:
+    """Weighted fit s_obs = √N / a + δ; returns (a, a_err, δ, δ_err) [Å, Å⁻¹].
+
+    With one ring only δ = 0 is assumed (and its error reported as NaN).
+
+    Examples
+    --------
+    >>> a, a_err, d, d_err = refine_lattice(np.array([0.2830, 0.3268, 0.4622]), [(1, 1, 1), (2, 0, 0), (2, 2, 0)])
+    >>> round(a, 2)
+    6.12
+    """
+    s_obs = np.asarray(s_obs, float)
+    root_n = np.sqrt([h * h + k * k + l * l for h, k, l in hkl])
+    w = 1.0 / np.asarray(sigma, float) ** 2 if sigma is not None else np.ones_like(s_obs)
+    if len(s_obs) == 1:
+        return float(root_n[0] / s_obs[0]), float("nan"), 0.0, float("nan")
+    design = np.column_stack([root_n, np.ones_like(root_n)])
+    a_mat = design.T @ (design * w[:, None])
+    coef = np.linalg.solve(a_mat, design.T @ (w * s_obs))
+    resid = s_obs - design @ coef
+    dof = len(s_obs) - 2
+    scale = float(np.sum(w * resid**2) / dof) if dof > 0 else 1.0
+    cov = np.linalg.inv(a_mat) * (scale if sigma is None or dof > 0 else 1.0)
+    inv_a, delta = coef
+    a = 1.0 / inv_a
+    return float(a), float(np.sqrt(cov[0, 0]) * a * a), float(delta), float(np.sqrt(cov[1, 1]))
+
+
+#: Rings closer than 2 × GROUP_HALF_WIDTH FWHMs are fitted jointly.
+GROUP_HALF_WIDTH = 1.5
+
+
+def group_overlapping(centers: np.ndarray, fwhm: np.ndarray, *, half_window: float = GROUP_HALF_WIDTH) -> np.ndarray:
+    """Group index per ring: rings whose cores (± half_window × FWHM) overlap share a group.
+
+    Examples
+    --------
+    >>> group_overlapping(np.array([0.30, 0.40, 0.50, 0.524]), np.full(4, 0.02)).tolist()
+    [0, 1, 2, 2]
+    """
+    order = np.argsort(centers)
+    groups = np.zeros(len(centers), int)
+    g = 0
+    for prev, cur in zip(order[:-1], order[1:], strict=True):
+        if centers[cur] - half_window * fwhm[cur] > centers[prev] + half_window * fwhm[prev]:
+            g += 1
+        groups[cur] = g
+    return groups
+
+
+def _detect(s: np.ndarray, profile: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions, FWHMs [Å⁻¹] and prominences of local maxima of a background-free profile."""
+    y = np.nan_to_num(profile)
+    idx, props = find_peaks(y, prominence=5.0 * noise)
+    if len(idx) == 0:
+        return np.array([]), np.array([]), np.array([])
+    widths = peak_widths(y, idx, rel_height=0.5)[0] * np.gradient(s)[idx]
+    return s[idx], widths, props["prominences"]
+
+
+def index_profile(
+    s: np.ndarray,
+    profile: np.ndarray,
+    structure: Structure,
+    *,
+    sigma: np.ndarray | None = None,
+    peaks: list[str] | tuple[str, ...] | None = None,
+    half_window: float = 2.5,
+) -> Indexing:
+    """Find the rings of ``structure`` in a powder profile, refine a_eff and δ, group overlaps.
+
+    Parameters
+    ----------
+    s : (N,) ndarray
+        s [Å⁻¹], ascending.
+    profile : (N,) ndarray
+        Intensity (e.g. the reference before time zero), background included.
+    structure : Structure
+        Expected crystal; its lattice constant is the starting calibration.
+    sigma : (N,) ndarray, optional
+        1σ of the profile (for the detection threshold).
+    peaks : sequence of str, optional
+        Rings to use (``"111"``...); default: every allowed ring in the fittable range
+        (the peak fits drop those too weak to fit).
+    half_window : float
+        Fit window half-width in FWHMs: rings closer than this to the ends of the
+        s range are not used. Rings closer than 2 × GROUP_HALF_WIDTH FWHMs are grouped.
+
+    Raises
+    ------
+    InputError
+        No ring of the structure is found in the profile.
+    """
+    from uedflow.peaks.background import robust_baseline
+
+    s = np.asarray(s, float)
+    profile = np.asarray(profile, float)
+    flat = profile - robust_baseline(s, profile, knot_spacing=(s.max() - s.min()) / 6.0)
+    noise = float(np.nanmedian(sigma)) if sigma is not None else 1.4826 * float(np.nanmedian(np.abs(np.diff(flat))))
+    pos, widths, prom = _detect(s, flat, max(noise, 1e-12 * np.nanmax(np.abs(profile))))
+    if len(pos) == 0:
+        raise InputError("no peaks found in the reference profile; is this a powder pattern with rings?")
+    fwhm0 = float(np.median(widths))
+    margin = half_window * fwhm0
+    expected = candidate_rings(structure, s[0] + margin, s[-1] - margin)
+    if not expected:
+        raise InputError(
+            f"no allowed ring of {structure.name} between s = {s[0]:.3f} and {s[-1]:.3f} Å⁻¹; check the material"
+        )
+    # calibration scale: the factor that matches most expected rings to detected maxima
+    exp_s = np.array([e[1] for e in expected])
+    scales = np.linspace(0.94, 1.06, 241)
+    tol = 0.35 * fwhm0
+    scores = [np.sum(np.min(np.abs(pos[None, :] - c * exp_s[:, None]), axis=1) < tol) for c in scales]
+    best = scales[int(np.argmax(scores))]
+    dist = np.abs(pos[None, :] - best * exp_s[:, None])
+    match = np.argmin(dist, axis=1)
+    matched = np.min(dist, axis=1) < tol
+    # a detected maximum claimed by several rings (unresolved overlap): keep the closest only
+    for j in set(match[matched]):
+        claim = np.flatnonzero(matched & (match == j))
+        matched[claim[np.argmin(dist[claim, j])]] = True
+        matched[claim[claim != claim[np.argmin(dist[claim, j])]]] = False
+    if matched.sum() >= 1:
+        hkls = [expected[i][0] for i in np.flatnonzero(matched)]
+        a, a_err, off, off_err = refine_lattice(pos[match[matched]], hkls)
+        if matched.sum() == 1:
+            a = structure.a_angstrom / best
+    else:
+        a, a_err, off, off_err = structure.a_angstrom / best, float("nan"), 0.0, float("nan")
+    refined = structure.with_lattice_constant(a)
+    s_lo, s_hi = s[0] + margin - off, s[-1] - margin - off
+    chosen = candidate_rings(refined, s_lo, s_hi, peaks=peaks)
+    centers = np.array([sv + off for _, sv in chosen])
+    width_at = np.full(len(centers), fwhm0)
+    groups = group_overlapping(centers, width_at)
+    rings = tuple(
+        Ring(h, hkl_label(h), direction_family(h), float(c), float(w), int(g))
+        for (h, _), c, w, g in zip(chosen, centers, width_at, groups, strict=True)
+    )
+    overlaps = tuple(
+        (r1.label, r2.label, r2.s_expected - r1.s_expected)
+        for r1, r2 in zip(rings[:-1], rings[1:], strict=True)
+        if r1.group == r2.group
+    )
+    return Indexing(rings, a, a_err, off, off_err, overlaps)

@@ -1,0 +1,385 @@
+"""Peak fits of a whole reduced powder series: every ring, every delay, every scan.
+
+Procedure (see :func:`fit_powder_series`):
+
+1. index the reference profile (before time zero) against the structure;
+2. fit the reference with free line shapes; drop, when the rings were not
+   chosen by the user, rings too weak to fit (area < 5σ);
+3. fix the pseudo-Voigt mixing η of each ring to its reference value and fit
+   the combined profile of every delay and the profile of every scan and delay,
+   all at once per group, starting from the reference fit;
+4. report per (ring, delay) the combined-fit values with their covariance
+   errors, and the scan-to-scan standard error of the mean.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from uedflow.crystal import Structure, get_structure
+from uedflow.errors import CrystalError, FileFormatError, InputError
+from uedflow.peaks.background import resolve_background, robust_baseline
+from uedflow.peaks.fit import PeakFit, check_shape, fit_group
+from uedflow.peaks.indexing import GROUP_HALF_WIDTH, Indexing, Ring, group_overlapping, index_profile, refine_lattice
+from uedflow.peaks.lineshapes import pseudo_voigt
+
+__all__ = ["PeakSeries", "fit_powder_series", "structure_of"]
+
+log = logging.getLogger(__name__)
+_REQUIRED = ("intensity", "intensity_sigma")
+_MIN_SIGNIFICANCE = 5.0
+
+
+@dataclass(frozen=True)
+class PeakSeries:
+    """Fitted rings of a powder series.
+
+    Arrays are (peak, delay) unless noted; ``scan_*`` arrays are (scan, peak, delay).
+    Positions and FWHMs in Å⁻¹, areas in intensity × Å⁻¹. ``*_err`` are 1σ from
+    the χ²-scaled covariance of the fit to the combined profile; ``*_scatter_err``
+    the standard error of the mean over scans (NaN with fewer than 2 good scans).
+    """
+
+    labels: tuple[str, ...]
+    families: tuple[str, ...]
+    delay: np.ndarray
+    scans: np.ndarray
+    position: np.ndarray
+    position_err: np.ndarray
+    fwhm: np.ndarray
+    fwhm_err: np.ndarray
+    area: np.ndarray
+    area_err: np.ndarray
+    chi2_red: np.ndarray
+    flag: np.ndarray
+    position_scatter_err: np.ndarray
+    fwhm_scatter_err: np.ndarray
+    area_scatter_err: np.ndarray
+    scan_position: np.ndarray
+    scan_fwhm: np.ndarray
+    scan_area: np.ndarray
+    scan_flag: np.ndarray
+    eta: np.ndarray
+    indexing: Indexing
+    shape: str
+    background: str
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe summary."""
+        return {
+            "peaks": list(self.labels),
+            "families": list(self.families),
+            "n_delays": int(self.delay.size),
+            "n_scans": int(self.scans.size),
+            "n_flagged": int((self.flag != 0).sum()),
+            "shape": self.shape,
+            "background": self.background,
+            "eta": [float(e) for e in self.eta],
+            "indexing": self.indexing.summary(),
+        }
+
+    def report(self) -> str:
+        """Readable text report."""
+        lines = [f"{len(self.labels)} rings × {self.delay.size} delays × {self.scans.size} scans, "
+                 f"{self.shape} peaks, {self.background} background; {int((self.flag != 0).sum())} flagged fits"]
+        lines.append(self.indexing.report())
+        for i, lab in enumerate(self.labels):
+            lines.append(f"  ({lab}) s0 = {np.nanmean(self.position[i]):.5f} Å⁻¹, FWHM = "
+                         f"{np.nanmean(self.fwhm[i]):.5f} Å⁻¹, η = {self.eta[i]:.2f}, "
+                         f"median chi2_red = {np.nanmedian(self.chi2_red[i]):.2f}")
+        return "\n".join(lines)
+
+
+def structure_of(reduced: xr.Dataset) -> Structure:
+    """The crystal structure recorded in a reduced dataset's attributes.
+
+    Raises
+    ------
+    CrystalError
+        Neither ``structure_json`` nor a known ``material`` attribute.
+    """
+    attrs = reduced.attrs
+    a = attrs.get("lattice_constant_angstrom")
+    a = float(a) if a is not None and np.isfinite(float(a)) else None
+    if attrs.get("structure_json"):
+        return get_structure(json.loads(attrs["structure_json"]), a_angstrom=a)
+    if attrs.get("material"):
+        return get_structure(str(attrs["material"]), a_angstrom=a)
+    raise CrystalError("reduced data has no 'structure_json' or 'material' attribute; cannot index the rings")
+
+
+def _check(reduced: xr.Dataset) -> None:
+    missing = [v for v in _REQUIRED if v not in reduced]
+    if missing or "s" not in reduced.coords or "delay" not in reduced.coords:
+        raise FileFormatError(
+            f"reduced data lacks {', '.join(missing) or 's/delay coordinates'}; give a uedflow-reduced file "
+            "written by `uedflow reduce`"
+        )
+    if reduced.sizes["s"] < 10:
+        raise InputError(f"reduced data has only {reduced.sizes['s']} s bins; at least 10 are needed to fit peaks")
+    if not np.any(np.isfinite(reduced["intensity"].values)):
+        raise InputError("reduced data: intensity is all NaN; nothing to fit")
+
+
+def _reference(reduced: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    if "reference" in reduced and np.isfinite(reduced["reference"].values).any():
+        ref = reduced["reference"].values
+        sig = reduced["reference_sigma"].values if "reference_sigma" in reduced else None
+    else:
+        before = reduced["delay"].values < 0
+        if not before.any():
+            raise InputError("reduced data has no delay before time zero, so there is no reference profile")
+        ref = np.nanmean(reduced["intensity"].values[before], axis=0)
+        sig = None
+    if sig is None or not np.isfinite(sig).any():
+        sig = np.sqrt(np.nanmean(reduced["intensity_sigma"].values ** 2, axis=0) / reduced.sizes["delay"])
+    return ref, sig
+
+
+def _peaks_model(s: np.ndarray, fit: PeakFit, eta: dict[str, float]) -> np.ndarray:
+    """(B, N) sum of the fitted peaks of one group (no background), NaN-free."""
+    total = np.zeros((fit.values.shape[0], s.size))
+    for lab in fit.labels:
+        e = fit.value("eta", lab)[:, None] if f"eta_{lab}" in fit.param_names else eta[lab]
+        total += np.nan_to_num(pseudo_voigt(s, fit.value("area", lab)[:, None], fit.value("center", lab)[:, None],
+                                            fit.value("fwhm", lab)[:, None], e))
+    return total
+
+
+def _fit_rings(
+    s: np.ndarray,
+    prof: np.ndarray,
+    sig: np.ndarray,
+    rings: tuple[Ring, ...],
+    *,
+    shape: str,
+    eta: dict[str, float] | None,
+    degree: int | None,
+    start: dict[int, np.ndarray] | None = None,
+    half_window: float,
+) -> dict[int, PeakFit]:
+    """Fit every group; then refit each with the tails of the other groups' peaks subtracted."""
+    groups = _groups(rings)
+    limits = _limits(rings, groups)
+
+    def run(profiles: dict[int, np.ndarray], first: dict[int, np.ndarray] | None) -> dict[int, PeakFit]:
+        out = {}
+        for g, idx in groups.items():
+            members = [rings[i] for i in idx]
+            out[g] = fit_group(s, profiles[g], sig, members, shape=shape, degree=degree, half_window=half_window,
+                               limits=limits[g],
+                               eta=None if eta is None else [eta[r.label] for r in members],
+                               start=None if first is None else first[g])
+        return out
+
+    fits = run(dict.fromkeys(groups, prof), start)
+    if len(groups) == 1:
+        return fits
+    models = {g: _peaks_model(s, f, eta or {}) for g, f in fits.items()}
+    total = sum(models.values())
+    cleaned = {g: prof - (total - models[g]) for g in groups}
+    return run(cleaned, {g: np.nan_to_num(f.values) for g, f in fits.items()})
+
+
+def _limits(rings: tuple[Ring, ...], groups: dict[int, list[int]]) -> dict[int, tuple[float, float]]:
+    """Fit-window limits of each group: 1.5 FWHM short of the nearest ring of another group."""
+    out = {}
+    for g, idx in groups.items():
+        others = [r for r in rings if r.group != g]
+        first, last = rings[idx[0]], rings[idx[-1]]
+        below = [r.s_expected + GROUP_HALF_WIDTH * r.fwhm_guess for r in others if r.s_expected < first.s_expected]
+        above = [r.s_expected - GROUP_HALF_WIDTH * r.fwhm_guess for r in others if r.s_expected > last.s_expected]
+        lo = max(below, default=-np.inf)
+        hi = min(above, default=np.inf)
+        out[g] = (min(lo, first.s_expected - GROUP_HALF_WIDTH * first.fwhm_guess),
+                  max(hi, last.s_expected + GROUP_HALF_WIDTH * last.fwhm_guess))
+    return out
+
+
+def _groups(rings: tuple[Ring, ...]) -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for i, r in enumerate(rings):
+        out.setdefault(r.group, []).append(i)
+    return out
+
+
+def _reference_fit(s, ref, ref_sig, indexing: Indexing, shape, degree, user_peaks: bool, half_window: float):
+    """Fit the reference; drop insignificant rings (if not user-chosen); regroup; refit."""
+    rings = indexing.rings
+    kw = {"shape": shape, "eta": None, "degree": degree, "half_window": half_window}
+    for _ in range(3):
+        fits = _fit_rings(s, ref[None], ref_sig[None], rings, **kw)
+        fit_of = {lab: f for f in fits.values() for lab in f.labels}
+        area = np.array([fit_of[r.label].value("area", r.label)[0] for r in rings])
+        area_err = np.array([fit_of[r.label].error("area", r.label)[0] for r in rings])
+        keep = np.isfinite(area) & (area > _MIN_SIGNIFICANCE * np.nan_to_num(area_err, nan=np.inf))
+        if user_peaks:
+            keep[:] = True
+        if not keep.any():
+            raise InputError("no ring could be fitted in the reference profile (all areas below 5σ)")
+        centers = np.array([fit_of[r.label].value("center", r.label)[0] for r in rings])
+        widths = np.array([fit_of[r.label].value("fwhm", r.label)[0] for r in rings])
+        centers = np.where(np.isfinite(centers), centers, [r.s_expected for r in rings])
+        widths = np.where(np.isfinite(widths), widths, [r.fwhm_guess for r in rings])
+        kept = [i for i in range(len(rings)) if keep[i]]
+        groups = group_overlapping(centers[kept], widths[kept])
+        new = tuple(
+            dataclasses.replace(rings[i], s_expected=float(centers[i]), fwhm_guess=float(widths[i]), group=int(g))
+            for i, g in zip(kept, groups, strict=True)
+        )
+        dropped = [r.label for r, k in zip(rings, keep, strict=True) if not k]
+        if dropped:
+            log.info("dropping rings too weak to fit: %s", ", ".join(dropped))
+        stable = not dropped and all(
+            a.group == b.group for a, b in zip(new, rings, strict=True)
+        )
+        rings = new
+        if stable:
+            break
+    return rings, _fit_rings(s, ref[None], ref_sig[None], rings, **kw)
+
+
+def fit_powder_series(
+    reduced: xr.Dataset,
+    *,
+    peaks: list[str] | tuple[str, ...] | None = None,
+    shape: str = "pseudo-voigt",
+    background: str = "auto",
+    structure: Structure | None = None,
+    half_window: float = 2.5,
+    progress: Callable[[int, int], None] | None = None,
+) -> PeakSeries:
+    """Fit every ring of a reduced powder series at every delay and in every scan.
+
+    Parameters
+    ----------
+    reduced : xarray.Dataset
+        A ``uedflow-reduced`` dataset (docs/formats.md).
+    peaks : sequence of str, optional
+        Rings to fit (``["111", "200"]``); default every allowed ring found with area > 5σ.
+    shape : str
+        ``"pseudo-voigt"`` (default), ``"gaussian"`` or ``"lorentzian"``.
+    background : str
+        ``"auto"``, ``"poly"`` or ``"baseline"`` (see :mod:`uedflow.peaks.background`).
+    structure : Structure, optional
+        Overrides the structure recorded in the file.
+    half_window : float
+        Fit window half-width beyond the outer rings [FWHM].
+    progress : callable, optional
+        ``progress(done, total)`` when the fits are done.
+
+    Returns
+    -------
+    PeakSeries
+
+    Raises
+    ------
+    FileFormatError, InputError, CrystalError
+        Missing variables, all-NaN data, unknown or out-of-range rings.
+    """
+    _check(reduced)
+    shape = check_shape(shape)
+    background = resolve_background(background)
+    structure = structure or structure_of(reduced)
+    s = reduced["s"].values.astype(float)
+    ref, ref_sig = _reference(reduced)
+    indexing = index_profile(s, ref, structure, sigma=ref_sig, peaks=peaks, half_window=half_window)
+    prof = reduced["intensity"].values.astype(float)
+    sig = reduced["intensity_sigma"].values.astype(float)
+    has_scans = "intensity_scan" in reduced and "scan" in reduced.dims
+    scans = reduced["scan"].values if has_scans else np.array([], int)
+    if has_scans:
+        scan_prof = reduced["intensity_scan"].transpose("scan", "delay", "s").values.astype(float)
+        scan_sig = reduced["intensity_scan_sigma"].transpose("scan", "delay", "s").values.astype(float)
+        prof_all = np.concatenate([prof, scan_prof.reshape(-1, s.size)])
+        sig_all = np.concatenate([sig, scan_sig.reshape(-1, s.size)])
+    else:
+        prof_all, sig_all = prof, sig
+    degree: int | None = 2
+    if background == "baseline":
+        windows = [(r.s_expected - half_window * r.fwhm_guess, r.s_expected + half_window * r.fwhm_guess)
+                   for r in indexing.rings]
+        ref = ref - robust_baseline(s, ref, exclude=windows)
+        prof_all = prof_all - robust_baseline(s, prof_all, exclude=windows)
+        degree = None
+    rings, ref_fits = _reference_fit(s, ref, ref_sig, indexing, shape, degree, peaks is not None, half_window)
+    fit_of = {lab: f for f in ref_fits.values() for lab in f.labels}
+    eta = np.array([fit_of[r.label].value("eta", r.label)[0] if shape == "pseudo-voigt" else
+                    (0.0 if shape == "gaussian" else 1.0) for r in rings])
+    centers = np.array([fit_of[r.label].value("center", r.label)[0] for r in rings])
+    center_err = np.array([fit_of[r.label].error("center", r.label)[0] for r in rings])
+    ok = np.isfinite(centers) & np.isfinite(center_err) & (center_err > 0)
+    if ok.any():
+        a, a_err, off, off_err = refine_lattice(centers[ok], [r.hkl for r, k in zip(rings, ok, strict=True) if k],
+                                                sigma=center_err[ok])
+        indexing = Indexing(rings, a, a_err, off, off_err, _overlaps(rings))
+    else:
+        indexing = dataclasses.replace(indexing, rings=rings, overlaps=_overlaps(rings))
+    n_rows = prof_all.shape[0]
+    starts = {g: np.repeat(_strip_eta(f, shape), n_rows, axis=0) for g, f in ref_fits.items()}
+    fits = _fit_rings(s, prof_all, sig_all, rings, shape=shape, degree=degree, half_window=half_window,
+                      eta={r.label: float(e) for r, e in zip(rings, eta, strict=True)}, start=starts)
+    out = {k: np.full((len(rings), n_rows), np.nan) for k in
+           ("center", "center_err", "fwhm", "fwhm_err", "area", "area_err", "chi2")}
+    flags = np.zeros((len(rings), n_rows), np.uint8)
+    for i, r in enumerate(rings):
+        fit = fits[r.group]
+        for p in ("center", "fwhm", "area"):
+            out[p][i] = fit.value(p, r.label)
+            out[f"{p}_err"][i] = fit.error(p, r.label)
+        out["chi2"][i] = fit.chi2_red
+        flags[i] = fit.flags(r.label)
+    if progress is not None:
+        progress(1, 1)
+    nd = prof.shape[0]
+    scan_shape = (len(rings), scans.size, nd)
+
+    def split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return a[:, :nd], np.moveaxis(a[:, nd:].reshape(scan_shape), 1, 0)
+
+    (pos, scan_pos), (fw, scan_fw), (ar, scan_ar) = split(out["center"]), split(out["fwhm"]), split(out["area"])
+    flag, scan_flag = split(flags)
+    scatter = {k: _scatter(v, scan_flag) for k, v in (("p", scan_pos), ("f", scan_fw), ("a", scan_ar))}
+    n_bad = int((flag != 0).sum())
+    if n_bad:
+        log.warning("%d of %d peak fits flagged (failed or at a bound); they are excluded from the traces",
+                    n_bad, flag.size)
+    return PeakSeries(
+        labels=tuple(r.label for r in rings), families=tuple(r.family for r in rings),
+        delay=reduced["delay"].values.astype(float), scans=scans,
+        position=pos, position_err=split(out["center_err"])[0], fwhm=fw, fwhm_err=split(out["fwhm_err"])[0],
+        area=ar, area_err=split(out["area_err"])[0], chi2_red=split(out["chi2"])[0], flag=flag,
+        position_scatter_err=scatter["p"], fwhm_scatter_err=scatter["f"], area_scatter_err=scatter["a"],
+        scan_position=scan_pos, scan_fwhm=scan_fw, scan_area=scan_ar, scan_flag=scan_flag,
+        eta=eta, indexing=indexing, shape=shape, background=background,
+    )
+
+
+def _overlaps(rings: tuple[Ring, ...]) -> tuple[tuple[str, str, float], ...]:
+    return tuple((a.label, b.label, b.s_expected - a.s_expected)
+                 for a, b in zip(rings[:-1], rings[1:], strict=True) if a.group == b.group)
+
+
+def _strip_eta(fit: PeakFit, shape: str) -> np.ndarray:
+    """Reference-fit values without the η columns (η is fixed in the series fits)."""
+    keep = [i for i, n in enumerate(fit.param_names) if not n.startswith("eta_")]
+    vals = fit.values[:, keep] if shape == "pseudo-voigt" else fit.values
+    return np.nan_to_num(vals)
+
+
+def _scatter(values: np.ndarray, flags: np.ndarray) -> np.ndarray:
+    """Standard error of the mean over scans (axis 0) of good fits; NaN with < 2 scans."""
+    good = (flags == 0) & np.isfinite(values)
+    n = good.sum(axis=0)
+    v = np.where(good, values, 0.0)
+    mean = v.sum(axis=0) / np.maximum(n, 1)
+    var = np.where(good, (values - mean) ** 2, 0.0).sum(axis=0) / np.maximum(n - 1, 1)
+    return np.where(n >= 2, np.sqrt(var / np.maximum(n, 1)), np.nan)

@@ -1,0 +1,175 @@
+"""One pass over the frames on Dask: integrate, normalise and accumulate the before/after patterns.
+
+Each chunk of the frame stack becomes one task that reads its frames (the only
+per-frame I/O), integrates them with the shared operator, and adds the
+normalised frames to before/after-time-zero sums (for the differential
+pattern). Chunk results are merged in a tree, so memory stays bounded. The
+same graph runs on the local threaded scheduler or on a ``dask.distributed``
+cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from uedflow.io.frames import FrameStack
+from uedflow.reduce.integrate import RadialOperator, integrate_sums
+
+__all__ = ["PassResult", "run_pass", "weighted_frame_sums"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PassResult:
+    """Everything one pass over the frames produces (frames in manifest order).
+
+    ``sums``/``var_sums`` are (frames, bins) from :func:`integrate_sums`,
+    ``totals`` the normalisation counts, ``acc_before``/``acc_after`` the sums of
+    frame/total over frames before/after time zero (rows, cols), ``inv_before``/
+    ``inv_after`` the sums of 1/total and ``n_before``/``n_after`` the frame counts.
+    """
+
+    sums: np.ndarray
+    var_sums: np.ndarray
+    totals: np.ndarray
+    acc_before: np.ndarray
+    acc_after: np.ndarray
+    inv_before: float
+    inv_after: float
+    n_before: int
+    n_after: int
+
+
+@numba.njit(nogil=True, cache=True)
+def _weighted_sum(frames, coeff, out):  # pragma: no cover - compiled
+    for b in range(frames.shape[0]):
+        c = coeff[b]
+        if c == 0.0:
+            continue
+        f = frames[b]
+        for p in range(f.shape[0]):
+            out[p] += c * f[p]
+
+
+def weighted_frame_sums(frames: np.ndarray, coeff: np.ndarray) -> np.ndarray:
+    """Σ_b coeff[b] · frames[b] as float64 (rows, cols), without a float copy of the frames."""
+    flat = np.ascontiguousarray(frames.reshape(len(frames), -1))
+    out = np.zeros(flat.shape[1])
+    _weighted_sum(flat, np.asarray(coeff, float), out)
+    return out.reshape(frames.shape[1:])
+
+
+def _chunk(frames: np.ndarray, operator: RadialOperator, window: np.ndarray, delay: np.ndarray) -> PassResult:
+    sums, var = integrate_sums(frames, operator)
+    totals = sums[:, window].sum(axis=1)
+    inv = np.where(totals > 0, 1.0 / np.where(totals > 0, totals, 1.0), 0.0)
+    before, after = delay < 0, delay > 0
+    return PassResult(sums, var, totals,
+                      weighted_frame_sums(frames, inv * before), weighted_frame_sums(frames, inv * after),
+                      float(np.sum(inv * before)), float(np.sum(inv * after)), int(before.sum()), int(after.sum()))
+
+
+def _merge(*parts: PassResult) -> PassResult:
+    return PassResult(
+        np.concatenate([p.sums for p in parts]), np.concatenate([p.var_sums for p in parts]),
+        np.concatenate([p.totals for p in parts]),
+        sum((p.acc_before for p in parts[1:]), parts[0].acc_before.copy()),
+        sum((p.acc_after for p in parts[1:]), parts[0].acc_after.copy()),
+        sum(p.inv_before for p in parts), sum(p.inv_after for p in parts),
+        sum(p.n_before for p in parts), sum(p.n_after for p in parts),
+    )
+
+
+def _tree(parts: Sequence, fan_in: int = 8):
+    import dask
+
+    merge = dask.delayed(_merge, pure=True)
+    while len(parts) > 1:
+        parts = [merge(*parts[i:i + fan_in]) for i in range(0, len(parts), fan_in)]
+    return parts[0]
+
+
+def run_pass(
+    stack: FrameStack,
+    operator: RadialOperator,
+    *,
+    window: np.ndarray,
+    delay_ps: np.ndarray,
+    scheduler: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PassResult:
+    """Run the pass over every frame of ``stack``.
+
+    Parameters
+    ----------
+    stack : FrameStack
+        Lazy frames.
+    operator : RadialOperator
+        Shared integration operator (sent once to each worker).
+    window : (bins,) ndarray of bool
+        Bins summed for the normalisation totals.
+    delay_ps : (frames,) ndarray
+        Delays relative to time zero [ps], in stack order.
+    scheduler : str, optional
+        ``None`` for local threads, else the address of a ``dask.distributed`` scheduler.
+    progress : callable, optional
+        ``progress(done, total)`` in chunks.
+    """
+    import dask
+
+    bounds = np.cumsum((0, *stack.data.chunks[0]))  # type: ignore[attr-defined]
+    op = dask.delayed(operator, pure=True)
+    chunk = dask.delayed(_chunk, pure=True)
+    blocks = stack.data.to_delayed().ravel()  # type: ignore[attr-defined]
+    tasks = [chunk(b, op, window, delay_ps[a:e]) for b, a, e in zip(blocks, bounds[:-1], bounds[1:], strict=True)]
+    total = len(tasks)
+    report = progress or (lambda done, total: None)
+    report(0, total)
+    if scheduler is None:
+        return _run_local(tasks, _tree(tasks), report)
+    return _run_distributed(tasks, _tree(tasks), report, scheduler)
+
+
+def _run_local(tasks: list, final, report: Callable[[int, int], None]) -> PassResult:
+    import dask
+    from dask.callbacks import Callback
+
+    keys = {t.key for t in tasks}
+    done = [0]
+
+    class _Progress(Callback):
+        def _posttask(self, key, result, dsk, state, worker_id):  # noqa: ANN001
+            if key in keys:
+                done[0] += 1
+                report(done[0], len(keys))
+
+    with _Progress():
+        (result,) = dask.compute(final, scheduler="threads")
+    return result
+
+
+def _run_distributed(tasks: list, final, report: Callable[[int, int], None], address: str) -> PassResult:
+    from distributed import Client, as_completed
+
+    from uedflow.errors import ConfigError
+
+    try:
+        client = Client(address, timeout="20s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ConfigError(f"cannot connect to the Dask scheduler at {address!r} ({exc}); check --scheduler") from None
+    with client:
+        log.info("running %d chunk tasks on %s", len(tasks), address)
+        futures = client.compute([*tasks, final])
+        chunk_futures, final_future = futures[:-1], futures[-1]
+        for i, fut in enumerate(as_completed(chunk_futures), start=1):
+            if fut.status == "error":
+                fut.result()  # raises the task's exception (e.g. an InputError naming the frame)
+            report(i, len(chunk_futures))
+        del chunk_futures
+        return final_future.result()

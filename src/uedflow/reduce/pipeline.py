@@ -1,0 +1,242 @@
+"""Experiment -> reduced powder series (reduced.h5): the public entry points of the stage.
+
+:func:`reduce_experiment` chains the steps: manifest and frame headers are
+checked, a sample of frames gives the center and the automatic masks (and
+optionally the camera length), the pixel -> s operator is built once, one pass
+over all frames integrates and normalises them on Dask, and the scans are
+combined. :func:`write_reduced` / :func:`open_reduced` store and load the
+result in the ``uedflow-reduced`` format of docs/formats.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from uedflow.config import Experiment, read_manifest
+from uedflow.crystal import get_structure
+from uedflow.errors import InputError
+from uedflow.io import load_image, open_dataset, open_frames, read_records, write_dataset
+from uedflow.reduce.center import find_center, ring_center_offset
+from uedflow.reduce.combine import PowderSeries, combine_scans
+from uedflow.reduce.execute import PassResult, run_pass, weighted_frame_sums
+from uedflow.reduce.geometry import Geometry
+from uedflow.reduce.integrate import build_operator
+from uedflow.reduce.masks import auto_mask
+
+__all__ = ["reduce_experiment", "write_reduced", "open_reduced", "REDUCED_FORMAT", "REDUCED_VERSION"]
+
+log = logging.getLogger(__name__)
+
+REDUCED_FORMAT = "uedflow-reduced"
+REDUCED_VERSION = 1
+_SAMPLE_FRAMES = 16
+
+
+def _images(exp: Experiment, shape: tuple[int, int]) -> dict[str, np.ndarray | None]:
+    det = exp.detector
+    out: dict[str, np.ndarray | None] = {}
+    for name in ("dark", "flat", "mask"):
+        path = getattr(det, name)
+        img = load_image(path, what=f"detector.{name}") if path else None
+        if img is not None and img.shape != shape:
+            raise InputError(f"detector.{name} {path} has shape {img.shape}, the frames are {shape}; give a matching file")
+        out[name] = img
+    if out["mask"] is not None:
+        out["mask"] = out["mask"].astype(bool)
+    return out
+
+
+def _center(exp: Experiment, image: np.ndarray, valid: np.ndarray) -> tuple[tuple[float, float], float]:
+    rows, cols = image.shape
+    if exp.detector.center_rc is not None:
+        center = tuple(map(float, exp.detector.center_rc))
+        Geometry((rows, cols), center, exp.detector.pixel_size_m, exp.detector.camera_length_m, exp.beam.energy_keV)
+        return center, ring_center_offset(image, center, mask=valid)  # type: ignore[return-value]
+    if not exp.reduce.find_center:
+        log.warning("no detector.center_rc and reduce.find_center = false: using the image middle")
+        return ((rows - 1) / 2, (cols - 1) / 2), float("nan")
+    found = find_center(image, mask=valid)
+    if not found.success:
+        log.warning("center finding: %s", found.message)
+    return found.center_rc, found.residual_px
+
+
+def _diff_pattern(res: PassResult, dark: np.ndarray | None, flat: np.ndarray | None, median_total: float,
+                  mask: np.ndarray) -> np.ndarray:
+    if res.n_before == 0 or res.n_after == 0:
+        return np.full(mask.shape, np.nan)
+    d = np.zeros(mask.shape) if dark is None else np.asarray(dark, float)
+    after = (res.acc_after - d * res.inv_after) / res.n_after
+    before = (res.acc_before - d * res.inv_before) / res.n_before
+    diff = (after - before) * median_total
+    if flat is not None:
+        diff = diff / np.where(flat > 0, flat, np.nan)
+    return np.where(mask, diff, np.nan)
+
+
+def _drop_rejected(res: PassResult, stack, rejected_idx: np.ndarray, delay: np.ndarray, shape, dtype) -> None:
+    """Remove rejected frames from the before/after sums (re-reads only those frames)."""
+    if not len(rejected_idx):
+        return
+    frames = read_records([stack.records[i] for i in rejected_idx], shape, dtype)
+    inv = 1.0 / res.totals[rejected_idx]
+    for sel, acc, n_attr, inv_attr in ((delay[rejected_idx] < 0, res.acc_before, "n_before", "inv_before"),
+                                       (delay[rejected_idx] > 0, res.acc_after, "n_after", "inv_after")):
+        acc -= weighted_frame_sums(frames, inv * sel)
+        setattr(res, n_attr, getattr(res, n_attr) - int(sel.sum()))
+        setattr(res, inv_attr, getattr(res, inv_attr) - float(np.sum(inv * sel)))
+
+
+def reduce_experiment(
+    experiment: Experiment,
+    *,
+    scheduler: str | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> xr.Dataset:
+    """Reduce an experiment's frames to the calibrated powder series of docs/formats.md (reduced.h5).
+
+    Parameters
+    ----------
+    experiment : Experiment
+        From :func:`uedflow.config.load_experiment`.
+    scheduler : str, optional
+        Address of a ``dask.distributed`` scheduler; default: local threads.
+    progress : callable, optional
+        ``progress(done, total)`` over frame chunks.
+
+    Returns
+    -------
+    xarray.Dataset
+        Variables ``intensity``, ``intensity_sigma``, ``intensity_scan``, ... on
+        coordinates ``delay`` [ps], ``scan``, ``s`` [Å⁻¹], ``row``, ``col``.
+
+    Raises
+    ------
+    ConfigError, FileFormatError, InputError, GeometryError, CrystalError
+        Bad manifest rows, unreadable or inconsistent frames, NaN/inf or empty
+        frames, a center off the image, an unknown material, no delay before t0.
+    """
+    exp, red = experiment, experiment.reduce
+    structure = get_structure(exp.sample.structure or exp.sample.material, a_angstrom=exp.sample.lattice_constant_angstrom)
+    records = read_manifest(exp.manifest)
+    stack = open_frames(records, chunk_frames=red.chunk_frames)
+    delay = stack.delay_ps - exp.time_zero_ps
+    if not np.any(delay < 0):
+        raise InputError(f"manifest {exp.manifest}: no frame before time zero ({exp.time_zero_ps} ps; delays span "
+                         f"{delay.min() + exp.time_zero_ps}..{delay.max() + exp.time_zero_ps} ps); the reference needs "
+                         "negative delays — add such frames or set experiment.time_zero_ps")
+    shape, dtype = stack.shape, stack.data.dtype
+    images = _images(exp, shape)
+    pick = np.unique(np.linspace(0, len(records) - 1, min(_SAMPLE_FRAMES, len(records))).round().astype(int))
+    sample = read_records([records[i] for i in pick], shape, dtype)
+    pre = auto_mask(sample, None, saturation=exp.detector.saturation, user_mask=images["mask"])
+    median = np.median(sample, axis=0).astype(float)
+    if images["dark"] is not None:
+        median = median - images["dark"]
+    low = median < 0.2 * np.median(median[pre.valid]) if pre.valid.any() else np.zeros(shape, bool)
+    center, residual = _center(exp, median, pre.valid & ~low)
+    masks = auto_mask(sample, center, saturation=exp.detector.saturation, user_mask=images["mask"])
+    log.info("center %s (residual %.3g px), masks %s", center, residual, masks.summary())
+    camera_length = exp.detector.camera_length_m
+    geometry = Geometry(shape, center, exp.detector.pixel_size_m, camera_length, exp.beam.energy_keV)
+    if red.calibrate_camera_length:
+        from uedflow.reduce.calibrate import calibrate_camera_length
+
+        cal = calibrate_camera_length(median, geometry, structure, mask=masks.valid)
+        log.info("camera length: %s", cal.summary())
+        camera_length = cal.camera_length_m
+        geometry = dataclasses.replace(geometry, camera_length_m=camera_length)
+    op = build_operator(geometry, mask=masks.valid, n_bins=red.n_bins, s_range=red.s_range,
+                        flat=images["flat"], dark=images["dark"])
+    s = op.s
+    window = np.ones(len(s), bool) if red.normalize_window is None else (
+        (s >= red.normalize_window[0]) & (s <= red.normalize_window[1]))
+    if not window.any():
+        raise InputError(f"reduce.normalize_window {red.normalize_window} Å⁻¹ holds no s bin (s spans {s[0]:.4g}..{s[-1]:.4g})")
+    res = run_pass(stack, op, window=window, delay_ps=delay, scheduler=scheduler, progress=progress)
+    for i in np.flatnonzero(~(res.totals > 0)):
+        rec = records[i]
+        raise InputError(f"frame {rec.file} (manifest line {rec.row}) has {res.totals[i]:.4g} counts in the normalisation "
+                         "window after dark subtraction; check the dark file and reduce.normalize_window")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.where(op.counts > 0, op.counts, np.nan)
+        series = combine_scans(res.sums / c, res.var_sums / c**2, stack.scan, stack.delay_ps, s, totals=res.totals,
+                               outlier_sigma=red.outlier_sigma, time_zero_ps=exp.time_zero_ps)
+    scan_idx = np.searchsorted(series.scans, stack.scan)
+    delay_idx = np.searchsorted(series.delay_ps, delay)
+    _drop_rejected(res, stack, np.flatnonzero(series.frame_rejected[scan_idx, delay_idx]), delay, shape, dtype)
+    diff = _diff_pattern(res, images["dark"], images["flat"], float(np.median(res.totals)), masks.valid)
+    return _to_dataset(exp, structure, series, op.counts, masks.valid, diff, geometry, residual)
+
+
+def _to_dataset(exp: Experiment, structure, series: PowderSeries, counts, mask, diff, geometry: Geometry,
+                residual: float) -> xr.Dataset:
+    sample = exp.sample
+    nan = float("nan")
+    ds = xr.Dataset(
+        {
+            "intensity": (("delay", "s"), series.intensity),
+            "intensity_sigma": (("delay", "s"), series.intensity_sigma),
+            "intensity_scan": (("scan", "delay", "s"), series.intensity_scan),
+            "intensity_scan_sigma": (("scan", "delay", "s"), series.intensity_scan_sigma),
+            "reference": (("s",), series.reference),
+            "reference_sigma": (("s",), series.reference_sigma),
+            "differential": (("delay", "s"), series.differential),
+            "counts": (("s",), counts),
+            "mask": (("row", "col"), mask.astype(np.uint8)),
+            "diff_pattern": (("row", "col"), diff),
+            "frame_weight": (("scan", "delay"), series.frame_weight),
+            "frame_rejected": (("scan", "delay"), series.frame_rejected.astype(np.uint8)),
+        },
+        coords={"s": ("s", series.s, {"units": "1/angstrom", "long_name": "s = 1/d"}),
+                "delay": ("delay", series.delay_ps, {"units": "ps"}),
+                "scan": ("scan", series.scans.astype(np.int64))},
+        attrs={
+            "material": structure.name,
+            "structure_json": json.dumps(structure.summary()),
+            "lattice_constant_angstrom": structure.a_angstrom,
+            "temperature_K": sample.temperature_K,
+            "fluence_mJ_cm2": nan if sample.fluence_mJ_cm2 is None else sample.fluence_mJ_cm2,
+            "diameter_nm": nan if sample.diameter_nm is None else sample.diameter_nm,
+            "electron_energy_keV": exp.beam.energy_keV,
+            "wavelength_angstrom": geometry.wavelength_angstrom,
+            "camera_length_m": geometry.camera_length_m,
+            "pixel_size_m": geometry.pixel_size_m,
+            "center_rc": np.asarray(geometry.center_rc, float),
+            "center_residual_px": residual,
+            "sample_label": sample.label or structure.name,
+            "experiment_name": exp.name,
+            "time_zero_ps": exp.time_zero_ps,
+            "frames_rejected": int(series.frame_rejected.sum()),
+            "points_rejected": series.n_points_rejected,
+        },
+    )
+    for name in ("intensity", "intensity_sigma", "intensity_scan", "intensity_scan_sigma", "reference",
+                 "reference_sigma", "differential", "diff_pattern"):
+        ds[name].attrs["units"] = "counts/pixel (normalised)"
+    return ds
+
+
+def write_reduced(ds: xr.Dataset, path: str | Path, *, experiment: Experiment) -> Path:
+    """Write a reduced dataset atomically, with provenance (config and input fingerprints).
+
+    The inputs fingerprinted are the experiment file, the manifest, every
+    frame file and the dark/flat/mask files.
+    """
+    det = experiment.detector
+    frames = sorted({str(r.file) for r in read_manifest(experiment.manifest)})
+    inputs = [p for p in (experiment.path, experiment.manifest, det.dark, det.flat, det.mask) if p] + frames
+    return write_dataset(ds, path, format=REDUCED_FORMAT, version=REDUCED_VERSION, config=experiment.to_dict(),
+                         inputs=inputs)
+
+
+def open_reduced(path: str | Path) -> xr.Dataset:
+    """Open a reduced.h5 file (checks format and version), loaded into memory."""
+    return open_dataset(path, format=REDUCED_FORMAT, version=REDUCED_VERSION)

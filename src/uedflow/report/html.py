@@ -1,0 +1,342 @@
+"""A self-contained HTML report: summary, heating, figures with captions, fitted and true parameters.
+
+The page has no external resources (figures are embedded as base64 PNG, CSS is
+inline, no JavaScript), so it opens offline and can be mailed as one file. Each
+figure is also saved as PNG and SVG in ``OUTDIR/figures/``. Everything is
+written atomically.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from matplotlib.figure import Figure
+
+from uedflow import __version__
+from uedflow.io.atomic import atomic_dir, atomic_path
+from uedflow.report import figures as F
+from uedflow.report import patterns as P
+from uedflow.report.samples import Sample
+from uedflow.report.tables import fit_rows, heating_rows, summary_rows, truth_rows
+
+__all__ = ["FigureSpec", "ReportResult", "build_figures", "render_html", "write_report", "format_pm"]
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One report figure: file stem, title, the Figure and a caption saying what was fitted."""
+
+    key: str
+    title: str
+    figure: Figure = field(repr=False)
+    caption: str
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """Where a report was written: the HTML file and each figure's PNG and SVG."""
+
+    html: Path
+    figures: dict[str, tuple[Path, Path]]
+
+    def summary(self) -> dict[str, Any]:
+        """JSON-safe dict of the written paths."""
+        return {"html": str(self.html), "figures": {k: [str(p) for p in v] for k, v in self.figures.items()}}
+
+
+def format_pm(value: float, err: float | None = None) -> str:
+    """``value ± err`` rounded to the error's second significant digit; scientific for tiny/huge values.
+
+    Examples
+    --------
+    >>> format_pm(8.1234, 0.4567)
+    '8.12 ± 0.46'
+    >>> format_pm(1.0234e-3, 3.1e-5)
+    '(1.023 ± 0.031)e-03'
+    >>> format_pm(float("nan"))
+    '—'
+    """
+    if value is None or not math.isfinite(value):
+        return "—"
+    scale = max(abs(value), abs(err) if err is not None and math.isfinite(err) else 0.0)
+    exp = int(math.floor(math.log10(scale))) if scale > 0 else 0
+    use_exp = exp < -2 or exp > 4
+    f = 10.0 ** (-exp) if use_exp else 1.0
+    if err is None or not math.isfinite(err) or err <= 0:
+        body = f"{value * f:.4g}"
+        return f"{body}e{exp:+03d}" if use_exp else body
+    decimals = max(0, 1 - int(math.floor(math.log10(err * f))))
+    body = f"{value * f:.{decimals}f} ± {err * f:.{decimals}f}"
+    return f"({body})e{exp:+03d}" if use_exp else body
+
+
+def _window(ds: xr.Dataset) -> str:
+    w = np.ravel(ds.attrs.get("qe_window_ps", (40.0, 60.0)))
+    return f"{w[0]:g}–{w[-1]:g} ps"
+
+
+def _fit_method(ds: xr.Dataset) -> str:
+    shape = ds.attrs.get("peak_shape", "pseudo-Voigt")
+    bg = ds.attrs.get("background_model", "smooth")
+    irf = np.nanmedian(ds.irf_fwhm_ps.values) if "irf_fwhm_ps" in ds else math.nan
+    irf_txt = f" convolved with a Gaussian instrument response of FWHM {irf:.2g} ps" if math.isfinite(irf) else ""
+    return (f"Peaks were fitted per delay with {shape} profiles on a {bg} background; each trace was fitted with a "
+            f"single-exponential rise A[1 − exp(−(t − t₀)/τ)]{irf_txt}.")
+
+
+def build_figures(samples: Sequence[Sample], *, progress: Callable[[int, int], None] | None = None) -> list[FigureSpec]:
+    """All report figures for ``samples`` (Figures 3, 4, S7, S8, profiles, recovered vs true)."""
+    dyn = [s.dynamics for s in samples]
+    labels = [s.name for s in samples]
+    method = _fit_method(dyn[0])
+    jobs: list[tuple[str, str, Callable[[], Figure], str]] = [
+        ("fig3_kinetics", "Figure 3 — peak positions and Δ⟨u²⟩ vs delay",
+         lambda: F.figure_kinetics(dyn, labels=labels),
+         "(a) Bragg peak positions s normalised to their mean before time zero, s/s₀ = 1 − ε, and (b) the change of "
+         "mean-square displacement along each scattering vector, Δ⟨u²⟩_s = −ln(I/I₀)/(4π²s²), for each peak "
+         f"(colours; markers by direction family), one column per sample, 1σ error bars. {method} Solid lines: "
+         "those fits. Black dashed line: Δ⟨u²⟩_s averaged over all peaks at each delay. Hollow grey points: peak "
+         "fits flagged as failed or at a bound."),
+        ("fig4_quasi_equilibrium", "Figure 4 — quasi-equilibrium Δ⟨u²⟩ and time constants per peak",
+         lambda: F.figure_quasi_equilibrium(dyn, labels=labels),
+         f"(a) Δ⟨u²⟩_s averaged over the quasi-equilibrium window ({_window(dyn[0])}) and (b) the rise time τ of the "
+         "single-exponential fit of Δ⟨u²⟩_s (peak-intensity dynamics) for each Bragg peak, one colour per sample; "
+         "error bars are 1σ (window: standard error of the mean; τ: fit covariance scaled by χ²_red). Dashed lines "
+         "guide the eye. Hollow points: kinetic fits that did not converge."),
+        ("figS8_widths", "Figure S8 — peak width dynamics",
+         lambda: F.figure_widths(dyn, labels=labels),
+         "Change of each peak's fitted FWHM relative to before time zero (10⁻³ Å⁻¹), with 1σ error bars, and its "
+         "single-exponential fit (lines), one panel per sample."),
+    ]
+    reduced = [(s.reduced, s.name) for s in samples if s.reduced is not None]
+    if reduced:
+        jobs.append(("figS7_differential_pattern", "Figure S7 — differential diffraction pattern",
+                     lambda: P.figure_diff_pattern([r for r, _ in reduced], labels=[n for _, n in reduced]),
+                     "Mean detector frame after time zero minus the mean before time zero (normalised units). Rings "
+                     "lose intensity (blue, Debye–Waller) and move inwards (red inner edge, lattice expansion). "
+                     "Masked pixels (beam block, bad pixels) are blank."))
+    for k, s in enumerate(samples):
+        if s.reduced is not None:
+            jobs.append((f"profile_{k + 1}", f"Radial profile — {s.name}",
+                         lambda s=s: P.figure_profile(s.reduced, s.dynamics, label=s.name),
+                         "(a) Azimuthally integrated intensity before time zero (1σ band) with the fitted Bragg peaks "
+                         "indexed at their s₀ and, where the analysis stores it, the fitted background; (b) the "
+                         f"differential profile ΔI(s) = I(s, t) − I(s, t<0) averaged over {_window(s.dynamics)}."))
+    simulated = [s for s in samples if s.truth is not None]
+    if simulated:
+        jobs.append(("truth_recovered", "Recovered vs true parameters (virtual experiment)",
+                     lambda: P.figure_truth([s.dynamics for s in simulated], [s.truth for s in simulated],
+                                            labels=[s.name for s in simulated]),
+                     "(a) Fitted rise times τ against the simulator's true values for strain (hollow squares), "
+                     "Δ⟨u²⟩ (circles) and width (triangles); the grey line is fitted = true. (b) Fitted/true kinetic "
+                     "amplitudes per peak. Error bars: 1σ of the fits."))
+    out = []
+    for i, (key, title, make, caption) in enumerate(jobs):
+        out.append(FigureSpec(key, title, make(), caption))
+        if progress is not None:
+            progress(i + 1, len(jobs))
+    return out
+
+
+def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], *, cls: str = "") -> str:
+    head = "".join(f"<th>{html.escape(title)}</th>" for _, title in columns)
+    body = []
+    for r in rows:
+        cells = "".join(f"<td>{html.escape(str(r.get(key, '')))}</td>" for key, _ in columns)
+        body.append(f"<tr class='{'bad' if r.get('_bad') else ''}'>{cells}</tr>")
+    return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+_UNITS = {"strain": "", "msd": " Å²", "width": " Å⁻¹", "intensity": ""}
+
+
+def _fits_html(ds: xr.Dataset) -> str:
+    rows = []
+    for r in fit_rows(ds):
+        rows.append({"hkl": f"({r['hkl']})", "family": r["family"], "observable": r["observable"],
+                     "amplitude": format_pm(r["amplitude"], r["amplitude_err"]) + _UNITS.get(r["observable"], ""),
+                     "tau": format_pm(r["tau_ps"], r["tau_err_ps"]), "t0": format_pm(r["t0_ps"], r["t0_err_ps"]),
+                     "chi2": f"{r['chi2_red']:.2f}" if math.isfinite(r["chi2_red"]) else "—",
+                     "ok": "yes" if r["success"] else "FAILED", "_bad": not r["success"]})
+    return _table(rows, [("hkl", "Peak"), ("family", "Family"), ("observable", "Observable"),
+                         ("amplitude", "Amplitude ± 1σ"), ("tau", "τ ± 1σ (ps)"), ("t0", "t₀ ± 1σ (ps)"),
+                         ("chi2", "χ²_red"), ("ok", "Converged")])
+
+
+def _truth_html(ds: xr.Dataset, truth: dict[str, Any]) -> str:
+    rows = []
+    for r in truth_rows(ds, truth):
+        bad = math.isfinite(r["pull"]) and abs(r["pull"]) > 3
+        rows.append({"hkl": r["hkl"] if r["hkl"] == "all" else f"({r['hkl']})", "observable": r["observable"],
+                     "parameter": r["parameter"], "true": f"{r['true']:.4g}",
+                     "fitted": format_pm(r["fitted"], r["err"]),
+                     "rel": f"{100 * r['rel_error']:+.1f} %" if math.isfinite(r["rel_error"]) else "—",
+                     "pull": f"{r['pull']:+.2f}" if math.isfinite(r["pull"]) else "—", "_bad": bad})
+    return _table(rows, [("hkl", "Peak"), ("observable", "Observable"), ("parameter", "Parameter"),
+                         ("true", "True"), ("fitted", "Fitted ± 1σ"), ("rel", "Deviation"),
+                         ("pull", "(fit − true)/σ")])
+
+
+def _summary_html(samples: Sequence[Sample]) -> str:
+    rows = []
+    for s in samples:
+        sm = summary_rows(s.dynamics)
+        rows.append({"name": s.name, "material": sm["material"], "T": format_pm(sm["temperature_K"]),
+                     "fluence": format_pm(sm["fluence_mJ_cm2"]), "d": format_pm(sm["diameter_nm"]),
+                     "peaks": sm["peaks"], "delays": sm["delays"],
+                     "msd": format_pm(sm["mean_msd_qe_angstrom2"]),
+                     "dT_msd": format_pm(sm["temperature_rise_msd_K"], sm["temperature_rise_msd_err_K"]),
+                     "dT_strain": format_pm(sm["temperature_rise_strain_K"], sm["temperature_rise_strain_err_K"]),
+                     "flags": f"{sm['flagged_peak_fits']} / {sm['failed_kinetic_fits']}"})
+    return _table(rows, [("name", "Sample"), ("material", "Material"), ("T", "T (K)"), ("fluence", "Fluence (mJ/cm²)"),
+                         ("d", "Diameter (nm)"), ("peaks", "Peaks"), ("delays", "Delays"),
+                         ("msd", f"Mean Δ⟨u²⟩, {_window(samples[0].dynamics)} (Å²)"),
+                         ("dT_msd", "ΔT from Δ⟨u²⟩ (K)"), ("dT_strain", "ΔT from strain (K)"),
+                         ("flags", "Flagged peak fits / failed kinetic fits")])
+
+
+def _comparison_html(comparison: Any) -> str:
+    """Render whatever :func:`uedflow.dynamics.compare` returned: rows, a Dataset, or an object with summary()."""
+    if comparison is None:
+        return ""
+    if hasattr(comparison, "summary") and not isinstance(comparison, xr.Dataset):
+        comparison = comparison.summary()
+    if isinstance(comparison, xr.Dataset):
+        comparison = comparison.to_dataframe().reset_index().to_dict("records")
+    if isinstance(comparison, dict):
+        comparison = comparison.get("rows", [comparison])
+    rows = [dict(r) for r in comparison] if isinstance(comparison, list) else []
+    if not rows:
+        return f"<pre>{html.escape(json.dumps(comparison, default=str, indent=1))}</pre>"
+    cols = [(k, k) for k in rows[0]]
+    fmt = [{k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
+    return _table(fmt, cols)
+
+
+def _heating_html(samples: Sequence[Sample]) -> str:
+    """One heating table, a column per sample (empty when no sample has fluence and diameter)."""
+    per = {f"c{k}": {r["quantity"]: r for r in rows} for k, s in enumerate(samples)
+           if (rows := heating_rows(s.dynamics))}
+    if not per:
+        return ""
+    names = {f"c{k}": s.name for k, s in enumerate(samples)}
+    quantities = list(dict.fromkeys(q for col in per.values() for q in col))
+    rows = []
+    for q in quantities:
+        row = {"quantity": q, "unit": next(col[q]["unit"] for col in per.values() if q in col)}
+        for c, col in per.items():
+            v = col[q]["value"] if q in col else ""
+            row[c] = f"{v:.4g}" if isinstance(v, float) else v
+        rows.append(row)
+    return ("<h2 id='heating'>Heating: pump fluence → lattice temperature</h2><p>Computed with "
+            "uedflow.physics.heating.laser_heating from each sample's fluence, dot diameter and base temperature "
+            "(800 nm pump, absorbed energy shared with the lattice via the Debye heat capacity).</p>"
+            + _table(rows, [("quantity", "Quantity"), *[(c, names[c]) for c in per], ("unit", "Unit")]))
+
+
+_CSS = """
+body{font-family:Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
+h3{font-size:1.05em} table{border-collapse:collapse;font-size:.85em;margin:.5em 0 1em}
+th,td{border:1px solid #ddd;padding:.25em .55em;text-align:right} th{background:#f3f3f3}
+td:first-child,th:first-child{text-align:left} tr.bad td{background:#fde8e8}
+figure{margin:1.2em 0} figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-size:.88em;color:#333;margin-top:.4em} .meta{color:#666;font-size:.85em}
+nav a{margin-right:1em}
+"""
+
+
+def render_html(samples: Sequence[Sample], specs: Sequence[FigureSpec], png: dict[str, bytes], *,
+                title: str = "uedflow report", comparison: Any = None) -> str:
+    """The report page as one HTML string (figures from ``png``, keyed like ``specs``)."""
+    parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+             f"<style>{_CSS}</style></head><body>",
+             f"<h1>{html.escape(title)}</h1><p class='meta'>uedflow {html.escape(__version__)} · "
+             f"{datetime.now(UTC).isoformat(timespec='seconds')} · {len(samples)} sample(s)</p>",
+             "<nav><a href='#summary'>Summary</a><a href='#figures'>Figures</a><a href='#fits'>Fitted parameters</a>"
+             + ("<a href='#truth'>Recovered vs true</a>" if any(s.truth for s in samples) else "") + "</nav>",
+             "<h2 id='summary'>Summary</h2>", _summary_html(samples),
+             "<p>Units: s = 1/d in Å⁻¹, delays in ps, Δ⟨u²⟩ in Å², strain ε = −Δs/s dimensionless. "
+             "Errors are 1σ.</p>"]
+    if comparison is not None:
+        parts += ["<h2 id='comparison'>Sample comparison</h2>", _comparison_html(comparison)]
+    parts.append(_heating_html(samples))
+    parts.append("<h2 id='figures'>Figures</h2>")
+    for spec in specs:
+        b64 = base64.b64encode(png[spec.key]).decode("ascii")
+        parts.append(f"<figure id='{spec.key}'><h3>{html.escape(spec.title)}</h3>"
+                     f"<img src='data:image/png;base64,{b64}' alt='{html.escape(spec.title)}'>"
+                     f"<figcaption>{html.escape(spec.caption)}</figcaption></figure>")
+    parts.append("<h2 id='fits'>Fitted kinetic parameters</h2>")
+    for s in samples:
+        parts += [f"<h3>{html.escape(s.name)}</h3>", _fits_html(s.dynamics)]
+    if any(s.truth for s in samples):
+        parts.append("<h2 id='truth'>Recovered vs true (virtual experiment)</h2><p>Rows with |pull| &gt; 3 are "
+                     "highlighted.</p>")
+        for s in samples:
+            if s.truth:
+                parts += [f"<h3>{html.escape(s.name)}</h3>", _truth_html(s.dynamics, s.truth)]
+    parts.append("<h2>Inputs</h2><ul>" + "".join(f"<li>{html.escape(s.name)}: {html.escape(s.source)}</li>"
+                                                  for s in samples) + "</ul></body></html>")
+    return "\n".join(parts)
+
+
+def _render(fig: Figure, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
+    return buf.getvalue()
+
+
+def write_report(samples: Sequence[Sample], out_dir: str | Path, *, title: str = "uedflow report",
+                 comparison: Any = None, progress: Callable[[int, int], None] | None = None) -> ReportResult:
+    """Write ``OUTDIR/report.html`` and ``OUTDIR/figures/<key>.png|.svg`` for ``samples``.
+
+    Parameters
+    ----------
+    samples : sequence of Sample
+        Analysed datasets (with their reduced data and truth when known).
+    out_dir : str or Path
+        Output folder (created; must not be a file).
+    title : str
+        Page title.
+    comparison : optional
+        Result of :func:`uedflow.dynamics.compare`, shown as a table.
+    progress : callable, optional
+        ``progress(done, total)`` over the figures.
+
+    Raises
+    ------
+    FileFormatError
+        ``out_dir`` exists and is a file.
+    """
+    from uedflow.errors import FileFormatError, InputError
+
+    if not samples:
+        raise InputError("write_report got no datasets; give at least one dynamics.h5")
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FileFormatError(f"output folder {out} exists and is a file; choose another -o")
+    out.mkdir(parents=True, exist_ok=True)
+    specs = build_figures(samples, progress=progress)
+    png = {s.key: _render(s.figure, "png") for s in specs}
+    written: dict[str, tuple[Path, Path]] = {}
+    with atomic_dir(out / "figures") as tmp:
+        for spec in specs:
+            (tmp / f"{spec.key}.png").write_bytes(png[spec.key])
+            (tmp / f"{spec.key}.svg").write_bytes(_render(spec.figure, "svg"))
+            written[spec.key] = (out / "figures" / f"{spec.key}.png", out / "figures" / f"{spec.key}.svg")
+    page = render_html(samples, specs, png, title=title, comparison=comparison)
+    with atomic_path(out / "report.html") as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return ReportResult(out / "report.html", written)

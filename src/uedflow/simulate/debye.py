@@ -1,0 +1,274 @@
+"""Debye scattering equation by per-group pair-distance histograms, with thermal disorder.
+
+For atoms with electron scattering factors f_i and independent Gaussian
+displacements (mean-square displacement ⟨u²⟩_i along one direction), the
+orientation-averaged intensity is
+
+.. math::
+
+    I(s) = \\sum_i f_i^2 + 2 \\sum_{i<j} f_i D_i\\, f_j D_j\\,
+           \\frac{\\sin 2\\pi s r_{ij}}{2\\pi s r_{ij}}, \\qquad D_i = e^{-2\\pi^2 \\langle u^2\\rangle_i s^2}
+
+(s = 1/d [Å⁻¹]). The self terms carry no Debye–Waller factor: the intensity the
+Bragg pairs lose reappears as diffuse scattering, so Σ f_i² is unchanged.
+
+Atoms are grouped (element × displacement class); every pair distance is
+accumulated by a numba-parallel kernel into a histogram per group pair that
+stores both the count and the *sum of distances* of each bin, and the sum over
+pairs uses the mean distance of each bin. Within a bin the error is then second
+order in the bin width w, ~ (2πs)² w²/24 relative, below 1e-5 at s = 1.5 Å⁻¹ and
+w = 0.01 Å; crystalline distance shells are usually alone in their bin and then
+exact. Memory is n_threads × n_group_pairs × n_bins × 16 bytes, independent of
+N² (no distance matrix is ever formed).
+
+Anisotropic displacements: a (N, 3, 3) tensor U_i per atom gives, for a
+scattering vector along n, D_i(n) = exp(−2π² s² nᵀU_i n). :func:`debye_intensity`
+evaluates the pattern near each reflection {hkl} with the pair weights averaged
+over the equivalent directions of {hkl}, and blends these patterns smoothly
+between neighbouring reflections (an approximation exact for the Bragg peak
+intensities' Debye–Waller attenuation to first order in the spread of U).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+from uedflow.crystal import Reflection, electron_scattering_factor
+from uedflow.errors import InputError
+
+__all__ = ["PairHistogram", "pair_histogram", "debye_intensity", "group_atoms"]
+
+
+@numba.njit(parallel=True, fastmath=False, cache=True)
+def _histogram_kernel(pos, group, n_groups, bin_width, n_bins, row_start):  # pragma: no cover - numba
+    n_blocks = len(row_start) - 1
+    n = pos.shape[0]
+    n_pairs = n_groups * (n_groups + 1) // 2
+    counts = np.zeros((n_blocks, n_pairs, n_bins))
+    rsum = np.zeros((n_blocks, n_pairs, n_bins))
+    for b in numba.prange(n_blocks):
+        for i in range(row_start[b], row_start[b + 1]):
+            xi, yi, zi, gi = pos[i, 0], pos[i, 1], pos[i, 2], group[i]
+            for j in range(i + 1, n):
+                dx = pos[j, 0] - xi
+                dy = pos[j, 1] - yi
+                dz = pos[j, 2] - zi
+                r = np.sqrt(dx * dx + dy * dy + dz * dz)
+                k = int(r / bin_width)
+                gj = group[j]
+                lo, hi = (gi, gj) if gi <= gj else (gj, gi)
+                p = lo * n_groups - lo * (lo - 1) // 2 + (hi - lo)
+                counts[b, p, k] += 1.0
+                rsum[b, p, k] += r
+    return counts.sum(axis=0), rsum.sum(axis=0)
+
+
+@dataclass(frozen=True)
+class PairHistogram:
+    """Distance histograms of the unordered atom pairs i < j, per group pair (a <= b).
+
+    Attributes
+    ----------
+    counts : (P, B) ndarray
+        Pair counts, P = G(G+1)/2 group pairs in the order (0,0), (0,1), ..., (1,1), ...
+    mean_r : (P, B) ndarray
+        Mean distance of the pairs in each bin [Å] (0 where empty).
+    group_sizes : (G,) ndarray
+        Atoms per group (self terms).
+    n_groups : int
+        Number of groups G.
+    bin_width : float
+        [Å].
+    """
+
+    counts: np.ndarray
+    mean_r: np.ndarray
+    group_sizes: np.ndarray
+    n_groups: int
+    bin_width: float
+
+    def pair_index(self) -> np.ndarray:
+        """(P, 2) group indices (a, b) of each histogram row."""
+        return np.array([(a, b) for a in range(self.n_groups) for b in range(a, self.n_groups)])
+
+    def pair_sums(self, s: np.ndarray, *, chunk: int = 2048) -> np.ndarray:
+        """S_p(s) = Σ_bins n_p(bin) sinc(2π s r̄_p(bin)) of every group pair, shape (P, n_s)."""
+        q = 2.0 * np.pi * np.asarray(s, dtype=float)
+        out = np.zeros((len(self.counts), len(q)))
+        for p in range(len(self.counts)):
+            cols = np.nonzero(self.counts[p])[0]
+            for start in range(0, len(cols), chunk):
+                c = cols[start:start + chunk]
+                x = q[:, None] * self.mean_r[p, c][None, :]
+                out[p] += np.sinc(x / np.pi) @ self.counts[p, c]
+        return out
+
+    def intensity(self, amplitudes: np.ndarray, s: np.ndarray, *, self_amplitudes: np.ndarray | None = None,
+                  pair_sums: np.ndarray | None = None) -> np.ndarray:
+        """I(s) = Σ_g n_g f_g² + 2 Σ_(a<=b) A_a A_b S_ab(s) for per-group amplitudes.
+
+        Parameters
+        ----------
+        amplitudes : (G, n_s) ndarray
+            A_g(s) = f_g(s) D_g(s) of each group (form factor times Debye–Waller factor).
+        s : (n_s,) ndarray
+            [Å⁻¹].
+        self_amplitudes : (G, n_s) ndarray, optional
+            f_g(s) for the self terms; default ``amplitudes``.
+        pair_sums : (P, n_s) ndarray, optional
+            :meth:`pair_sums` at ``s`` (reuse when only amplitudes change).
+        """
+        pairs = self.pair_index()
+        selfa = amplitudes if self_amplitudes is None else self_amplitudes
+        sums = self.pair_sums(s) if pair_sums is None else pair_sums
+        out = np.einsum("g,gs->s", self.group_sizes.astype(float), selfa**2)
+        return out + 2.0 * np.sum(amplitudes[pairs[:, 0]] * amplitudes[pairs[:, 1]] * sums, axis=0)
+
+
+def pair_histogram(positions: np.ndarray, group: np.ndarray, *, n_groups: int | None = None,
+                   bin_width: float = 0.01) -> PairHistogram:
+    """Histogram every pair distance of ``positions`` by group pair (numba, parallel, bounded memory).
+
+    Parameters
+    ----------
+    positions : (N, 3) ndarray
+        [Å].
+    group : (N,) ndarray of int
+        Group index of each atom, 0..G-1.
+    n_groups : int, optional
+        G (default ``group.max() + 1``).
+    bin_width : float
+        Histogram bin width [Å].
+    """
+    pos = np.ascontiguousarray(positions, dtype=np.float64)
+    grp = np.ascontiguousarray(group, dtype=np.int64)
+    if pos.ndim != 2 or pos.shape[1] != 3 or len(grp) != len(pos) or len(pos) < 2:
+        raise InputError(f"positions must be (N, 3) with N >= 2 and one group per atom; got {pos.shape}, {grp.shape}")
+    if not bin_width > 0:
+        raise InputError(f"bin_width must be > 0 Å, got {bin_width}")
+    g = int(n_groups if n_groups is not None else grp.max() + 1)
+    extent = np.linalg.norm(pos.max(axis=0) - pos.min(axis=0))
+    n_bins = int(extent / bin_width) + 2
+    n = len(pos)
+    # blocks of rows with equal numbers of pairs (row i has n - 1 - i pairs)
+    n_blocks = max(1, 4 * numba.get_num_threads())
+    cum = np.cumsum(np.arange(n - 1, -1, -1, dtype=np.float64))
+    row_start = np.searchsorted(cum, np.linspace(0, cum[-1], n_blocks + 1)[1:-1]).astype(np.int64)
+    row_start = np.unique(np.concatenate([[0], row_start, [n]])).astype(np.int64)
+    counts, rsum = _histogram_kernel(pos, grp, g, float(bin_width), n_bins, row_start)
+    mean_r = np.divide(rsum, counts, out=np.zeros_like(rsum), where=counts > 0)
+    return PairHistogram(counts, mean_r, np.bincount(grp, minlength=g), g, float(bin_width))
+
+
+def group_atoms(species: np.ndarray, msd: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group atoms by (element index, displacement).
+
+    Returns
+    -------
+    group : (N,) int
+        Group of each atom.
+    group_species : (G,) int
+        Element index of each group.
+    group_msd : (G, 3, 3) ndarray
+        Displacement tensor of each group [Å²].
+    """
+    n = len(species)
+    if msd is None:
+        tensors = np.zeros((n, 3, 3))
+    else:
+        m = np.asarray(msd, dtype=float)
+        if m.ndim == 0:
+            m = np.full(n, float(m))
+        if m.shape == (n,):
+            tensors = m[:, None, None] * np.eye(3)
+        elif m.shape == (n, 3, 3):
+            tensors = m
+        else:
+            raise InputError(f"msd must be a scalar, (N,) or (N, 3, 3) array for N = {n} atoms; got shape {m.shape}")
+        if np.any(np.linalg.eigvalsh(0.5 * (tensors + tensors.transpose(0, 2, 1))) < -1e-12):
+            raise InputError("msd tensors must be positive semi-definite (Å²)")
+    key = np.concatenate([np.asarray(species, dtype=float)[:, None], np.round(tensors.reshape(n, 9), 10)], axis=1)
+    uniq, group = np.unique(key, axis=0, return_inverse=True)
+    return group.ravel().astype(np.int64), uniq[:, 0].astype(int), uniq[:, 1:].reshape(-1, 3, 3)
+
+
+def _equivalent_directions(hkl: tuple[int, int, int]) -> np.ndarray:
+    import itertools
+
+    dirs = {tuple(sg * v for sg, v in zip(signs, p, strict=True))
+            for p in itertools.permutations(hkl) for signs in itertools.product((1, -1), repeat=3)}
+    d = np.array(sorted(dirs), dtype=float)
+    return d / np.linalg.norm(d, axis=1)[:, None]
+
+
+def debye_intensity(
+    positions: np.ndarray,
+    species: np.ndarray,
+    elements: tuple[str, ...] | list[str],
+    s: np.ndarray,
+    *,
+    msd_angstrom2: np.ndarray | float | None = None,
+    reflections: list[Reflection] | None = None,
+    bin_width: float = 0.01,
+    histogram: PairHistogram | None = None,
+) -> np.ndarray:
+    """Powder intensity I(s) of an atomistic model by the Debye scattering equation.
+
+    Parameters
+    ----------
+    positions : (N, 3) ndarray
+        [Å].
+    species : (N,) ndarray of int
+        Index into ``elements`` of each atom.
+    elements : sequence of str
+        Element symbols.
+    s : (n_s,) ndarray
+        [Å⁻¹].
+    msd_angstrom2 : float, (N,) or (N, 3, 3) ndarray, optional
+        Mean-square displacement along one direction (isotropic) or the full
+        displacement tensor of each atom [Å²].
+    reflections : list of Reflection, optional
+        Required for anisotropic tensors: the reflections (hkl and s) around which
+        the pattern with pair weights averaged over the equivalent directions of
+        {hkl} is used (e.g. ``uedflow.crystal.reflections(structure, s_max)``).
+    bin_width : float
+        Distance histogram bin [Å].
+    histogram : PairHistogram, optional
+        Reuse a histogram computed with the same grouping (positions unchanged).
+
+    Returns
+    -------
+    (n_s,) ndarray
+        I(s) [Å² per model, electron scattering-factor units].
+    """
+    s = np.asarray(s, dtype=float)
+    group, gspecies, gmsd = group_atoms(np.asarray(species), msd_angstrom2)
+    hist = histogram or pair_histogram(positions, group, n_groups=len(gspecies), bin_width=bin_width)
+    f = np.array([electron_scattering_factor(elements[e], s) for e in gspecies])  # (G, n_s)
+    traces = np.trace(gmsd, axis1=1, axis2=2) / 3.0
+    aniso = np.abs(gmsd - traces[:, None, None] * np.eye(3)).max() > 1e-12
+    if not aniso:
+        return hist.intensity(f * np.exp(-2.0 * np.pi**2 * traces[:, None] * s * s), s, self_amplitudes=f)
+    if not reflections:
+        raise InputError("anisotropic msd tensors need the reflections (hkl, s) of the structure; pass reflections=")
+    sums = hist.pair_sums(s)
+    patterns = []
+    for ref in reflections:
+        dirs = _equivalent_directions(ref.hkl)
+        proj = np.einsum("di,gij,dj->gd", dirs, gmsd, dirs)  # u²_g along each equivalent direction
+        amp = np.exp(-2.0 * np.pi**2 * proj[:, :, None] * s**2)  # (G, n_dir, n_s)
+        patterns.append(np.mean([hist.intensity(f * amp[:, k], s, self_amplitudes=f, pair_sums=sums)
+                                 for k in range(len(dirs))], axis=0))
+    return _blend(s, np.array([r.s_inv_angstrom for r in reflections]), np.array(patterns))
+
+
+def _blend(s: np.ndarray, s_ref: np.ndarray, patterns: np.ndarray) -> np.ndarray:
+    """Σ_k w_k(s) I_k(s) with Gaussian weights around each reflection's s, normalised (nearest wins)."""
+    distinct = np.unique(np.round(s_ref, 9))
+    sigma = max(0.25 * float(np.min(np.diff(distinct))) if len(distinct) > 1 else 0.05, 2e-3)
+    z = -0.5 * ((s[None, :] - s_ref[:, None]) / sigma) ** 2
+    w = np.exp(z - z.max(axis=0))
+    return np.sum(w * patterns, axis=0) / np.sum(w, axis=0)

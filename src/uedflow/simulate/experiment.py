@@ -1,0 +1,229 @@
+"""Write a whole virtual UED experiment folder: experiment.toml, frames.csv, frames, dark, mask, truth.json.
+
+The folder is what ``uedflow reduce`` reads (docs/formats.md): per scan one
+``.npy`` stack of uint16 frames in acquisition order (delays visited in a random
+order), listed in ``frames.csv`` with ``file,scan,delay_ps,index``. Delays in the
+manifest are stage delays relative to ``[experiment] time_zero_ps`` (nominal, 0);
+the true time zero (``t0_ps``) and everything else the analysis should recover is
+in ``truth.json``.
+
+A run description is a dict (a preset from :data:`~uedflow.simulate.presets.PRESETS`
+or a TOML file with the same keys; ``preset = "name"`` starts from a preset):
+
+========================  =====================================================
+``name``                  experiment name
+``material``              built-in material or a structure description dict
+``temperature_K``         base temperature [K]
+``fluence_mJ_cm2``        pump fluence [mJ/cm²]
+``diameter_nm``           dot diameter [nm] (Scherrer width)
+``t0_ps``, ``irf_fwhm_ps``  true time zero and IRF FWHM [ps]
+``delays_ps``             list of delays [ps]
+``n_scans``               number of scans
+``electrons_per_frame``   dose [electrons/frame], > 0
+``dose_jitter``           relative frame-to-frame dose scatter
+``t0_jitter_ps``          scan-to-scan time-zero scatter [ps]
+``detector``              shape, center_rc, pixel_size_m, camera_length_m, energy_keV
+                          and any :class:`~uedflow.simulate.detector.DetectorModel` option
+``dynamics``              ``{sample = "individual" | "attached" | "attached-300K"}``
+                          (paper values) and/or ``peaks = {"<100>" = {...}, "200" = {...}}``
+                          of :class:`~uedflow.simulate.pump.PeakDynamics` keys
+========================  =====================================================
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from uedflow.config import experiment_to_toml, write_manifest
+from uedflow.crystal import get_structure
+from uedflow.errors import ConfigError, FileFormatError, InputError
+from uedflow.io.atomic import atomic_dir
+from uedflow.reduce.geometry import Geometry
+from uedflow.simulate.detector import DetectorModel
+from uedflow.simulate.phenomenological import build_powder_model
+from uedflow.simulate.presets import DEBYE_TEMPERATURE_K, PBSE_MASS_U, get_preset, paper_dynamics
+from uedflow.simulate.pump import PeakDynamics
+
+__all__ = ["simulate_experiment", "load_run_config"]
+
+log = logging.getLogger(__name__)
+
+_GEOMETRY_KEYS = ("shape", "center_rc", "pixel_size_m", "camera_length_m", "energy_keV")
+_RUN_KEYS = {"preset", "name", "level", "material", "temperature_K", "fluence_mJ_cm2", "diameter_nm", "label",
+             "t0_ps", "irf_fwhm_ps", "delays_ps", "n_scans", "electrons_per_frame", "dose_jitter",
+             "t0_jitter_ps", "detector", "dynamics", "time_zero_ps", "eta", "instrument_fwhm"}
+
+
+def load_run_config(path: str | Path) -> dict[str, Any]:
+    """Read a run description TOML (see module docstring); ``preset = NAME`` entries are merged over that preset."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise FileFormatError(f"simulation config {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise FileFormatError(f"simulation config {path} is not valid TOML: {exc}") from None
+    return _resolve(data)
+
+
+def _resolve(config: dict[str, Any]) -> dict[str, Any]:
+    bad = sorted(set(config) - _RUN_KEYS)
+    if bad:
+        raise ConfigError(f"simulation config: unknown key(s) {bad}; valid keys are {', '.join(sorted(_RUN_KEYS))}")
+    base = get_preset(config["preset"]) if "preset" in config else {}
+    merged = {**base, **{k: v for k, v in config.items() if k != "preset"}}
+    for sec in ("detector", "dynamics"):
+        merged[sec] = {**base.get(sec, {}), **config.get(sec, {})}
+    return merged
+
+
+def _peak_dynamics(cfg: dict[str, Any]) -> dict[str, PeakDynamics]:
+    dyn = cfg.get("dynamics", {})
+    bad = sorted(set(dyn) - {"sample", "peaks"})
+    if bad:
+        raise ConfigError(f"simulation config: unknown key(s) {bad} in [dynamics]; use 'sample' and/or 'peaks'")
+    peaks: dict[str, dict[str, float]] = {}
+    if "sample" in dyn:
+        peaks.update(paper_dynamics(dyn["sample"], float(cfg["temperature_K"]), float(cfg["fluence_mJ_cm2"])))
+    for key, values in dyn.get("peaks", {}).items():
+        peaks[key] = {**peaks.get(key, {}), **values}
+    if not peaks:
+        raise ConfigError("simulation config: [dynamics] needs 'sample' or 'peaks'")
+    return {k: PeakDynamics.from_dict(v, where=f"dynamics.peaks.{k}") for k, v in peaks.items()}
+
+
+def _detector(cfg: dict[str, Any], seed: int) -> DetectorModel:
+    det = dict(cfg.get("detector", {}))
+    missing = [k for k in _GEOMETRY_KEYS if k not in det]
+    if missing:
+        raise ConfigError(f"simulation config: [detector] misses {missing}")
+    geo = Geometry(shape=tuple(int(v) for v in det.pop("shape")), center_rc=tuple(float(v) for v in det.pop("center_rc")),
+                   pixel_size_m=float(det.pop("pixel_size_m")), camera_length_m=float(det.pop("camera_length_m")),
+                   energy_keV=float(det.pop("energy_keV")))
+    try:
+        return DetectorModel(geo, seed=seed, **det)
+    except TypeError:
+        raise ConfigError(f"simulation config: unknown [detector] key(s) in {sorted(det)}") from None
+
+
+def simulate_experiment(
+    preset: str | dict[str, Any],
+    out_dir: str | Path,
+    *,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Run a virtual UED experiment and write its folder.
+
+    Parameters
+    ----------
+    preset : str or dict
+        A preset name (:data:`~uedflow.simulate.presets.PRESETS`) or a run
+        description dict (module docstring; may contain ``preset``).
+    out_dir : str or Path
+        Output folder; written atomically (nothing is left on failure).
+    seed : int
+        Random seed (noise, jitter, delay order, detector defects).
+    progress : callable, optional
+        ``progress(done, total)`` after each frame.
+
+    Returns
+    -------
+    Path
+        The folder, containing experiment.toml, frames.csv, scan_XX.npy, dark.npy,
+        mask.npy and truth.json.
+
+    Raises
+    ------
+    ConfigError, InputError, GeometryError, CrystalError
+        Unknown preset or key, negative dose, diameter below one cell, a detector
+        that sees no ring, unknown material or element.
+    """
+    cfg = get_preset(preset) if isinstance(preset, str) else _resolve(preset)
+    if cfg.get("level", "phenomenological") != "phenomenological":
+        raise ConfigError(f"level {cfg['level']!r} is not available for folders; use 'phenomenological'")
+    structure = get_structure(cfg.get("material", "PbSe"))
+    dose = float(cfg.get("electrons_per_frame", 1e7))
+    if not dose > 0:
+        raise InputError(f"electrons_per_frame (dose) must be positive, got {dose}")
+    detector = _detector(cfg, seed)
+    s_lo, s_hi = detector.visible_s_range()
+    from uedflow.physics.debye import msd_debye_angstrom2
+
+    msd0 = float(msd_debye_angstrom2(float(cfg["temperature_K"]), DEBYE_TEMPERATURE_K, PBSE_MASS_U))
+    model = build_powder_model(
+        structure, _peak_dynamics(cfg), s_max=s_hi * 1.02, diameter_nm=float(cfg.get("diameter_nm", 5.5)),
+        instrument_fwhm=float(cfg.get("instrument_fwhm", 0.008)), eta=float(cfg.get("eta", 0.3)),
+        msd_static_angstrom2=msd0, t0_ps=float(cfg.get("t0_ps", 0.0)), irf_fwhm_ps=float(cfg.get("irf_fwhm_ps", 0.5)),
+    )
+    detector.check_sees(model.s0)
+    delays = np.asarray(cfg["delays_ps"], dtype=float)
+    n_scans = int(cfg.get("n_scans", 2))
+    if n_scans < 1 or len(delays) < 2 or len(set(delays.tolist())) != len(delays):
+        raise ConfigError("simulation config: need n_scans >= 1 and >= 2 distinct delays_ps")
+    rng = np.random.default_rng(seed)
+    s_grid = np.linspace(max(s_lo * 0.9, 1e-3), s_hi * 1.01, 3000)
+    t0s = model.t0_ps + float(cfg.get("t0_jitter_ps", 0.0)) * rng.standard_normal(n_scans)
+    total = n_scans * len(delays)
+    records, acquisition = [], []
+    with atomic_dir(out_dir) as tmp:
+        for k in range(n_scans):
+            order = rng.permutation(len(delays))
+            prof = model.profiles(s_grid, delays[order], t0_ps=float(t0s[k]))
+            doses = np.clip(1.0 + float(cfg.get("dose_jitter", 0.0)) * rng.standard_normal(len(delays)), 0.05, None)
+            stack = np.empty((len(delays), *detector.geometry.shape), dtype=np.uint16)
+            for i in range(len(delays)):
+                stack[i] = detector.expose(detector.expected_electrons(s_grid, prof[i], dose * doses[i]), rng)
+                if progress is not None:
+                    progress(k * len(delays) + i + 1, total)
+            name = f"scan_{k:02d}.npy"
+            np.save(tmp / name, stack)
+            records += [{"file": name, "scan": k, "delay_ps": float(delays[j]), "index": i} for i, j in enumerate(order)]
+            acquisition.append({"scan": k, "t0_ps": float(t0s[k]), "delay_order_ps": delays[order].tolist(),
+                                "dose_factor": doses.tolist()})
+        write_manifest(tmp / "frames.csv", records)
+        np.save(tmp / "dark.npy", detector.dark_frame())
+        np.save(tmp / "mask.npy", detector.valid_mask())
+        (tmp / "experiment.toml").write_text(experiment_to_toml(_experiment_sections(cfg, detector)))
+        truth = model.truth()
+        truth.update(_truth_extras(cfg, detector, seed, acquisition))
+        (tmp / "truth.json").write_text(json.dumps(truth, indent=1))
+    log.info("wrote virtual experiment %s (%d frames)", out_dir, total)
+    return Path(out_dir)
+
+
+def _experiment_sections(cfg: dict[str, Any], det: DetectorModel) -> dict[str, dict[str, Any]]:
+    geo = det.geometry
+    sample = {"material": cfg.get("material", "PbSe"), "temperature_K": float(cfg["temperature_K"]),
+              "fluence_mJ_cm2": float(cfg["fluence_mJ_cm2"]), "diameter_nm": float(cfg.get("diameter_nm", 5.5)),
+              "label": str(cfg.get("label", cfg.get("name", "simulated")))}
+    if isinstance(sample["material"], dict):
+        sample["structure"] = sample.pop("material")
+        sample["material"] = sample["structure"].get("name", "custom")
+    return {
+        "experiment": {"name": str(cfg.get("name", "simulated")), "manifest": "frames.csv",
+                       "time_zero_ps": float(cfg.get("time_zero_ps", 0.0))},
+        "beam": {"energy_keV": geo.energy_keV},
+        "detector": {"camera_length_m": geo.camera_length_m, "pixel_size_m": geo.pixel_size_m, "dark": "dark.npy",
+                     "mask": "mask.npy", "saturation": float(det.saturation)},
+        "sample": sample,
+    }
+
+
+def _truth_extras(cfg: dict[str, Any], det: DetectorModel, seed: int, acquisition: list[dict]) -> dict[str, Any]:
+    geo = det.geometry
+    return {
+        "preset": str(cfg.get("name", "custom")), "level": "phenomenological", "seed": int(seed),
+        "temperature_K": float(cfg["temperature_K"]), "fluence_mJ_cm2": float(cfg["fluence_mJ_cm2"]),
+        "diameter_nm": float(cfg.get("diameter_nm", 5.5)), "electrons_per_frame": float(cfg["electrons_per_frame"]),
+        "center_rc": list(geo.center_rc), "camera_length_m": geo.camera_length_m, "pixel_size_m": geo.pixel_size_m,
+        "energy_keV": geo.energy_keV, "time_zero_ps": float(cfg.get("time_zero_ps", 0.0)),
+        "scans": acquisition, "config": cfg,
+    }

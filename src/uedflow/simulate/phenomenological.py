@@ -1,0 +1,387 @@
+"""Fast phenomenological virtual experiment: per-hkl dynamics applied to a kinematic powder pattern.
+
+The static pattern of a nanocrystal powder, per conventional cell, is
+
+.. math::
+
+    I(s) = \\sum_{hkl} \\frac{m |F_{hkl}|^2}{4\\pi s_{hkl}^2 V_c}\\, P(s; s_{hkl}, w_{hkl}, \\eta)
+           + \\sum_j f_j^2(s)\\,\\big[1 + (1 - e^{-4\\pi^2 \\langle u^2\\rangle s^2})\\big] + B_{sub}(s)
+
+— Bragg rings with the powder Lorentz factor (their integrated area over s in the
+orientation-averaged Debye profile), area-normalised pseudo-Voigt profiles P of
+FWHM w, the Laue monotonic diffuse scattering Σ f_j² and the thermal diffuse
+scattering Σ f_j² (1 − e^{−4π²⟨u²⟩s²}) (Warren, *X-ray Diffraction*, §11.4), and a
+smooth substrate term B_sub = b · Σ f_j²(0) · e^{−s/s_b}. F includes the static
+Debye–Waller factor of the base temperature.
+
+After the pump, reflection k follows its :class:`~uedflow.simulate.pump.PeakDynamics`
+**exactly** (this is the ground truth written to truth.json):
+
+* centre  s_k(t) = s0_k / (1 + ε_k(t))
+* area    A_k(t) = A0_k · exp(−4π² Δ⟨u²⟩_k(t) s0_k²)   (s0, not s(t): the Lorentz
+  factor is frozen so that −ln(A/A0)/(4π²s0²) returns Δ⟨u²⟩ exactly)
+* FWHM    w_k(t) = w0_k + Δw_k(t)
+
+and the TDS term uses the mean Δ⟨u²⟩(t) over the principal reflections. Widths w0
+combine Scherrer size broadening K/D (K = 0.94, D the diameter) and an instrumental FWHM in quadrature.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from uedflow.crystal import Structure, electron_scattering_factor, powder_ring_intensities
+from uedflow.errors import InputError
+from uedflow.simulate.pump import PeakDynamics, dynamics_for_reflections
+
+__all__ = [
+    "PowderModel",
+    "build_powder_model",
+    "pseudo_voigt",
+    "reduced_dataset",
+    "simulate_powder_series",
+    "SCHERRER_K",
+]
+
+#: Scherrer constant for the FWHM of a sphere (Langford & Wilson, J. Appl. Cryst. 11, 102 (1978)).
+SCHERRER_K = 0.94
+
+
+def pseudo_voigt(s: np.ndarray, center: np.ndarray, fwhm: np.ndarray, eta: float) -> np.ndarray:
+    """Area-normalised pseudo-Voigt profile(s) [1/Å⁻¹].
+
+    .. math:: P = \\eta \\frac{w/2\\pi}{(s-c)^2 + w^2/4} + (1-\\eta)\\frac{2\\sqrt{\\ln 2}}{w\\sqrt\\pi} e^{-4\\ln2 (s-c)^2/w^2}
+
+    ``center`` and ``fwhm`` broadcast against ``s``.
+
+    Examples
+    --------
+    >>> s = np.linspace(-1, 1, 20001)
+    >>> round(float(np.trapezoid(pseudo_voigt(s, 0.0, 0.01, 0.0), s)), 6)
+    1.0
+    """
+    x = np.asarray(s, dtype=float) - center
+    w = np.maximum(np.asarray(fwhm, dtype=float), 1e-9)
+    lor = (w / (2 * np.pi)) / (x * x + 0.25 * w * w)
+    gau = (2.0 * np.sqrt(np.log(2.0) / np.pi) / w) * np.exp(-4.0 * np.log(2.0) * x * x / (w * w))
+    return eta * lor + (1.0 - eta) * gau
+
+
+@dataclass(frozen=True)
+class PowderModel:
+    """Static powder pattern plus per-reflection dynamics (see module docstring).
+
+    Arrays have one entry per reflection, ordered by s.
+    """
+
+    structure: Structure
+    labels: tuple[str, ...]
+    families: tuple[str, ...]
+    multiplicities: tuple[int, ...]
+    s0: np.ndarray
+    area0: np.ndarray
+    fwhm0: np.ndarray
+    dynamics: tuple[PeakDynamics, ...]
+    eta: float = 0.3
+    t0_ps: float = 0.0
+    irf_fwhm_ps: float = 0.5
+    msd_static_angstrom2: float = 0.0
+    substrate_level: float = 0.05
+    substrate_decay: float = 0.25
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def mean_msd(self, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> np.ndarray:
+        """Mean Δ⟨u²⟩(t) [Å²] over the principal-direction reflections (drives the TDS)."""
+        t0 = self.t0_ps if t0_ps is None else t0_ps
+        idx = [i for i, f in enumerate(self.families) if f.startswith("<")] or list(range(len(self.labels)))
+        tr = [self.dynamics[i].trajectory("msd", delay_ps, t0_ps=t0, irf_fwhm_ps=self.irf_fwhm_ps) for i in idx]
+        return np.mean(tr, axis=0)
+
+    def diffuse(self, s: np.ndarray, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> np.ndarray:
+        """Laue + thermal diffuse + substrate background, shape (n_delay, n_s)."""
+        s = np.asarray(s, dtype=float)
+        f2 = sum(electron_scattering_factor(el, s) ** 2 for el in self.structure.species)
+        f2_0 = sum(float(electron_scattering_factor(el, 0.0)) ** 2 for el in self.structure.species)
+        u2 = self.msd_static_angstrom2 + self.mean_msd(np.atleast_1d(delay_ps), t0_ps=t0_ps)[:, None]
+        tds = f2 * -np.expm1(-4.0 * np.pi**2 * u2 * s * s)
+        return f2 + tds + self.substrate_level * f2_0 * np.exp(-s / self.substrate_decay)
+
+    def peak_state(self, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(centre [Å⁻¹], area, FWHM [Å⁻¹]) of every reflection, each shape (n_delay, n_peak)."""
+        t = np.atleast_1d(np.asarray(delay_ps, dtype=float))
+        t0 = self.t0_ps if t0_ps is None else t0_ps
+        kw = {"t0_ps": t0, "irf_fwhm_ps": self.irf_fwhm_ps}
+        strain = np.stack([d.trajectory("strain", t, **kw) for d in self.dynamics], axis=1)
+        msd = np.stack([d.trajectory("msd", t, **kw) for d in self.dynamics], axis=1)
+        width = np.stack([d.trajectory("width", t, **kw) for d in self.dynamics], axis=1)
+        centre = self.s0 / (1.0 + strain)
+        area = self.area0 * np.exp(-4.0 * np.pi**2 * msd * self.s0**2)
+        return centre, area, self.fwhm0 + width
+
+    def profiles(self, s: np.ndarray, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> np.ndarray:
+        """Noise-free I(s) at each delay, shape (n_delay, n_s), per conventional cell."""
+        s = np.asarray(s, dtype=float)
+        centre, area, fwhm = self.peak_state(delay_ps, t0_ps=t0_ps)
+        out = self.diffuse(s, np.atleast_1d(delay_ps), t0_ps=t0_ps)
+        for k in range(len(self.labels)):
+            out += area[:, k, None] * pseudo_voigt(s[None, :], centre[:, k, None], fwhm[:, k, None], self.eta)
+        return out
+
+    def truth(self) -> dict[str, Any]:
+        """truth.json content: global parameters and, per hkl, s0, family and kinetics."""
+        peaks = {}
+        for k, label in enumerate(self.labels):
+            peaks[label] = {
+                "family": self.families[k], "s0": float(self.s0[k]), "multiplicity": int(self.multiplicities[k]),
+                "area0": float(self.area0[k]), "fwhm0": float(self.fwhm0[k]), **self.dynamics[k].truth(),
+            }
+        return {
+            "t0_ps": self.t0_ps, "irf_fwhm_ps": self.irf_fwhm_ps, "peak_shape": "pseudo-voigt",
+            "pseudo_voigt_eta": self.eta, "msd_static_angstrom2": self.msd_static_angstrom2,
+            "conventions": {
+                "strain": "s(t) = s0 / (1 + strain(t)); strain = -ds/s to first order",
+                "msd": "area(t) = area0 * exp(-4 pi^2 msd(t) s0^2)",
+                "width": "fwhm(t) = fwhm0 + width(t)  [1/Angstrom]",
+                "kinetics": "X(t) = A (1 - exp(-(t - t0)/tau)) for t > t0, convolved with a Gaussian IRF of FWHM irf_fwhm_ps",
+            },
+            **self.metadata,
+            "peaks": peaks,
+        }
+
+
+def build_powder_model(
+    structure: Structure,
+    peaks: dict[str, PeakDynamics],
+    *,
+    s_max: float,
+    diameter_nm: float = 5.5,
+    instrument_fwhm: float = 0.008,
+    eta: float = 0.3,
+    msd_static_angstrom2: float = 0.0,
+    t0_ps: float = 0.0,
+    irf_fwhm_ps: float = 0.5,
+    substrate_level: float = 0.05,
+    default_dynamics: PeakDynamics | None = None,
+) -> PowderModel:
+    """Kinematic powder pattern of ``structure`` up to ``s_max`` with per-hkl dynamics.
+
+    Parameters
+    ----------
+    structure : Structure
+        The crystal.
+    peaks : dict
+        hkl or family label -> :class:`PeakDynamics` (see
+        :func:`~uedflow.simulate.pump.dynamics_for_reflections`).
+    s_max : float
+        Largest s of the reflections [Å⁻¹].
+    diameter_nm : float
+        Crystallite diameter for the Scherrer width K/D [nm].
+    instrument_fwhm : float
+        Instrumental FWHM, added in quadrature [Å⁻¹].
+    eta : float
+        Pseudo-Voigt Lorentzian fraction, 0..1.
+    msd_static_angstrom2 : float
+        ⟨u²⟩ at the base temperature [Å²] (static Debye–Waller factor and TDS).
+    t0_ps, irf_fwhm_ps : float
+        Time zero and instrument-response FWHM [ps].
+    substrate_level : float
+        Substrate background at s = 0 relative to Σ f_j²(0).
+    default_dynamics : PeakDynamics, optional
+        For reflections that ``peaks`` does not cover.
+
+    Raises
+    ------
+    InputError
+        Non-positive diameter, negative widths or η outside [0, 1].
+    """
+    if not diameter_nm > 0:
+        raise InputError(f"diameter_nm must be > 0 nm, got {diameter_nm}")
+    if diameter_nm * 10.0 < structure.a_angstrom:
+        raise InputError(
+            f"diameter {diameter_nm} nm is smaller than one unit cell ({structure.a_angstrom / 10:.3f} nm); "
+            "give the crystallite diameter in nm"
+        )
+    if instrument_fwhm < 0 or not 0.0 <= eta <= 1.0:
+        raise InputError(f"instrument_fwhm must be >= 0 and eta in [0, 1]; got {instrument_fwhm}, {eta}")
+    rings = powder_ring_intensities(structure, s_max, msd_angstrom2=msd_static_angstrom2, lorentz=True)
+    if not rings:
+        raise InputError(f"no reflection of {structure.name} below s_max = {s_max} Å⁻¹; raise s_max")
+    refs = [r for r, _ in rings]
+    labels = [r.label for r in refs]
+    area0 = np.array([v for _, v in rings]) / (4.0 * np.pi * structure.cell_volume_angstrom3)
+    size_fwhm = SCHERRER_K / (diameter_nm * 10.0)
+    fwhm0 = np.full(len(refs), float(np.hypot(size_fwhm, instrument_fwhm)))
+    return PowderModel(
+        structure=structure,
+        labels=tuple(labels),
+        families=tuple(r.family for r in refs),
+        multiplicities=tuple(r.multiplicity for r in refs),
+        s0=np.array([r.s_inv_angstrom for r in refs]),
+        area0=area0,
+        fwhm0=fwhm0,
+        dynamics=tuple(dynamics_for_reflections(labels, peaks, default=default_dynamics)),
+        eta=float(eta),
+        t0_ps=float(t0_ps),
+        irf_fwhm_ps=float(irf_fwhm_ps),
+        msd_static_angstrom2=float(msd_static_angstrom2),
+        substrate_level=float(substrate_level),
+    )
+
+
+def _scan_profiles(
+    model: PowderModel, s: np.ndarray, delays: np.ndarray, *, n_scans: int, counts_per_bin: float,
+    dose_jitter: float, t0_jitter_ps: float, rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Noisy per-scan profiles normalised back to model units, their Poisson σ, the dose and t0 of each scan."""
+    ref = model.profiles(s, np.array([delays.min() - 100.0]))[0]
+    scale = counts_per_bin / ref.mean()
+    doses = np.clip(1.0 + dose_jitter * rng.standard_normal((n_scans, len(delays))), 0.05, None)
+    t0s = model.t0_ps + t0_jitter_ps * rng.standard_normal(n_scans)
+    out = np.empty((n_scans, len(delays), len(s)))
+    sig = np.empty_like(out)
+    for k in range(n_scans):
+        lam = model.profiles(s, delays, t0_ps=float(t0s[k])) * scale * doses[k][:, None]
+        counts = rng.poisson(lam).astype(float)
+        norm = scale * doses[k][:, None]
+        out[k] = counts / norm
+        sig[k] = np.sqrt(np.maximum(counts, 1.0)) / norm
+    return out, sig, doses, t0s
+
+
+def simulate_powder_series(
+    *,
+    structure: Structure,
+    peaks: dict[str, PeakDynamics],
+    delays_ps: np.ndarray,
+    s_grid: np.ndarray,
+    t0_ps: float = 0.0,
+    irf_fwhm_ps: float = 0.5,
+    n_scans: int = 3,
+    counts_per_bin: float = 2.0e5,
+    dose_jitter: float = 0.0,
+    t0_jitter_ps: float = 0.0,
+    diameter_nm: float = 5.5,
+    instrument_fwhm: float = 0.008,
+    eta: float = 0.3,
+    msd_static_angstrom2: float = 0.0,
+    substrate_level: float = 0.05,
+    seed: int = 0,
+    attrs: dict[str, Any] | None = None,
+) -> tuple[xr.Dataset, dict[str, Any]]:
+    """A reduced powder series I(delay, s) with Poisson noise, and its exact ground truth.
+
+    Skips the detector: the result is what ``uedflow reduce`` would produce
+    (docs/formats.md, ``uedflow-reduced``), in per-cell model units. Noise is
+    Poisson with ``counts_per_bin`` mean counts per s-bin in the pre-pump
+    profile of one scan, times a per-frame dose factor 1 + ``dose_jitter``·N(0,1);
+    frames are normalised by their dose. ``intensity_sigma`` is the propagated
+    Poisson σ of the scan mean (known exactly here).
+
+    Parameters
+    ----------
+    structure : Structure
+        The crystal.
+    peaks : dict
+        hkl or family label -> :class:`~uedflow.simulate.pump.PeakDynamics`.
+    delays_ps : (n_delay,) ndarray
+        Pump–probe delays [ps].
+    s_grid : (n_s,) ndarray
+        s bin centres [Å⁻¹], increasing.
+    t0_ps, irf_fwhm_ps : float
+        True time zero [ps] and IRF FWHM [ps].
+    n_scans : int
+        Scans (repeated delay sweeps), each with independent noise.
+    counts_per_bin, dose_jitter, t0_jitter_ps : float
+        Noise level, relative frame dose scatter, scan-to-scan time-zero scatter [ps].
+    diameter_nm, instrument_fwhm, eta, msd_static_angstrom2, substrate_level
+        See :func:`build_powder_model`.
+    seed : int
+        Seed of ``numpy.random.default_rng``.
+    attrs : dict, optional
+        Extra root attributes (sample metadata of the reduced format).
+
+    Returns
+    -------
+    (xarray.Dataset, dict)
+        The reduced-format dataset and the truth dict (truth.json format).
+
+    Raises
+    ------
+    InputError
+        Negative dose, fewer than one scan, bad s grid or delays.
+    """
+    delays = np.sort(np.asarray(delays_ps, dtype=float))
+    s = np.asarray(s_grid, dtype=float)
+    if counts_per_bin <= 0 or not np.isfinite(counts_per_bin):
+        raise InputError(f"counts_per_bin (dose) must be positive, got {counts_per_bin}")
+    if n_scans < 1:
+        raise InputError(f"n_scans must be >= 1, got {n_scans}")
+    if s.ndim != 1 or len(s) < 10 or np.any(np.diff(s) <= 0) or s[0] <= 0:
+        raise InputError("s_grid must be an increasing 1D array of >= 10 positive values [Å⁻¹]")
+    if delays.ndim != 1 or len(delays) < 2 or not np.any(delays < t0_ps):
+        raise InputError("delays_ps must have >= 2 delays, some before time zero (for the reference)")
+    model = build_powder_model(
+        structure, peaks, s_max=float(s[-1]), diameter_nm=diameter_nm, instrument_fwhm=instrument_fwhm, eta=eta,
+        msd_static_angstrom2=msd_static_angstrom2, t0_ps=t0_ps, irf_fwhm_ps=irf_fwhm_ps,
+        substrate_level=substrate_level,
+    )
+    rng = np.random.default_rng(seed)
+    scans, sig, doses, t0s = _scan_profiles(model, s, delays, n_scans=n_scans, counts_per_bin=counts_per_bin,
+                                            dose_jitter=dose_jitter, t0_jitter_ps=t0_jitter_ps, rng=rng)
+    ds = reduced_dataset(scans, sig, s, delays, doses, structure=structure, attrs=attrs)
+    truth = model.truth()
+    truth.update({"seed": int(seed), "n_scans": int(n_scans), "counts_per_bin": float(counts_per_bin),
+                  "scan_t0_ps": t0s.tolist(), "level": "phenomenological"})
+    return ds, truth
+
+
+def reduced_dataset(
+    scans: np.ndarray, sigma: np.ndarray, s: np.ndarray, delays: np.ndarray, weights: np.ndarray, *,
+    structure: Structure, attrs: dict[str, Any] | None = None, mask: np.ndarray | None = None,
+    diff_pattern: np.ndarray | None = None,
+) -> xr.Dataset:
+    """Assemble per-scan profiles (scan, delay, s) into the ``uedflow-reduced`` layout (docs/formats.md)."""
+    n = scans.shape[0]
+    mean = scans.mean(axis=0)
+    msig = np.sqrt(np.sum(sigma**2, axis=0)) / n
+    before = delays < 0
+    reference = mean[before].mean(axis=0)
+    reference_sigma = np.sqrt(np.sum(msig[before] ** 2, axis=0)) / before.sum()
+    if mask is None:
+        mask = np.ones((1, 1), dtype=np.uint8)
+    if diff_pattern is None:
+        diff_pattern = np.zeros(mask.shape)
+    ds = xr.Dataset(
+        {
+            "intensity": (("delay", "s"), mean),
+            "intensity_sigma": (("delay", "s"), msig),
+            "intensity_scan": (("scan", "delay", "s"), scans),
+            "intensity_scan_sigma": (("scan", "delay", "s"), sigma),
+            "reference": (("s",), reference),
+            "reference_sigma": (("s",), reference_sigma),
+            "differential": (("delay", "s"), mean - reference),
+            "counts": (("s",), np.ones(len(s), dtype=np.int64)),
+            "mask": (("row", "col"), mask.astype(np.uint8)),
+            "diff_pattern": (("row", "col"), diff_pattern),
+            "frame_weight": (("scan", "delay"), weights),
+            "frame_rejected": (("scan", "delay"), np.zeros(weights.shape, dtype=np.uint8)),
+        },
+        coords={"s": s, "delay": delays, "scan": np.arange(n)},
+    )
+    ds["s"].attrs["units"] = "1/angstrom"
+    ds["delay"].attrs["units"] = "ps"
+    ds.attrs.update({
+        "material": structure.name, "structure_json": json.dumps(structure.summary()),
+        "lattice_constant_angstrom": structure.a_angstrom, "temperature_K": float("nan"),
+        "fluence_mJ_cm2": float("nan"), "diameter_nm": float("nan"), "electron_energy_keV": float("nan"),
+        "wavelength_angstrom": float("nan"), "camera_length_m": float("nan"), "pixel_size_m": float("nan"),
+        "center_rc": np.array([np.nan, np.nan]), "center_residual_px": float("nan"), "sample_label": "",
+        "experiment_name": "simulated",
+    })
+    ds.attrs.update(attrs or {})
+    return ds

@@ -1,0 +1,141 @@
+"""Frame readers (TIFF, HDF5, .npy, iris-ued) and the lazy frame stack with its input checks."""
+
+import h5py
+import numpy as np
+import pytest
+import tifffile
+
+from uedflow.config import read_manifest, write_manifest
+from uedflow.errors import FileFormatError, InputError
+from uedflow.io import (
+    FrameInfo,
+    FrameReader,
+    frame_info,
+    get_reader,
+    open_frames,
+    read_frame,
+    read_iris,
+    register_reader,
+)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(7)
+
+
+@pytest.fixture
+def stack(rng):
+    return rng.integers(1, 60000, size=(3, 12, 10)).astype(np.uint16)
+
+
+def test_npy_single_and_stack(tmp_path, stack):
+    np.save(tmp_path / "one.npy", stack[0])
+    np.save(tmp_path / "many.npy", stack)
+    assert frame_info(tmp_path / "one.npy") == FrameInfo(1, (12, 10), np.dtype(np.uint16))
+    assert frame_info(tmp_path / "many.npy").n_frames == 3
+    np.testing.assert_array_equal(read_frame(tmp_path / "many.npy", 2), stack[2])
+    with pytest.raises(FileFormatError, match="out of range"):
+        read_frame(tmp_path / "many.npy", 3)
+
+
+def test_tiff_single_and_multipage(tmp_path, stack):
+    tifffile.imwrite(tmp_path / "one.tif", stack[0])
+    tifffile.imwrite(tmp_path / "multi.tiff", stack, photometric="minisblack")
+    np.testing.assert_array_equal(read_frame(tmp_path / "one.tif"), stack[0])
+    info = frame_info(tmp_path / "multi.tiff")
+    assert (info.n_frames, info.shape) == (3, (12, 10))
+    np.testing.assert_array_equal(read_frame(tmp_path / "multi.tiff", 1), stack[1])
+
+
+def test_hdf5_named_and_single_dataset(tmp_path, stack):
+    with h5py.File(tmp_path / "a.h5", "w") as fh:
+        fh["entry/data"] = stack
+    with h5py.File(tmp_path / "b.h5", "w") as fh:
+        fh["x"] = stack
+        fh["y"] = stack[0]
+    np.testing.assert_array_equal(read_frame(tmp_path / "a.h5", 2), stack[2])
+    np.testing.assert_array_equal(read_frame(tmp_path / "b.h5", 0, "y"), stack[0])
+    with pytest.raises(FileFormatError, match="name one in a 'dataset' manifest column"):
+        read_frame(tmp_path / "b.h5")
+    with pytest.raises(FileFormatError, match="no dataset 'z'"):
+        read_frame(tmp_path / "b.h5", 0, "z")
+
+
+def test_iris_layout_is_sniffed_and_converted(tmp_path, stack):
+    path = tmp_path / "run.hdf5"
+    with h5py.File(path, "w") as fh:
+        fh["processed/intensity"] = np.moveaxis(stack, 0, -1)  # iris-ued stores (rows, cols, N)
+        fh["time_points"] = np.array([-1.0, 0.5, 3.0])
+        mask = np.ones((12, 10), bool)
+        mask[0, 0] = False
+        fh["valid_mask"] = mask
+        fh.attrs["energy"] = 90.0
+        fh.attrs["camera_length"] = 0.25
+        fh.attrs["center"] = (5.0, 4.0)
+    assert get_reader(path).name == "iris-ued"
+    np.testing.assert_array_equal(read_frame(path, 1), stack[1])
+    ds = read_iris(path)
+    np.testing.assert_array_equal(ds.frames.compute(), stack)
+    np.testing.assert_array_equal(ds.delay_ps, [-1.0, 0.5, 3.0])
+    assert not ds.valid_mask[0, 0] and ds.valid_mask.sum() == 119
+    assert ds.metadata["energy_keV"] == 90.0 and ds.metadata["camera_length_m"] == 0.25
+    assert ds.manifest_records()[2] == {"file": "run.hdf5", "scan": 1, "delay_ps": 3.0, "index": 2}
+
+
+def test_registry_adds_a_format_in_one_place(tmp_path):
+    def info(path, dataset):
+        return FrameInfo(1, (2, 2), np.dtype(float))
+
+    def read(path, index, dataset):
+        return np.full((2, 2), float(path.read_text()))
+
+    register_reader(FrameReader("text", (".txtframe",), info, read))
+    (tmp_path / "a.txtframe").write_text("4.5")
+    np.testing.assert_array_equal(read_frame(tmp_path / "a.txtframe"), np.full((2, 2), 4.5))
+    with pytest.raises(FileFormatError, match="supported suffixes"):
+        get_reader(tmp_path / "a.unknown")
+
+
+def _manifest(tmp_path, names):
+    write_manifest(tmp_path / "frames.csv", [{"file": n, "scan": 1, "delay_ps": float(i)} for i, n in enumerate(names)])
+    return read_manifest(tmp_path / "frames.csv")
+
+
+def test_lazy_stack_reads_in_chunks(tmp_path, stack):
+    for i, f in enumerate(stack):
+        np.save(tmp_path / f"f{i}.npy", f)
+    fs = open_frames(_manifest(tmp_path, [f"f{i}.npy" for i in range(3)]), chunk_frames=2)
+    assert fs.data.chunks[0] == (2, 1) and fs.shape == (12, 10)
+    np.testing.assert_array_equal(fs.data.compute(), stack)
+    assert fs.to_xarray().dims == ("frame", "row", "col")
+    cube = fs.by_scan_delay()
+    assert cube.shape == (1, 3, 12, 10)
+    np.testing.assert_array_equal(cube[0, 2].compute(), stack[2])
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "match"),
+    [
+        (lambda p, s: np.save(p / "bad.npy", s[0, :5]), InputError, "has shape"),
+        (lambda p, s: np.save(p / "bad.npy", np.where(np.eye(12, 10) > 0, np.nan, 1.0)), InputError, "NaN/inf"),
+        (lambda p, s: np.save(p / "bad.npy", np.zeros((12, 10), np.uint16)), InputError, "all zero"),
+        (lambda p, s: (p / "bad.npy").write_bytes(b"\x93NUMPY garbage"), FileFormatError, "bad.npy"),
+    ],
+    ids=["shape", "nan", "zero", "garbage"],
+)
+def test_bad_frames_name_the_file_and_row(tmp_path, stack, make, error, match):
+    np.save(tmp_path / "good.npy", stack[0])
+    make(tmp_path, stack)
+    with pytest.raises(error, match=match) as info:
+        open_frames(_manifest(tmp_path, ["good.npy", "bad.npy"])).data.compute()
+    assert "bad.npy" in str(info.value) and "line 3" in str(info.value)
+
+
+def test_truncated_npy(tmp_path, stack):
+    np.save(tmp_path / "good.npy", stack[0])
+    np.save(tmp_path / "cut.npy", stack[0])
+    raw = (tmp_path / "cut.npy").read_bytes()
+    (tmp_path / "cut.npy").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(FileFormatError, match=r"cut\.npy.*line 3"):
+        open_frames(_manifest(tmp_path, ["good.npy", "cut.npy"]))
