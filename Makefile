@@ -12,6 +12,8 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
+	# atomap ships a real ADF-STEM micrograph used by the TEM test (GPL: read at test time, never copied)
+	$(BIN)/python -m pip install --quiet --no-deps "atomap==0.4.2"
 	touch $@
 
 ## demo: set up and run the main job (the paper's virtual experiment -> report in $(OUT)/)

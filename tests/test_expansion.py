@@ -16,7 +16,7 @@ from uedflow.physics.expansion import (
 
 
 def test_alpha_published_room_temperature_and_lower_at_90K():
-    assert_allclose(linear_expansion_coefficient(295.0) * 1e6, 19.4, rtol=1e-12)  # Novikova 1974
+    assert_allclose(linear_expansion_coefficient(295.0) * 1e6, 19.4, rtol=1e-12)  # handbook value the model is scaled to
     a90 = float(linear_expansion_coefficient(90.0))
     assert 14e-6 < a90 < 18e-6
     assert linear_expansion_coefficient(5.0) < 1e-6  # vanishes as T³

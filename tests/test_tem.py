@@ -89,8 +89,10 @@ def test_real_adf_stem_micrograph_srtio3():
         assert_allclose(sig[hkl]["measured_d_angstrom"] * np.sqrt(n2), 3.905, rtol=0.02)
 
 
-def test_particle_sizing_recovers_distribution():
-    img, d = render_particle_image((320, 320), pixel_nm=0.5, n_particles=150, seed=4)
+@pytest.mark.parametrize("n, gap_nm, noise", [(150, 0.75, 0.1), (420, 0.0, 0.2)])
+def test_particle_sizing_recovers_distribution(n, gap_nm, noise):
+    # sparse field, and a dense one (~40 % coverage) where neighbours may touch and must be split
+    img, d = render_particle_image((320, 320), pixel_nm=0.5, n_particles=n, gap_nm=gap_nm, noise=noise, seed=6)
     res = size_particles(img, 0.5)
     truth_cov = (np.pi / 4 * (d / 0.5) ** 2).sum() / img.size
     assert res.success

@@ -192,13 +192,19 @@ def _run_stage(out_dir: Path, stage: str, key: str, outputs: Sequence[Path], wor
 def _logging_to(out_dir: Path) -> Iterator[None]:
     """Append uedflow's log records (INFO and up) to ``OUTDIR/uedflow.log`` for the duration."""
     logger = logging.getLogger("uedflow")
+    if any(getattr(h, "_uedflow_run", False) for h in logger.handlers):  # nested run: already logging
+        yield
+        return
     handler = logging.FileHandler(out_dir / "uedflow.log", encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.setLevel(logging.INFO)
-    old_level = logger.level
-    if logger.getEffectiveLevel() > logging.INFO:
-        logger.setLevel(logging.INFO)
+    handler._uedflow_run = True  # type: ignore[attr-defined]
+    console = _ToRoot(logger.getEffectiveLevel())
+    saved = (logger.level, logger.propagate)
+    logger.setLevel(min(logging.INFO, logger.getEffectiveLevel()))
+    logger.propagate = False  # the file gets INFO; the console keeps its own level through _ToRoot
     logger.addHandler(handler)
+    logger.addHandler(console)
     try:
         yield
     except BaseException as exc:
@@ -206,8 +212,22 @@ def _logging_to(out_dir: Path) -> Iterator[None]:
         raise
     finally:
         logger.removeHandler(handler)
-        logger.setLevel(old_level)
+        logger.removeHandler(console)
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
         handler.close()
+
+
+class _ToRoot(logging.Handler):
+    """Forward records at or above the level the caller had configured to the root handlers (console)."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__(level)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        for h in logging.getLogger().handlers:
+            if record.levelno >= h.level:
+                h.handle(record)
 
 
 def _prepare_out_dir(out_dir: str | Path) -> Path:

@@ -54,7 +54,7 @@ def _plot_fft(res, path: Path) -> None:  # noqa: ANN001
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    sel = res.freq_nm_inv > 0
+    sel = res.freq_nm_inv > 4 * res.freq_nm_inv[1]
     ax.semilogy(res.freq_nm_inv[sel], res.intensity[sel], lw=1, label="radial FFT")
     ax.semilogy(res.freq_nm_inv[sel], res.background[sel], lw=0.8, ls="--", label="background")
     for r in res.reflections:

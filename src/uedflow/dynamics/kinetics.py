@@ -112,14 +112,18 @@ def _model(t: np.ndarray, model: str, p: dict[str, float], irf: float) -> np.nda
 
 def _start(t: np.ndarray, y: np.ndarray, w: np.ndarray, model: str, t0: float, irf: float, span: float) -> list[float]:
     """Grid over τ with the linear parameters (offset, amplitude) solved exactly; best χ² wins."""
-    best, best_chi = None, np.inf
-    for tau in np.geomspace(max(0.05, span / 500), span, 40):
-        basis = np.column_stack([np.ones_like(t), exp_rise(t, 1.0, tau, t0, irf)])
-        coef, *_ = np.linalg.lstsq(basis * w[:, None], y * w, rcond=None)
-        chi = float(np.sum(((basis @ coef - y) * w) ** 2))
-        if chi < best_chi:
-            best, best_chi = [coef[0], coef[1], tau], chi
-    assert best is not None
+    taus = np.geomspace(max(0.05, span / 500), span, 40)
+    rise = np.array([exp_rise(t, 1.0, tau, t0, irf) for tau in taus])
+    # weighted 2x2 normal equations of y ≈ c + a·rise for every τ at once
+    ww = w * w
+    s1, sy = ww.sum(), (ww * y).sum()
+    sr, srr, sry = (ww * rise).sum(1), (ww * rise * rise).sum(1), (ww * rise * y).sum(1)
+    det = np.where(np.abs(s1 * srr - sr * sr) > 0, s1 * srr - sr * sr, np.inf)
+    a = (s1 * sry - sr * sy) / det
+    c = (sy - a * sr) / s1
+    chi = ((c[:, None] + a[:, None] * rise - y) ** 2 * ww).sum(1)
+    i = int(np.nanargmin(np.where(np.isfinite(chi), chi, np.inf)))
+    best = [float(c[i]), float(a[i]), float(taus[i])]
     if model == "biexp":
         c, a, tau = best
         best = [c, 0.7 * a, tau, 0.3 * a, min(5.0 * tau, span)]

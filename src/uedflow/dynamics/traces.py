@@ -15,6 +15,7 @@ as ``reference_err`` and absorbed in the kinetic fits by a free baseline.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = ["OBSERVABLES", "Traces", "compute_traces", "weighted_mean", "family_a
 #: Observables of every ring, in file order (docs/formats.md).
 OBSERVABLES = ("strain", "msd", "width", "intensity")
 _FOUR_PI2 = 4.0 * np.pi**2
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,8 @@ def compute_traces(
     Raises
     ------
     InputError
-        No delay before ``reference_before_ps``, or a ring with no valid reference point.
+        No delay before ``reference_before_ps``, or no ring with a valid reference point
+        (a single ring without one gets NaN traces).
 
     Examples
     --------
@@ -142,9 +145,11 @@ def compute_traces(
     for name, v, e in (("s", pos, pos_e), ("w", fw, fw_e), ("a", ar, ar_e)):
         ref[name] = weighted_mean(v[:, before], e[:, before], axis=1)
     s0, s0_err = ref["s"]
+    if not np.any(np.isfinite(s0)):
+        raise InputError("no ring has a valid fit before time zero; cannot form a reference for any trace")
     if not np.all(np.isfinite(s0)):
-        bad_rows = np.flatnonzero(~np.isfinite(s0)).tolist()
-        raise InputError(f"rings at rows {bad_rows} have no valid fit before time zero; cannot form a reference")
+        log.warning("rings at rows %s have no valid fit before time zero: their traces are NaN",
+                    np.flatnonzero(~np.isfinite(s0)).tolist())
     w0, w0_err = ref["w"]
     a0, a0_err = ref["a"]
     s0c, a0c = s0[:, None], a0[:, None]
@@ -152,13 +157,13 @@ def compute_traces(
     with np.errstate(invalid="ignore", divide="ignore"):
         log_ratio = np.where(ratio > 0, np.log(np.where(ratio > 0, ratio, 1.0)), np.nan)
     values = {
-        "strain": -(pos - s0c) / s0c,
+        "strain": s0c / pos - 1.0,  # -Δs/s = Δd/d0 exactly
         "msd": -log_ratio / (_FOUR_PI2 * s0c**2),
         "width": fw - w0[:, None],
         "intensity": ratio,
     }
     errors = {
-        "strain": pos_e / s0c,
+        "strain": pos_e * s0c / pos**2,
         "msd": (ar_e / ar) / (_FOUR_PI2 * s0c**2),
         "width": fw_e,
         "intensity": ar_e / a0c,

@@ -168,18 +168,35 @@ def _shape3(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> FrameInfo:
 # --- .npy -------------------------------------------------------------------------------------------------
 
 
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int, bool]:
+    """(shape, dtype, data offset, fortran order) from the .npy header; checks the file is complete."""
+    with path.open("rb") as fh:
+        version = np.lib.format.read_magic(fh)
+        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+        shape, fortran, dtype = read(fh)
+        offset = fh.tell()
+    need = offset + int(np.prod(shape)) * dtype.itemsize
+    size = path.stat().st_size
+    if size < need:
+        raise FileFormatError(f".npy file {path} is truncated: {size} bytes, the header promises {need}; write it again")
+    return tuple(shape), dtype, offset, fortran
+
+
 def _npy_info(path: Path, dataset: str | None) -> FrameInfo:
-    arr = np.load(path, mmap_mode="r")
-    return _shape3(path, arr.shape, arr.dtype)
+    shape, dtype, _, _ = _npy_header(path)
+    return _shape3(path, shape, dtype)
 
 
 def _npy_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
-    arr = np.load(path, mmap_mode="r")
-    if arr.ndim == 2:
-        _check_index(path, index, 1)
-        return np.array(arr)
-    _check_index(path, index, arr.shape[0])
-    return np.array(arr[index])
+    shape, dtype, offset, fortran = _npy_header(path)
+    info = _shape3(path, shape, dtype)
+    _check_index(path, index, info.n_frames)
+    if fortran or dtype.hasobject:
+        arr = np.load(path, mmap_mode="r")
+        return np.array(arr if arr.ndim == 2 else arr[index])
+    count = info.shape[0] * info.shape[1]
+    # one read straight into the frame buffer: no memory map, no extra copy
+    return np.fromfile(path, dtype=dtype, count=count, offset=offset + index * count * dtype.itemsize).reshape(info.shape)
 
 
 register_reader(FrameReader("NumPy", (".npy",), _npy_info, _npy_read))

@@ -16,7 +16,7 @@ from scipy.signal import find_peaks, peak_widths
 from uedflow.crystal import Structure, direction_family, hkl_label, parse_hkl, reflections
 from uedflow.errors import CrystalError, InputError
 
-__all__ = ["GROUP_HALF_WIDTH", "Ring", "Indexing", "candidate_rings", "refine_lattice", "group_overlapping", "index_profile"]
+__all__ = ["GROUP_HALF_WIDTH", "find_peaks_1d", "ring_family", "Ring", "Indexing", "candidate_rings", "refine_lattice", "group_overlapping", "index_profile"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,27 @@ class Indexing:
         return "\n".join(lines)
 
 
+#: Reflections at exactly the same s as an earlier one, e.g. (333) -> ["333", "511"] (filled on use).
+_COINCIDENT: dict[tuple[int, int, int], list[str]] = {}
+
+
+def ring_family(hkl: tuple[int, int, int]) -> str:
+    """Direction family of a ring; rings where reflections of different families coincide
+    (e.g. (333)/(511)) get their own label ``"(333/511)"`` so that no family average mixes them.
+
+    Examples
+    --------
+    >>> from uedflow.crystal import get_structure
+    >>> _ = candidate_rings(get_structure("PbSe"), 0.1, 0.9)
+    >>> ring_family((3, 3, 3)), ring_family((2, 0, 0))
+    ('(333/511)', '<100>')
+    """
+    labels = _COINCIDENT.get(tuple(hkl))
+    if labels and len({direction_family(lab) for lab in labels}) > 1:
+        return "(" + "/".join(dict.fromkeys(labels)) + ")"
+    return direction_family(hkl)
+
+
 def candidate_rings(
     structure: Structure, s_min: float, s_max: float, *, peaks: list[str] | tuple[str, ...] | None = None
 ) -> list[tuple[tuple[int, int, int], float]]:
@@ -104,6 +125,7 @@ def candidate_rings(
     merged: list[tuple[tuple[int, int, int], float]] = []
     for r in every:
         if merged and abs(merged[-1][1] - r.s_inv_angstrom) < 1e-9:
+            _COINCIDENT.setdefault(merged[-1][0], [hkl_label(merged[-1][0])]).append(r.label)
             continue
         merged.append((r.hkl, r.s_inv_angstrom))
     if peaks is None:
@@ -180,10 +202,25 @@ def group_overlapping(centers: np.ndarray, fwhm: np.ndarray, *, half_window: flo
     return groups
 
 
-def _detect(s: np.ndarray, profile: np.ndarray, noise: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Positions, FWHMs [Å⁻¹] and prominences of local maxima of a background-free profile."""
-    y = np.nan_to_num(profile)
-    idx, props = find_peaks(y, prominence=5.0 * noise)
+def find_peaks_1d(
+    s: np.ndarray, profile: np.ndarray, *, noise: float, min_prominence: float = 5.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local maxima of a background-free profile more prominent than ``min_prominence`` × ``noise``.
+
+    Returns
+    -------
+    positions, fwhm, prominence : ndarray
+        Peak positions and widths at half prominence [unit of s], prominences [unit of profile].
+
+    Examples
+    --------
+    >>> s = np.linspace(0, 1, 501)
+    >>> pos, fwhm, _ = find_peaks_1d(s, np.exp(-0.5 * ((s - 0.4) / 0.01) ** 2), noise=0.01)
+    >>> round(float(pos[0]), 3), round(float(fwhm[0]), 3)
+    (0.4, 0.024)
+    """
+    y = np.nan_to_num(np.asarray(profile, float))
+    idx, props = find_peaks(y, prominence=min_prominence * noise)
     if len(idx) == 0:
         return np.array([]), np.array([]), np.array([])
     widths = peak_widths(y, idx, rel_height=0.5)[0] * np.gradient(s)[idx]
@@ -229,7 +266,7 @@ def index_profile(
     profile = np.asarray(profile, float)
     flat = profile - robust_baseline(s, profile, knot_spacing=(s.max() - s.min()) / 6.0)
     noise = float(np.nanmedian(sigma)) if sigma is not None else 1.4826 * float(np.nanmedian(np.abs(np.diff(flat))))
-    pos, widths, prom = _detect(s, flat, max(noise, 1e-12 * np.nanmax(np.abs(profile))))
+    pos, widths, prom = find_peaks_1d(s, flat, noise=max(noise, 1e-12 * np.nanmax(np.abs(profile))))
     if len(pos) == 0:
         raise InputError("no peaks found in the reference profile; is this a powder pattern with rings?")
     fwhm0 = float(np.median(widths))
@@ -267,7 +304,7 @@ def index_profile(
     width_at = np.full(len(centers), fwhm0)
     groups = group_overlapping(centers, width_at)
     rings = tuple(
-        Ring(h, hkl_label(h), direction_family(h), float(c), float(w), int(g))
+        Ring(h, hkl_label(h), ring_family(h), float(c), float(w), int(g))
         for (h, _), c, w, g in zip(chosen, centers, width_at, groups, strict=True)
     )
     overlaps = tuple(

@@ -162,7 +162,7 @@ def _fit_rings(
     *,
     shape: str,
     eta: dict[str, float] | None,
-    degree: int | None,
+    degree: int | str | None,
     start: dict[int, np.ndarray] | None = None,
     half_window: float,
 ) -> dict[int, PeakFit]:
@@ -211,8 +211,8 @@ def _groups(rings: tuple[Ring, ...]) -> dict[int, list[int]]:
     return out
 
 
-def _reference_fit(s, ref, ref_sig, indexing: Indexing, shape, degree, user_peaks: bool, half_window: float):
-    """Fit the reference; drop insignificant rings (if not user-chosen); regroup; refit."""
+def _reference_fit(s, ref, ref_sig, indexing: Indexing, shape, degree, wanted: set[str], half_window: float):
+    """Fit the reference; drop insignificant rings (unless in ``wanted``); regroup; refit."""
     rings = indexing.rings
     kw = {"shape": shape, "eta": None, "degree": degree, "half_window": half_window}
     for _ in range(3):
@@ -221,8 +221,7 @@ def _reference_fit(s, ref, ref_sig, indexing: Indexing, shape, degree, user_peak
         area = np.array([fit_of[r.label].value("area", r.label)[0] for r in rings])
         area_err = np.array([fit_of[r.label].error("area", r.label)[0] for r in rings])
         keep = np.isfinite(area) & (area > _MIN_SIGNIFICANCE * np.nan_to_num(area_err, nan=np.inf))
-        if user_peaks:
-            keep[:] = True
+        keep |= np.array([r.label in wanted for r in rings])
         if not keep.any():
             raise InputError("no ring could be fitted in the reference profile (all areas below 5σ)")
         centers = np.array([fit_of[r.label].value("center", r.label)[0] for r in rings])
@@ -264,7 +263,8 @@ def fit_powder_series(
     reduced : xarray.Dataset
         A ``uedflow-reduced`` dataset (docs/formats.md).
     peaks : sequence of str, optional
-        Rings to fit (``["111", "200"]``); default every allowed ring found with area > 5σ.
+        Rings to report (``["111", "200"]``); default every allowed ring found with area > 5σ.
+        The other rings are still fitted, so that their tails do not bias the chosen ones.
     shape : str
         ``"pseudo-voigt"`` (default), ``"gaussian"`` or ``"lorentzian"``.
     background : str
@@ -291,7 +291,10 @@ def fit_powder_series(
     structure = structure or structure_of(reduced)
     s = reduced["s"].values.astype(float)
     ref, ref_sig = _reference(reduced)
-    indexing = index_profile(s, ref, structure, sigma=ref_sig, peaks=peaks, half_window=half_window)
+    # every ring is fitted (neighbours shape each other's windows); the requested ones are reported
+    wanted = {r.label for r in index_profile(s, ref, structure, sigma=ref_sig, peaks=peaks,
+                                             half_window=half_window).rings} if peaks is not None else set()
+    indexing = index_profile(s, ref, structure, sigma=ref_sig, half_window=half_window)
     prof = reduced["intensity"].values.astype(float)
     sig = reduced["intensity_sigma"].values.astype(float)
     has_scans = "intensity_scan" in reduced and "scan" in reduced.dims
@@ -303,14 +306,16 @@ def fit_powder_series(
         sig_all = np.concatenate([sig, scan_sig.reshape(-1, s.size)])
     else:
         prof_all, sig_all = prof, sig
-    degree: int | None = 2
+    degree: str | None = "auto"
     if background == "baseline":
-        windows = [(r.s_expected - half_window * r.fwhm_guess, r.s_expected + half_window * r.fwhm_guess)
+        windows = [(r.s_expected - 2 * GROUP_HALF_WIDTH * r.fwhm_guess, r.s_expected + 2 * GROUP_HALF_WIDTH * r.fwhm_guess)
                    for r in indexing.rings]
-        ref = ref - robust_baseline(s, ref, exclude=windows)
-        prof_all = prof_all - robust_baseline(s, prof_all, exclude=windows)
+        # knots no closer than a ring window, so the spline cannot rise into the rings
+        spacing = max((s[-1] - s[0]) / 12.0, 8 * GROUP_HALF_WIDTH * float(np.median([r.fwhm_guess for r in indexing.rings])))
+        ref = ref - robust_baseline(s, ref, exclude=windows, knot_spacing=spacing)
+        prof_all = prof_all - robust_baseline(s, prof_all, exclude=windows, knot_spacing=spacing)
         degree = None
-    rings, ref_fits = _reference_fit(s, ref, ref_sig, indexing, shape, degree, peaks is not None, half_window)
+    rings, ref_fits = _reference_fit(s, ref, ref_sig, indexing, shape, degree, wanted, half_window)
     fit_of = {lab: f for f in ref_fits.values() for lab in f.labels}
     eta = np.array([fit_of[r.label].value("eta", r.label)[0] if shape == "pseudo-voigt" else
                     (0.0 if shape == "gaussian" else 1.0) for r in rings])
@@ -348,18 +353,20 @@ def fit_powder_series(
     (pos, scan_pos), (fw, scan_fw), (ar, scan_ar) = split(out["center"]), split(out["fwhm"]), split(out["area"])
     flag, scan_flag = split(flags)
     scatter = {k: _scatter(v, scan_flag) for k, v in (("p", scan_pos), ("f", scan_fw), ("a", scan_ar))}
-    n_bad = int((flag != 0).sum())
+    sel = [i for i, r in enumerate(rings) if not wanted or r.label in wanted]
+    n_bad = int((flag[sel] != 0).sum())
     if n_bad:
         log.warning("%d of %d peak fits flagged (failed or at a bound); they are excluded from the traces",
-                    n_bad, flag.size)
+                    n_bad, flag[sel].size)
     return PeakSeries(
-        labels=tuple(r.label for r in rings), families=tuple(r.family for r in rings),
+        labels=tuple(rings[i].label for i in sel), families=tuple(rings[i].family for i in sel),
         delay=reduced["delay"].values.astype(float), scans=scans,
-        position=pos, position_err=split(out["center_err"])[0], fwhm=fw, fwhm_err=split(out["fwhm_err"])[0],
-        area=ar, area_err=split(out["area_err"])[0], chi2_red=split(out["chi2"])[0], flag=flag,
-        position_scatter_err=scatter["p"], fwhm_scatter_err=scatter["f"], area_scatter_err=scatter["a"],
-        scan_position=scan_pos, scan_fwhm=scan_fw, scan_area=scan_ar, scan_flag=scan_flag,
-        eta=eta, indexing=indexing, shape=shape, background=background,
+        position=pos[sel], position_err=split(out["center_err"])[0][sel], fwhm=fw[sel],
+        fwhm_err=split(out["fwhm_err"])[0][sel], area=ar[sel], area_err=split(out["area_err"])[0][sel],
+        chi2_red=split(out["chi2"])[0][sel], flag=flag[sel], position_scatter_err=scatter["p"][sel],
+        fwhm_scatter_err=scatter["f"][sel], area_scatter_err=scatter["a"][sel], scan_position=scan_pos[:, sel],
+        scan_fwhm=scan_fw[:, sel], scan_area=scan_ar[:, sel], scan_flag=scan_flag[:, sel],
+        eta=eta[sel], indexing=indexing, shape=shape, background=background,
     )
 
 

@@ -13,7 +13,7 @@ solid of Debye temperature Θ, including zero-point motion, is
     \\qquad \\Phi(x) = \\frac1x \\int_0^x \\frac{t\\,dt}{e^t - 1},
 
 so that the Debye–Waller exponent is B = 8π²⟨u_x²⟩ (Willis & Pryor, *Thermal
-Vibrations in Crystallography*, 1975, eq. 4.32). It tends to 3ħ²T/(m k_B Θ²)
+Vibrations in Crystallography*, 1975). It tends to 3ħ²T/(m k_B Θ²)
 at T ≫ Θ (equipartition) and to 3ħ²/(4 m k_B Θ) at T = 0.
 
 The Debye functions D_n(x) = (n/xⁿ)∫₀ˣ tⁿ/(eᵗ−1) dt are evaluated by a fixed

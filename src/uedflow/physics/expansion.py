@@ -11,10 +11,11 @@ expansion coefficient then follows the weighted heat capacities,
     \\alpha(T) = \\alpha_{295}\\,\\frac{\\sum_i \\gamma_i C_V(T; \\Theta_i)}
                                      {\\sum_i \\gamma_i C_V(295\\,K; \\Theta_i)},
 
-scaled to the room-temperature value α(295 K) = 19.4 × 10⁻⁶ K⁻¹ of bulk PbSe
-(Novikova, *Thermal Expansion of Solids*, 1974; the value quoted for PbSe in
-Landolt–Börnstein III/41C). For PbS the same shape is scaled to 20.3 × 10⁻⁶ K⁻¹
-(same compilations); treat those as ±5 % numbers.
+scaled to the room-temperature value α(295 K) = 19.4 × 10⁻⁶ K⁻¹ commonly
+quoted for bulk PbSe (handbook compilations such as S. I. Novikova, *Thermal
+Expansion of Solids*, 1974). For PbS the same shape is scaled to the commonly
+quoted 20.3 × 10⁻⁶ K⁻¹. Treat both as ±5 % numbers and pass a measured
+``alpha_per_K`` where precision matters.
 
 Strain is ε = Δa/a = exp(∫α dT) − 1 ≈ ∫α dT between two temperatures.
 """
@@ -47,12 +48,12 @@ EXPANSION_MODELS: dict[str, tuple[float, tuple[tuple[float, float], ...], str]] 
     "PbSe": (
         19.4e-6,
         ((104.0, 1.79), (219.0, 2.28)),
-        "α(295 K) 19.4e-6/K (Novikova 1974); T-shape: two-term Debye fit of Knight et al., Mater. Adv. 3 (2022)",
+        "α(295 K) 19.4e-6/K (handbook value, e.g. Novikova 1974); T-shape: two-term Debye fit of Knight et al., Mater. Adv. 3 (2022)",
     ),
     "PbS": (
         20.3e-6,
         ((104.0, 1.79), (219.0, 2.28)),
-        "α(295 K) 20.3e-6/K (Novikova 1974); T-shape borrowed from PbSe (Knight et al. 2022)",
+        "α(295 K) 20.3e-6/K (handbook value); T-shape borrowed from PbSe (Knight et al. 2022)",
     ),
 }
 

@@ -17,6 +17,7 @@ profiles are intensity − reference.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,8 +132,6 @@ def combine_scans(
     rejected = np.zeros(frame_weight.shape, bool)
     present = np.isfinite(frame_weight)
     n_per_delay = present.sum(axis=0)
-    import warnings
-
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (empty bins, missing scans) are expected
         if np.isfinite(outlier_sigma) and np.any(n_per_delay >= 3):

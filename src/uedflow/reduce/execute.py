@@ -1,8 +1,8 @@
 """One pass over the frames on Dask: integrate, normalise and accumulate the before/after patterns.
 
 Each chunk of the frame stack becomes one task that reads its frames (the only
-per-frame I/O), integrates them with the shared operator, and adds the
-normalised frames to before/after-time-zero sums (for the differential
+per-frame I/O), integrates them with the shared operator and, in the same sweep over memory,
+adds the raw frames to before/after-time-zero sums (for the differential
 pattern). Chunk results are merged in a tree, so memory stays bounded. The
 same graph runs on the local threaded scheduler or on a ``dask.distributed``
 cluster.
@@ -14,13 +14,12 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import numba
 import numpy as np
 
 from uedflow.io.frames import FrameStack
 from uedflow.reduce.integrate import RadialOperator, integrate_sums
 
-__all__ = ["PassResult", "run_pass", "weighted_frame_sums"]
+__all__ = ["PassResult", "run_pass"]
 
 log = logging.getLogger(__name__)
 
@@ -30,58 +29,40 @@ class PassResult:
     """Everything one pass over the frames produces (frames in manifest order).
 
     ``sums``/``var_sums`` are (frames, bins) from :func:`integrate_sums`,
-    ``totals`` the normalisation counts, ``acc_before``/``acc_after`` the sums of
-    frame/total over frames before/after time zero (rows, cols), ``inv_before``/
-    ``inv_after`` the sums of 1/total and ``n_before``/``n_after`` the frame counts.
+    ``totals`` the normalisation counts of each frame; ``raw_before``/``raw_after``
+    the sums of the raw frames before/after time zero (rows*cols,),
+    ``tot_before``/``tot_after`` the sums of their totals and ``n_before``/``n_after``
+    the frame counts.
     """
 
     sums: np.ndarray
     var_sums: np.ndarray
     totals: np.ndarray
-    acc_before: np.ndarray
-    acc_after: np.ndarray
-    inv_before: float
-    inv_after: float
+    raw_before: np.ndarray
+    raw_after: np.ndarray
+    tot_before: float
+    tot_after: float
     n_before: int
     n_after: int
 
 
-@numba.njit(nogil=True, cache=True)
-def _weighted_sum(frames, coeff, out):  # pragma: no cover - compiled
-    for b in range(frames.shape[0]):
-        c = coeff[b]
-        if c == 0.0:
-            continue
-        f = frames[b]
-        for p in range(f.shape[0]):
-            out[p] += c * f[p]
-
-
-def weighted_frame_sums(frames: np.ndarray, coeff: np.ndarray) -> np.ndarray:
-    """Σ_b coeff[b] · frames[b] as float64 (rows, cols), without a float copy of the frames."""
-    flat = np.ascontiguousarray(frames.reshape(len(frames), -1))
-    out = np.zeros(flat.shape[1])
-    _weighted_sum(flat, np.asarray(coeff, float), out)
-    return out.reshape(frames.shape[1:])
-
-
 def _chunk(frames: np.ndarray, operator: RadialOperator, window: np.ndarray, delay: np.ndarray) -> PassResult:
-    sums, var = integrate_sums(frames, operator)
+    group = np.where(delay < 0, 0, np.where(delay > 0, 1, -1))
+    raw = np.zeros((2, frames[0].size))
+    sums, var = integrate_sums(frames, operator, group=group, group_sums=raw)
     totals = sums[:, window].sum(axis=1)
-    inv = np.where(totals > 0, 1.0 / np.where(totals > 0, totals, 1.0), 0.0)
-    before, after = delay < 0, delay > 0
-    return PassResult(sums, var, totals,
-                      weighted_frame_sums(frames, inv * before), weighted_frame_sums(frames, inv * after),
-                      float(np.sum(inv * before)), float(np.sum(inv * after)), int(before.sum()), int(after.sum()))
+    before, after = group == 0, group == 1
+    return PassResult(sums, var, totals, raw[0], raw[1], float(totals[before].sum()), float(totals[after].sum()),
+                      int(before.sum()), int(after.sum()))
 
 
 def _merge(*parts: PassResult) -> PassResult:
     return PassResult(
         np.concatenate([p.sums for p in parts]), np.concatenate([p.var_sums for p in parts]),
         np.concatenate([p.totals for p in parts]),
-        sum((p.acc_before for p in parts[1:]), parts[0].acc_before.copy()),
-        sum((p.acc_after for p in parts[1:]), parts[0].acc_after.copy()),
-        sum(p.inv_before for p in parts), sum(p.inv_after for p in parts),
+        sum((p.raw_before for p in parts[1:]), parts[0].raw_before.copy()),
+        sum((p.raw_after for p in parts[1:]), parts[0].raw_after.copy()),
+        sum(p.tot_before for p in parts), sum(p.tot_after for p in parts),
         sum(p.n_before for p in parts), sum(p.n_after for p in parts),
     )
 
@@ -167,7 +148,7 @@ def _run_distributed(tasks: list, final, report: Callable[[int, int], None], add
         log.info("running %d chunk tasks on %s", len(tasks), address)
         futures = client.compute([*tasks, final])
         chunk_futures, final_future = futures[:-1], futures[-1]
-        for i, fut in enumerate(as_completed(chunk_futures), start=1):
+        for i, fut in enumerate(as_completed(chunk_futures, loop=client.loop), start=1):
             if fut.status == "error":
                 fut.result()  # raises the task's exception (e.g. an InputError naming the frame)
             report(i, len(chunk_futures))

@@ -6,11 +6,16 @@ a pixel whose corners span [s_c - δ, s_c + δ] contributes to each bin the
 fraction of that interval inside the bin. For a batch of frames F (B, P):
 
 .. math:: I_j = \\frac{\\sum_p w_{jp} (F_p - D_p) / f_p}{\\sum_p w_{jp}}, \\qquad
-          \\sigma^2_j = \\frac{\\sum_p w_{jp}^2 F_p / f_p^2}{(\\sum_p w_{jp})^2}
+          \\sigma^2_j = \\frac{\\bar F_j \\sum_p w_{jp}^2 / f_p}{(\\sum_p w_{jp})^2}
 
-with dark D, flat f and Poisson variance of the raw counts. The dark term is
-projected once when the operator is built. The kernel stores the operator by
-pixel (row-major, like the frames), so a batch is streamed through memory once.
+with dark D, flat f, and the Poisson variance of the raw counts evaluated with
+the bin's mean raw count F̄_j = Σ w F/f / Σ w (exact when the pixels of a bin
+share one expected count, as on a powder ring; it halves the per-frame work).
+The dark term is projected once when the operator is built. The operator is
+stored by pixel (row-major, like the frames); the kernel transposes blocks of
+512 pixels of a batch to (pixel, frame) so every operator entry is read once
+per batch and the inner loop over frames is vectorised. The same pass can sum
+the raw frames of the batch into before/after-time-zero images.
 """
 
 from __future__ import annotations
@@ -34,11 +39,13 @@ class RadialOperator:
     ----------
     s_edges : (n_bins + 1,) ndarray
         Bin edges [Å⁻¹]; ``s`` gives the centres.
-    indptr, bins, weights, weights_sq : ndarray
+    indptr, bins, weights : ndarray
         Pixel-major sparse storage: the entries of pixel p are
-        ``indptr[p]:indptr[p+1]``; ``weights`` include 1/flat.
+        ``indptr[p]:indptr[p+1]``; ``weights`` (float32) include 1/flat.
     counts : (n_bins,) ndarray
         Σ_p w_jp, valid pixels per bin (fractional with splitting).
+    counts_sq : (n_bins,) ndarray
+        Σ_p w_jp² / f_p, for the Poisson variance.
     dark_sum : (n_bins,) ndarray
         Σ_p w_jp D_p / f_p (zeros without a dark).
     shape : (int, int)
@@ -49,8 +56,8 @@ class RadialOperator:
     indptr: np.ndarray
     bins: np.ndarray
     weights: np.ndarray
-    weights_sq: np.ndarray
     counts: np.ndarray
+    counts_sq: np.ndarray
     dark_sum: np.ndarray
     shape: tuple[int, int]
 
@@ -182,34 +189,59 @@ def build_operator(
     bins = bins2[use].astype(np.int32)
     wf = w * inv_flat.ravel()[pix]
     counts = np.bincount(bins, weights=w, minlength=n_bins)
+    counts_sq = np.bincount(bins, weights=w * wf, minlength=n_bins)
     dark_sum = np.zeros(n_bins) if dark is None else np.bincount(bins, weights=wf * np.asarray(dark, float).ravel()[pix],
                                                                  minlength=n_bins)
-    return RadialOperator(edges, indptr, bins, wf.astype(np.float32), (wf * wf).astype(np.float32), counts, dark_sum, shape)
+    return RadialOperator(edges, indptr, bins, wf.astype(np.float32), counts, counts_sq, dark_sum, shape)
 
 
-@numba.njit(nogil=True, cache=True)
-def _accumulate(frames, indptr, bins, weights, weights_sq, out, out_var):  # pragma: no cover - compiled
+#: pixels per block: a block of the batch is transposed to (pixel, frame) float64 so that the
+#: inner loop over frames is contiguous and vectorised, and each operator entry is read once per batch
+_BLOCK = 512
+
+
+@numba.njit(nogil=True, cache=True, fastmath=True)
+def _accumulate(frames, indptr, bins, weights, group, out, acc):  # pragma: no cover - compiled
     n_frames = frames.shape[0]
-    vals = np.empty(n_frames, np.float64)
-    for p in range(len(indptr) - 1):
-        k0, k1 = indptr[p], indptr[p + 1]
-        if k0 == k1:
-            continue
+    n_pix = len(indptr) - 1
+    tile = np.empty((_BLOCK, n_frames), np.float64)
+    for p0 in range(0, n_pix, _BLOCK):
+        p1 = min(n_pix, p0 + _BLOCK)
         for b in range(n_frames):
-            vals[b] = frames[b, p]
-        for k in range(k0, k1):
-            j = bins[k]
-            w = weights[k]
-            w2 = weights_sq[k]
-            for b in range(n_frames):
-                out[j, b] += w * vals[b]
-                out_var[j, b] += w2 * vals[b]
+            f = frames[b]
+            g = group[b]
+            for p in range(p0, p1):
+                x = np.float64(f[p])
+                tile[p - p0, b] = x
+                if g >= 0:
+                    acc[g, p] += x
+        for p in range(p0, p1):
+            v = tile[p - p0]
+            for k in range(indptr[p], indptr[p + 1]):
+                o = out[bins[k]]
+                w = weights[k]
+                for b in range(n_frames):
+                    o[b] += w * v[b]
 
 
-def integrate_sums(frames: np.ndarray, operator: RadialOperator) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted pixel sums of a batch: (Σ w F/f − dark_sum, Σ w² F/f²), each (B, n_bins).
+def integrate_sums(
+    frames: np.ndarray,
+    operator: RadialOperator,
+    *,
+    group: np.ndarray | None = None,
+    group_sums: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted pixel sums of a batch: (Σ w F/f − dark_sum, its Poisson variance), each (B, n_bins).
 
-    The first is the dark-subtracted total per bin, the second its Poisson variance.
+    Parameters
+    ----------
+    frames : (B, rows, cols) ndarray
+        Raw frames, any numeric dtype.
+    operator : RadialOperator
+    group, group_sums : ndarray, optional
+        With ``group`` (B,) ints and ``group_sums`` (G, rows*cols) float64, frame b
+        is also added to ``group_sums[group[b]]`` (skipped where group < 0), in the
+        same pass over memory.
     """
     frames = np.asarray(frames)
     if frames.ndim == 2:
@@ -217,10 +249,14 @@ def integrate_sums(frames: np.ndarray, operator: RadialOperator) -> tuple[np.nda
     if frames.shape[1:] != operator.shape:
         raise InputError(f"frames have shape {frames.shape[1:]}, the operator was built for {operator.shape}")
     flat = np.ascontiguousarray(frames.reshape(len(frames), -1))
+    if group is None or group_sums is None:
+        group, group_sums = np.full(len(flat), -1, np.int64), np.zeros((1, 1))
     out = np.zeros((operator.n_bins, len(flat)))
-    out_var = np.zeros_like(out)
-    _accumulate(flat, operator.indptr, operator.bins, operator.weights, operator.weights_sq, out, out_var)
-    return out.T - operator.dark_sum, out_var.T
+    _accumulate(flat, operator.indptr, operator.bins, operator.weights, np.asarray(group, np.int64), out, group_sums)
+    raw = out.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_raw = np.where(operator.counts > 0, raw / np.where(operator.counts > 0, operator.counts, 1.0), 0.0)
+    return raw - operator.dark_sum, np.maximum(mean_raw, 0.0) * operator.counts_sq
 
 
 def integrate(frames: np.ndarray, operator: RadialOperator) -> RadialProfiles:

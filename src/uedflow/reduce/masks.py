@@ -4,7 +4,7 @@ All decisions use robust statistics over a sample of frames:
 
 * **saturated**: reached the saturation level in any sampled frame;
 * **dead**: zero in every sampled frame, or far below its neighbourhood;
-* **hot**: the median frame exceeds its 5×5 median-filtered neighbourhood by
+* **hot**: the median frame exceeds its 3×3 median-filtered neighbourhood by
   more than ``n_sigma`` times the larger of the robust (MAD) scatter of those
   residuals and the Poisson noise;
 * **beam block**: the low-count region (5×5 median-filtered median frame below
@@ -33,24 +33,39 @@ class MaskResult:
     hot: np.ndarray
     saturated: np.ndarray
 
+    @classmethod
+    def assemble(cls, dead: np.ndarray, hot: np.ndarray, saturated: np.ndarray, beam_block: np.ndarray,
+                 user_mask: np.ndarray | None = None) -> MaskResult:
+        """Combine flagged pixels and an optional user mask (True = valid) into one result."""
+        bad = dead | hot | saturated | beam_block
+        if user_mask is not None:
+            bad |= ~np.asarray(user_mask, bool)
+        return cls(~bad, beam_block, dead, hot, saturated)
+
     def summary(self) -> dict[str, int]:
         """Number of pixels flagged per reason (JSON-safe)."""
         return {k: int(getattr(self, k).sum()) for k in ("beam_block", "dead", "hot", "saturated")} | {
             "valid": int(self.valid.sum())}
 
 
-def pixel_defects(frames: np.ndarray, *, saturation: float | None = None, n_sigma: float = 8.0
+def pixel_defects(median: np.ndarray, peak: np.ndarray, *, saturation: float | None = None, n_sigma: float = 8.0
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dead, hot and saturated pixels of a (n, rows, cols) sample of frames (True = flagged)."""
+    """Dead, hot and saturated pixels (True = flagged) from the median and maximum of a sample of frames.
+
+    Parameters
+    ----------
+    median, peak : (rows, cols) ndarray
+        Per-pixel median and maximum over a few frames spread over the run.
+    saturation : float, optional
+        Detector saturation level [counts].
+    n_sigma : float
+        Threshold in robust standard deviations.
+    """
     from scipy.ndimage import median_filter
 
-    frames = np.asarray(frames)
-    if frames.ndim == 2:
-        frames = frames[None]
-    med = np.median(frames, axis=0).astype(float)
-    peak = frames.max(axis=0)
+    med = np.asarray(median, float)
     saturated = peak >= saturation if saturation is not None else np.zeros(med.shape, bool)
-    local = median_filter(med, size=5, mode="nearest")
+    local = median_filter(med, size=3, mode="nearest")
     resid = med - local
     mad = 1.4826 * np.median(np.abs(resid - np.median(resid)))
     noise = np.maximum(mad, np.sqrt(np.maximum(local, 1.0)))
@@ -70,7 +85,7 @@ def beam_block(image: np.ndarray, center_rc: tuple[float, float], *, invalid: np
     center_rc : (float, float)
         Beam center (row, col) [px].
     invalid : (rows, cols) ndarray of bool, optional
-        Pixels already known bad (hot/dead), ignored when judging "low".
+        Bright defects (hot/saturated pixels), ignored when judging "low".
     """
     from scipy.ndimage import binary_dilation, label, median_filter
 
@@ -124,11 +139,9 @@ def auto_mask(frames: np.ndarray, center_rc: tuple[float, float] | None = None, 
     frames = np.asarray(frames)
     if frames.ndim == 2:
         frames = frames[None]
-    dead, hot, saturated = pixel_defects(frames, saturation=saturation, n_sigma=n_sigma)
-    bad = dead | hot | saturated
-    if user_mask is not None:
-        bad |= ~np.asarray(user_mask, bool)
+    median = np.median(frames, axis=0)
+    dead, hot, saturated = pixel_defects(median, frames.max(axis=0), saturation=saturation, n_sigma=n_sigma)
     # dead pixels are low like the beam block: only bright defects are left out when judging "low"
-    block = (beam_block(np.median(frames, axis=0), center_rc, invalid=hot | saturated) if center_rc is not None
-             else np.zeros(bad.shape, bool))
-    return MaskResult(~(bad | block), block, dead, hot, saturated)
+    block = (beam_block(median, center_rc, invalid=hot | saturated) if center_rc is not None
+             else np.zeros(median.shape, bool))
+    return MaskResult.assemble(dead, hot, saturated, block, user_mask)

@@ -25,10 +25,10 @@ from uedflow.errors import InputError
 from uedflow.io import load_image, open_dataset, open_frames, read_records, write_dataset
 from uedflow.reduce.center import find_center, ring_center_offset
 from uedflow.reduce.combine import PowderSeries, combine_scans
-from uedflow.reduce.execute import PassResult, run_pass, weighted_frame_sums
+from uedflow.reduce.execute import PassResult, run_pass
 from uedflow.reduce.geometry import Geometry
 from uedflow.reduce.integrate import build_operator
-from uedflow.reduce.masks import auto_mask
+from uedflow.reduce.masks import MaskResult, beam_block, pixel_defects
 
 __all__ = ["reduce_experiment", "write_reduced", "open_reduced", "REDUCED_FORMAT", "REDUCED_VERSION"]
 
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 REDUCED_FORMAT = "uedflow-reduced"
 REDUCED_VERSION = 1
-_SAMPLE_FRAMES = 16
+_SAMPLE_FRAMES = 8
 
 
 def _images(exp: Experiment, shape: tuple[int, int]) -> dict[str, np.ndarray | None]:
@@ -70,28 +70,28 @@ def _center(exp: Experiment, image: np.ndarray, valid: np.ndarray) -> tuple[tupl
 
 def _diff_pattern(res: PassResult, dark: np.ndarray | None, flat: np.ndarray | None, median_total: float,
                   mask: np.ndarray) -> np.ndarray:
+    """Mean frame after minus before time zero, each normalised by its mean total (scaled to the median total)."""
     if res.n_before == 0 or res.n_after == 0:
         return np.full(mask.shape, np.nan)
-    d = np.zeros(mask.shape) if dark is None else np.asarray(dark, float)
-    after = (res.acc_after - d * res.inv_after) / res.n_after
-    before = (res.acc_before - d * res.inv_before) / res.n_before
-    diff = (after - before) * median_total
+    d = np.zeros(mask.size) if dark is None else np.asarray(dark, float).ravel()
+    after = (res.raw_after - res.n_after * d) / res.tot_after
+    before = (res.raw_before - res.n_before * d) / res.tot_before
+    diff = ((after - before) * median_total).reshape(mask.shape)
     if flat is not None:
         diff = diff / np.where(flat > 0, flat, np.nan)
     return np.where(mask, diff, np.nan)
 
 
-def _drop_rejected(res: PassResult, stack, rejected_idx: np.ndarray, delay: np.ndarray, shape, dtype) -> None:
+def _drop_rejected(res: PassResult, records, rejected: np.ndarray, delay: np.ndarray, shape, dtype) -> None:
     """Remove rejected frames from the before/after sums (re-reads only those frames)."""
-    if not len(rejected_idx):
+    if not len(rejected):
         return
-    frames = read_records([stack.records[i] for i in rejected_idx], shape, dtype)
-    inv = 1.0 / res.totals[rejected_idx]
-    for sel, acc, n_attr, inv_attr in ((delay[rejected_idx] < 0, res.acc_before, "n_before", "inv_before"),
-                                       (delay[rejected_idx] > 0, res.acc_after, "n_after", "inv_after")):
-        acc -= weighted_frame_sums(frames, inv * sel)
+    frames = read_records([records[i] for i in rejected], shape, dtype).reshape(len(rejected), -1).astype(float)
+    for sel, raw, n_attr, tot_attr in ((delay[rejected] < 0, res.raw_before, "n_before", "tot_before"),
+                                       (delay[rejected] > 0, res.raw_after, "n_after", "tot_after")):
+        raw -= frames[sel].sum(axis=0)
         setattr(res, n_attr, getattr(res, n_attr) - int(sel.sum()))
-        setattr(res, inv_attr, getattr(res, inv_attr) - float(np.sum(inv * sel)))
+        setattr(res, tot_attr, getattr(res, tot_attr) - float(res.totals[rejected][sel].sum()))
 
 
 def reduce_experiment(
@@ -136,13 +136,15 @@ def reduce_experiment(
     images = _images(exp, shape)
     pick = np.unique(np.linspace(0, len(records) - 1, min(_SAMPLE_FRAMES, len(records))).round().astype(int))
     sample = read_records([records[i] for i in pick], shape, dtype)
-    pre = auto_mask(sample, None, saturation=exp.detector.saturation, user_mask=images["mask"])
     median = np.median(sample, axis=0).astype(float)
+    dead, hot, saturated = pixel_defects(median, sample.max(axis=0), saturation=exp.detector.saturation)
     if images["dark"] is not None:
         median = median - images["dark"]
-    low = median < 0.2 * np.median(median[pre.valid]) if pre.valid.any() else np.zeros(shape, bool)
-    center, residual = _center(exp, median, pre.valid & ~low)
-    masks = auto_mask(sample, center, saturation=exp.detector.saturation, user_mask=images["mask"])
+    usable = ~(dead | hot | saturated) & (True if images["mask"] is None else images["mask"])
+    low = median < 0.2 * np.median(median[usable]) if usable.any() else np.zeros(shape, bool)
+    center, residual = _center(exp, median, usable & ~low)
+    block = beam_block(median, center, invalid=hot | saturated)
+    masks = MaskResult.assemble(dead, hot, saturated, block, images["mask"])
     log.info("center %s (residual %.3g px), masks %s", center, residual, masks.summary())
     camera_length = exp.detector.camera_length_m
     geometry = Geometry(shape, center, exp.detector.pixel_size_m, camera_length, exp.beam.energy_keV)
@@ -171,7 +173,7 @@ def reduce_experiment(
                                outlier_sigma=red.outlier_sigma, time_zero_ps=exp.time_zero_ps)
     scan_idx = np.searchsorted(series.scans, stack.scan)
     delay_idx = np.searchsorted(series.delay_ps, delay)
-    _drop_rejected(res, stack, np.flatnonzero(series.frame_rejected[scan_idx, delay_idx]), delay, shape, dtype)
+    _drop_rejected(res, records, np.flatnonzero(series.frame_rejected[scan_idx, delay_idx]), delay, shape, dtype)
     diff = _diff_pattern(res, images["dark"], images["flat"], float(np.median(res.totals)), masks.valid)
     return _to_dataset(exp, structure, series, op.counts, masks.valid, diff, geometry, residual)
 

@@ -17,9 +17,17 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from uedflow.report.style import FAMILY_MARKERS, new_figure, paper_style, peak_colors, sample_colors, sample_label
+from uedflow.report.style import (
+    FAMILY_MARKERS,
+    new_figure,
+    paper_style,
+    peak_colors,
+    robust_ylim,
+    sample_colors,
+    sample_label,
+)
 
-__all__ = ["MSD_LABEL", "figure_kinetics", "figure_quasi_equilibrium", "figure_widths", "peak_order", "labels_for"]
+__all__ = ["peak_mean", "MSD_LABEL", "figure_kinetics", "figure_quasi_equilibrium", "figure_widths", "peak_order", "labels_for"]
 
 MSD_LABEL = r"$\Delta\langle u^2\rangle_s$ (Å$^2$)"
 DELAY_LABEL = "Pump–probe delay (ps)"
@@ -45,6 +53,15 @@ def peak_order(datasets: Sequence[xr.Dataset]) -> list[str]:
     return sorted(s_of, key=s_of.__getitem__)
 
 
+def peak_mean(ds: xr.Dataset, var: str) -> np.ndarray:
+    """Inverse-variance weighted mean of ``var`` over peaks at each delay (flagged fits excluded)."""
+    val, err = ds[var].values, ds[f"{var}_err"].values
+    good = (ds.fit_flag.values == 0) if "fit_flag" in ds else np.ones(val.shape, bool)
+    w = np.where(good & np.isfinite(val) & np.isfinite(err) & (err > 0), 1.0 / np.where(err > 0, err, 1.0) ** 2, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(w.sum(axis=0) > 0, (w * np.nan_to_num(val)).sum(axis=0) / w.sum(axis=0), np.nan)
+
+
 def _peak_name(ds: xr.Dataset, i: int) -> str:
     hkl, fam = str(ds.hkl.values[i]), str(ds.family.values[i])
     return f"({hkl})" if fam.startswith("(") else f"({hkl}) {fam}"
@@ -62,6 +79,11 @@ def _trace(ax: Axes, ds: xr.Dataset, i: int, values: np.ndarray, errors: np.ndar
         ax.plot(t[~good], values[~good], marker, mfc="none", color="0.55", ms=3, gid=f"flagged:{ds.hkl.values[i]}")
     if fit is not None:
         ax.plot(t, fit, "-", color=color, lw=1.1, gid=f"fit:{ds.hkl.values[i]}")
+
+
+def _panel_width(datasets: Sequence[xr.Dataset]) -> float:
+    """Panel width [in]: 3.2 per column, at least 5 in overall so the legend below fits."""
+    return max(3.2, 5.0 / len(datasets))
 
 
 def _figure_legend(fig: Figure, axes: Sequence[Axes], n_columns: int) -> None:
@@ -90,7 +112,8 @@ def figure_kinetics(datasets: Sequence[xr.Dataset], *, labels: Sequence[str] | N
     names = labels_for(datasets, labels)
     colors = peak_colors(peak_order(datasets))
     with paper_style():
-        fig, axes = new_figure(2, len(datasets), width_in=3.2, height_in=2.3, sharex=True, sharey="row")
+        fig, axes = new_figure(2, len(datasets), width_in=_panel_width(datasets), height_in=2.3, sharex=True,
+                               sharey="row")
         for col, (ds, name) in enumerate(zip(datasets, names, strict=True)):
             ax_a, ax_b = axes[0][col], axes[1][col]
             s0 = ds.s0.values[:, None]
@@ -100,10 +123,10 @@ def figure_kinetics(datasets: Sequence[xr.Dataset], *, labels: Sequence[str] | N
                        1.0 - ds.strain_fit.values[i] if "strain_fit" in ds else None, c)
                 _trace(ax_b, ds, i, ds.msd.values[i], ds.msd_err.values[i],
                        ds.msd_fit.values[i] if "msd_fit" in ds else None, c)
-            with np.errstate(invalid="ignore"):
-                mean = np.nanmean(np.where(ds.fit_flag.values == 0, ds.msd.values, np.nan), axis=0) \
-                    if "fit_flag" in ds else np.nanmean(ds.msd.values, axis=0)
-            ax_b.plot(ds.delay.values, mean, "--", color="k", lw=1.2, label="mean over peaks", gid="mean")
+            ax_b.plot(ds.delay.values, peak_mean(ds, "msd"), "--", color="k", lw=1.2, label="mean over peaks",
+                      gid="mean")
+            robust_ylim(ax_a, [ds.position.values / s0] + ([1.0 - ds.strain_fit.values] if "strain_fit" in ds else []))
+            robust_ylim(ax_b, [ds.msd.values] + ([ds.msd_fit.values] if "msd_fit" in ds else []))
             ax_a.set_title(name)
             ax_a.axhline(1.0, color="0.7", lw=0.6, zorder=0)
             ax_b.axhline(0.0, color="0.7", lw=0.6, zorder=0)
@@ -151,8 +174,10 @@ def figure_quasi_equilibrium(datasets: Sequence[xr.Dataset], *, labels: Sequence
         w = np.ravel(window)
         ax_a.set_ylabel(MSD_LABEL + f", {w[0]:g}–{w[-1]:g} ps")
         ax_b.set_ylabel(r"Time constant $\tau$ (ps)")
+        robust_ylim(ax_a, [ds.msd_qe.values for ds in datasets], q=(5.0, 95.0))
+        robust_ylim(ax_b, [ds.tau_ps.sel(observable=observable).values for ds in datasets], q=(5.0, 95.0))
         for ax, tag in ((ax_a, "a"), (ax_b, "b")):
-            ax.set_xticks(range(len(order)), [f"({h})" for h in order])
+            ax.set_xticks(range(len(order)), [f"({h})" for h in order], rotation=60 if len(order) > 6 else 0)
             ax.set_xlabel("Bragg peak")
             ax.text(-0.2, 1.0, tag, transform=ax.transAxes, fontweight="bold", va="top")
         ax_a.legend(loc="best")
@@ -164,7 +189,7 @@ def figure_widths(datasets: Sequence[xr.Dataset], *, labels: Sequence[str] | Non
     names = labels_for(datasets, labels)
     colors = peak_colors(peak_order(datasets))
     with paper_style():
-        fig, axes = new_figure(1, len(datasets), width_in=3.2, height_in=2.5, sharey=True)
+        fig, axes = new_figure(1, len(datasets), width_in=_panel_width(datasets), height_in=2.5, sharey=True)
         for col, (ds, name) in enumerate(zip(datasets, names, strict=True)):
             ax = axes[0][col]
             for i in np.argsort(ds.s0.values):
@@ -172,6 +197,7 @@ def figure_widths(datasets: Sequence[xr.Dataset], *, labels: Sequence[str] | Non
                 _trace(ax, ds, i, ds.width.values[i] * WIDTH_SCALE, ds.width_err.values[i] * WIDTH_SCALE, fit,
                        colors[str(ds.hkl.values[i])])
             ax.axhline(0.0, color="0.7", lw=0.6, zorder=0)
+            robust_ylim(ax, [ds.width.values * WIDTH_SCALE])
             ax.set_title(name)
             ax.set_xlabel(DELAY_LABEL)
         axes[0][0].set_ylabel(r"$\Delta$FWHM ($10^{-3}$ Å$^{-1}$)")

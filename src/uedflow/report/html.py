@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -106,7 +105,7 @@ def build_figures(samples: Sequence[Sample], *, progress: Callable[[int, int], N
          "(a) Bragg peak positions s normalised to their mean before time zero, s/s₀ = 1 − ε, and (b) the change of "
          "mean-square displacement along each scattering vector, Δ⟨u²⟩_s = −ln(I/I₀)/(4π²s²), for each peak "
          f"(colours; markers by direction family), one column per sample, 1σ error bars. {method} Solid lines: "
-         "those fits. Black dashed line: Δ⟨u²⟩_s averaged over all peaks at each delay. Hollow grey points: peak "
+         "those fits. Black dashed line: Δ⟨u²⟩_s averaged over all peaks at each delay (weighted by 1/σ²). Hollow grey points: peak "
          "fits flagged as failed or at a bound."),
         ("fig4_quasi_equilibrium", "Figure 4 — quasi-equilibrium Δ⟨u²⟩ and time constants per peak",
          lambda: F.figure_quasi_equilibrium(dyn, labels=labels),
@@ -207,21 +206,32 @@ def _summary_html(samples: Sequence[Sample]) -> str:
 
 
 def _comparison_html(comparison: Any) -> str:
-    """Render whatever :func:`uedflow.dynamics.compare` returned: rows, a Dataset, or an object with summary()."""
-    if comparison is None:
-        return ""
-    if hasattr(comparison, "summary") and not isinstance(comparison, xr.Dataset):
-        comparison = comparison.summary()
-    if isinstance(comparison, xr.Dataset):
-        comparison = comparison.to_dataframe().reset_index().to_dict("records")
-    if isinstance(comparison, dict):
-        comparison = comparison.get("rows", [comparison])
-    rows = [dict(r) for r in comparison] if isinstance(comparison, list) else []
-    if not rows:
-        return f"<pre>{html.escape(json.dumps(comparison, default=str, indent=1))}</pre>"
-    cols = [(k, k) for k in rows[0]]
-    fmt = [{k: (f"{v:.4g}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows]
-    return _table(fmt, cols)
+    """Table of a :class:`uedflow.dynamics.CompareResult`: significant differences first, all rows folded."""
+    rows = getattr(comparison, "rows", None)
+    labels = list(getattr(comparison, "labels", ()))
+    if rows is None or not labels:
+        text = comparison.report() if hasattr(comparison, "report") else str(comparison)
+        return f"<pre>{html.escape(text)}</pre>"
+    cols = [("hkl", "Peak / family"), ("quantity", "Quantity")] + [(f"v{k}", lab) for k, lab in enumerate(labels)]
+    cols += [(f"p{k}", f"p vs {labels[0]}") for k in range(1, len(labels))] + [("p_all", "p (all equal)")]
+
+    def fmt(r: Any) -> dict[str, Any]:
+        out = {"hkl": r.hkl if r.hkl.startswith("<") else f"({r.hkl})", "quantity": r.quantity, "_bad": r.significant,
+               "p_all": f"{r.p_all:.2g}"}
+        for k, (v, e) in enumerate(zip(r.values, r.errors, strict=True)):
+            out[f"v{k}"] = format_pm(v, e) + (f" {r.unit}" if r.unit not in ("", "1") else "")
+        for k in range(1, len(labels)):
+            out[f"p{k}"] = f"{r.p[k]:.2g}" if k < len(r.p) else ""
+        return out
+
+    sig = [fmt(r) for r in rows if r.significant]
+    alpha = getattr(comparison, "alpha", 0.05)
+    head = (f"<p>{len(sig)} of {len(rows)} quantities differ significantly between the samples (Holm-corrected "
+            f"α = {alpha:g}; p from z-tests of the 1σ errors, relative to the first sample). Highlighted rows are "
+            "significant.</p>")
+    body = _table(sig, cols) if sig else "<p>No significant differences.</p>"
+    return head + body + f"<details><summary>All {len(rows)} compared quantities</summary>" + \
+        _table([fmt(r) for r in rows], cols) + "</details>"
 
 
 def _heating_html(samples: Sequence[Sample]) -> str:

@@ -10,10 +10,12 @@ import contextlib
 from collections.abc import Iterator, Sequence
 
 import matplotlib as mpl
+import numpy as np
 import xarray as xr
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["PAPER_RC", "paper_style", "new_figure", "peak_colors", "sample_colors", "sample_label", "FAMILY_MARKERS"]
+__all__ = ["robust_ylim", "PAPER_RC", "paper_style", "new_figure", "peak_colors", "sample_colors", "sample_label", "FAMILY_MARKERS"]
 
 #: rcParams of the report figures (journal column widths, inward ticks, no top/right clutter).
 PAPER_RC = {
@@ -43,7 +45,8 @@ FAMILY_MARKERS = {"<100>": "s", "<110>": "^", "<111>": "o"}
 
 # Paper Figure 4: attached 90 K blue, individual 90 K red, attached 300 K green.
 _SAMPLE_CYCLE = ("#1f5fbf", "#c8322d", "#2a9d4b", "#8c54b4", "#e08a1e", "#3b3b3b")
-_PEAK_CYCLE = ("#e08a1e", "#1f5fbf", "#2a9d4b", "#c8322d", "#8c54b4", "#7f5539", "#d45fa8", "#555555", "#17a2b8")
+_PEAK_CYCLE = ("#e08a1e", "#1f5fbf", "#2a9d4b", "#c8322d", "#8c54b4", "#7f5539", "#d45fa8", "#555555", "#17a2b8",
+               "#b5b82c", "#0b3d75", "#f28e8c", "#6bd18f", "#9a9a9a")
 
 
 @contextlib.contextmanager
@@ -87,3 +90,26 @@ def sample_label(ds: xr.Dataset, fallback: str = "sample") -> str:
     except (TypeError, ValueError):
         return name
     return name if f"{temp:.0f}K" in name.replace(" ", "") or temp != temp else f"{name}, {temp:.0f} K"
+
+
+def robust_ylim(ax: Axes, values: Sequence[np.ndarray], *, q: tuple[float, float] = (2.0, 98.0),
+                pad: float = 0.5) -> int:
+    """Clip the y-range to the ``q`` percentiles of ``values`` padded by ``pad`` × span, if points fall outside.
+
+    A single wild point (a failed or ill-determined fit) then cannot flatten the
+    other curves; the count of off-scale points is written in the panel.
+    Returns that count (0: limits left to autoscale).
+    """
+    v = np.concatenate([np.ravel(np.asarray(a, float)) for a in values]) if len(values) else np.array([])
+    v = v[np.isfinite(v)]
+    if v.size < 5:
+        return 0
+    lo, hi = np.percentile(v, q)
+    span = (hi - lo) or abs(hi) or 1.0
+    lo, hi = lo - pad * span, hi + pad * span
+    n_out = int(((v < lo) | (v > hi)).sum())
+    if n_out:
+        ax.set_ylim(lo, hi)
+        ax.text(0.99, 0.02, f"{n_out} point(s) off scale", transform=ax.transAxes, ha="right", va="bottom",
+                fontsize=6, color="0.35", gid="offscale")
+    return n_out

@@ -35,11 +35,20 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+import scipy.fft as sfft
 
-from uedflow.crystal import Reflection, electron_scattering_factor
+from uedflow.crystal import Reflection, Structure, electron_scattering_factor
 from uedflow.errors import InputError
 
-__all__ = ["PairHistogram", "pair_histogram", "debye_intensity", "group_atoms"]
+__all__ = [
+    "PairHistogram",
+    "debye_intensity",
+    "group_atoms",
+    "grouped_intensity",
+    "lattice_step",
+    "pair_histogram",
+    "size_averaged_pattern",
+]
 
 
 @numba.njit(parallel=True, fastmath=False, cache=True)
@@ -74,14 +83,15 @@ class PairHistogram:
     ----------
     counts : (P, B) ndarray
         Pair counts, P = G(G+1)/2 group pairs in the order (0,0), (0,1), ..., (1,1), ...
-    mean_r : (P, B) ndarray
-        Mean distance of the pairs in each bin [Å] (0 where empty).
+    mean_r : (P, B) or (B,) ndarray
+        Mean distance of the pairs in each bin [Å] (0 where empty); 1D when the
+        bins are exact lattice distances shared by all group pairs.
     group_sizes : (G,) ndarray
         Atoms per group (self terms).
     n_groups : int
         Number of groups G.
     bin_width : float
-        [Å].
+        [Å]; 0 for exact lattice distances (bin k holds r = step·√k).
     """
 
     counts: np.ndarray
@@ -98,6 +108,12 @@ class PairHistogram:
         """S_p(s) = Σ_bins n_p(bin) sinc(2π s r̄_p(bin)) of every group pair, shape (P, n_s)."""
         q = 2.0 * np.pi * np.asarray(s, dtype=float)
         out = np.zeros((len(self.counts), len(q)))
+        if self.mean_r.ndim == 1:  # exact lattice distances shared by all group pairs
+            cols = np.nonzero(self.counts.sum(axis=0))[0]
+            for start in range(0, len(cols), chunk):
+                c = cols[start:start + chunk]
+                out += self.counts[:, c] @ np.sinc(q[None, :] * self.mean_r[c, None] / np.pi)
+            return out
         for p in range(len(self.counts)):
             cols = np.nonzero(self.counts[p])[0]
             for start in range(0, len(cols), chunk):
@@ -129,7 +145,7 @@ class PairHistogram:
 
 
 def pair_histogram(positions: np.ndarray, group: np.ndarray, *, n_groups: int | None = None,
-                   bin_width: float = 0.01) -> PairHistogram:
+                   bin_width: float = 0.01, lattice_step_angstrom: float | None = None) -> PairHistogram:
     """Histogram every pair distance of ``positions`` by group pair (numba, parallel, bounded memory).
 
     Parameters
@@ -142,6 +158,12 @@ def pair_histogram(positions: np.ndarray, group: np.ndarray, *, n_groups: int | 
         G (default ``group.max() + 1``).
     bin_width : float
         Histogram bin width [Å].
+    lattice_step_angstrom : float, optional
+        If every position lies on a cubic grid of this step (e.g. a/2 for rock
+        salt, a/4 for zinc blende; see :func:`lattice_step`), pair-vector
+        histograms are computed exactly by FFT autocorrelation of the per-group
+        occupancy grids, O(M log M) in the grid size M instead of O(N²).
+        Otherwise the numba pair loop is used.
     """
     pos = np.ascontiguousarray(positions, dtype=np.float64)
     grp = np.ascontiguousarray(group, dtype=np.int64)
@@ -150,6 +172,11 @@ def pair_histogram(positions: np.ndarray, group: np.ndarray, *, n_groups: int | 
     if not bin_width > 0:
         raise InputError(f"bin_width must be > 0 Å, got {bin_width}")
     g = int(n_groups if n_groups is not None else grp.max() + 1)
+    if lattice_step_angstrom is not None:
+        grid = (pos - pos.min(axis=0)) / lattice_step_angstrom
+        idx = np.rint(grid).astype(np.int64)
+        if np.max(np.abs(grid - idx)) < 1e-6:
+            return _lattice_histogram(idx, grp, g, float(lattice_step_angstrom))
     extent = np.linalg.norm(pos.max(axis=0) - pos.min(axis=0))
     n_bins = int(extent / bin_width) + 2
     n = len(pos)
@@ -161,6 +188,50 @@ def pair_histogram(positions: np.ndarray, group: np.ndarray, *, n_groups: int | 
     counts, rsum = _histogram_kernel(pos, grp, g, float(bin_width), n_bins, row_start)
     mean_r = np.divide(rsum, counts, out=np.zeros_like(rsum), where=counts > 0)
     return PairHistogram(counts, mean_r, np.bincount(grp, minlength=g), g, float(bin_width))
+
+
+def lattice_step(fractional_positions: np.ndarray, a_angstrom: float) -> float:
+    """Largest step a/m (m = 1, 2, 4, 8) of a cubic grid holding every basis position [Å].
+
+    Examples
+    --------
+    >>> from uedflow.crystal import get_structure
+    >>> st = get_structure("PbSe")
+    >>> lattice_step(st.positions, st.a_angstrom)
+    3.06
+    """
+    frac = np.asarray(fractional_positions, dtype=float)
+    for m in (1, 2, 4, 8):
+        if np.allclose(frac * m, np.rint(frac * m), atol=1e-9):
+            return a_angstrom / m
+    raise InputError("basis positions are not on a grid of a/8; use the pair loop (no lattice step)")
+
+
+def _lattice_histogram(idx: np.ndarray, group: np.ndarray, n_groups: int, step: float) -> PairHistogram:
+    """Exact pair histograms of atoms on an integer grid by FFT autocorrelation of occupancy grids."""
+    shape = idx.max(axis=0) + 1
+    padded = tuple(int(sfft.next_fast_len(int(2 * n - 1), real=True)) for n in shape)
+    occupancy = []
+    for gi in range(n_groups):
+        rho = np.zeros(padded)
+        sel = idx[group == gi]
+        np.add.at(rho, (sel[:, 0], sel[:, 1], sel[:, 2]), 1.0)
+        occupancy.append(sfft.rfftn(rho, workers=-1))
+    # squared length (grid units) of the lag vector of every cell of the cyclic correlation
+    lags = [np.minimum(np.arange(n), n - np.arange(n)) for n in padded]
+    n2 = (lags[0][:, None, None] ** 2 + lags[1][None, :, None] ** 2 + lags[2][None, None, :] ** 2).ravel()
+    n_bins = int(n2.max()) + 1
+    rows = []
+    for a in range(n_groups):
+        for b in range(a, n_groups):
+            corr = np.rint(sfft.irfftn(np.conj(occupancy[a]) * occupancy[b], s=padded, workers=-1)).ravel()
+            hist = np.bincount(n2, weights=corr, minlength=n_bins)
+            if a == b:  # ordered pairs i != j of one group: halve, drop the zero lag (self terms)
+                hist[0] = 0.0
+                hist *= 0.5
+            rows.append(hist)
+    return PairHistogram(np.array(rows), step * np.sqrt(np.arange(n_bins)), np.bincount(group, minlength=n_groups),
+                         n_groups, 0.0)
 
 
 def group_atoms(species: np.ndarray, msd: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -213,6 +284,7 @@ def debye_intensity(
     msd_angstrom2: np.ndarray | float | None = None,
     reflections: list[Reflection] | None = None,
     bin_width: float = 0.01,
+    lattice_step_angstrom: float | None = None,
     histogram: PairHistogram | None = None,
 ) -> np.ndarray:
     """Powder intensity I(s) of an atomistic model by the Debye scattering equation.
@@ -236,6 +308,9 @@ def debye_intensity(
         {hkl} is used (e.g. ``uedflow.crystal.reflections(structure, s_max)``).
     bin_width : float
         Distance histogram bin [Å].
+    lattice_step_angstrom : float, optional
+        Grid step of undistorted lattice models (exact FFT histograms, see
+        :func:`pair_histogram`).
     histogram : PairHistogram, optional
         Reuse a histogram computed with the same grouping (positions unchanged).
 
@@ -246,8 +321,20 @@ def debye_intensity(
     """
     s = np.asarray(s, dtype=float)
     group, gspecies, gmsd = group_atoms(np.asarray(species), msd_angstrom2)
-    hist = histogram or pair_histogram(positions, group, n_groups=len(gspecies), bin_width=bin_width)
-    f = np.array([electron_scattering_factor(elements[e], s) for e in gspecies])  # (G, n_s)
+    hist = histogram or pair_histogram(positions, group, n_groups=len(gspecies), bin_width=bin_width,
+                                      lattice_step_angstrom=lattice_step_angstrom)
+    return grouped_intensity(hist, [elements[e] for e in gspecies], gmsd, s, reflections=reflections)
+
+
+def grouped_intensity(hist: PairHistogram, group_elements: list[str], group_msd: np.ndarray, s: np.ndarray, *,
+                      reflections: list[Reflection] | None = None) -> np.ndarray:
+    """I(s) from a pair histogram, the element and the displacement tensor (G, 3, 3) [Å²] of each group.
+
+    See :func:`debye_intensity` for the treatment of anisotropic tensors.
+    """
+    s = np.asarray(s, dtype=float)
+    gmsd = np.asarray(group_msd, dtype=float)
+    f = np.array([electron_scattering_factor(el, s) for el in group_elements])  # (G, n_s)
     traces = np.trace(gmsd, axis1=1, axis2=2) / 3.0
     aniso = np.abs(gmsd - traces[:, None, None] * np.eye(3)).max() > 1e-12
     if not aniso:
@@ -272,3 +359,44 @@ def _blend(s: np.ndarray, s_ref: np.ndarray, patterns: np.ndarray) -> np.ndarray
     z = -0.5 * ((s[None, :] - s_ref[:, None]) / sigma) ** 2
     w = np.exp(z - z.max(axis=0))
     return np.sum(w * patterns, axis=0) / np.sum(w, axis=0)
+
+
+def size_averaged_pattern(
+    structure: Structure,
+    s: np.ndarray,
+    *,
+    diameter_nm: float,
+    std_nm: float = 0.0,
+    n_points: int = 5,
+    shape: str = "tetradecahedron",
+    truncation: float = 1.0 / 3.0,
+    msd_angstrom2: float = 0.0,
+) -> np.ndarray:
+    """Debye powder pattern per atom, averaged over a Gaussian distribution of dot diameters.
+
+    .. math:: \\bar I(s) = \\frac{\\sum_k w_k I_k(s)}{\\sum_k w_k N_k}
+
+    with Gauss–Hermite diameters D_k and number weights w_k
+    (:func:`~uedflow.simulate.nanocrystal.size_distribution`), I_k the Debye
+    intensity of a dot of N_k atoms (exact lattice histograms).
+
+    Examples
+    --------
+    >>> from uedflow.crystal import get_structure
+    >>> s = np.linspace(0.2, 0.8, 5)
+    >>> size_averaged_pattern(get_structure("PbSe"), s, diameter_nm=2.0, std_nm=0.2, n_points=3).shape
+    (5,)
+    """
+    from uedflow.simulate.nanocrystal import build_nanocrystal, size_distribution
+
+    diameters, weights = size_distribution(diameter_nm, std_nm, n_points=n_points) if std_nm > 0 else (
+        np.array([diameter_nm]), np.array([1.0]))
+    step = lattice_step(structure.positions, structure.a_angstrom)
+    total = np.zeros(len(np.atleast_1d(s)))
+    atoms = 0.0
+    for d, w in zip(diameters, weights, strict=True):
+        nc = build_nanocrystal(structure, float(d), shape=shape, truncation=truncation)
+        total += w * debye_intensity(nc.positions, nc.species, nc.elements, s, msd_angstrom2=msd_angstrom2,
+                                     lattice_step_angstrom=step)
+        atoms += w * nc.n_atoms
+    return total / atoms

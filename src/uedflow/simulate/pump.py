@@ -131,7 +131,7 @@ def cubic_harmonic_weights(hkl: tuple[int, int, int] | str) -> np.ndarray:
 
     Examples
     --------
-    >>> cubic_harmonic_weights("400").tolist(), cubic_harmonic_weights("222").tolist()
+    >>> np.round(cubic_harmonic_weights("400"), 12).tolist(), np.round(cubic_harmonic_weights("222"), 12).tolist()
     ([1.0, 0.0, 0.0], [0.0, 0.0, 1.0])
     """
     n = np.asarray(parse_hkl(hkl), dtype=float)

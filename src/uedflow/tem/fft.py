@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
 from uedflow.crystal import Structure, get_structure, reflections
 from uedflow.errors import FileFormatError, InputError
 
@@ -24,8 +25,9 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read a grey-scale micrograph as float (M, N).
 
     TIFF via tifffile, PNG/JPEG/BMP via scikit-image; colour images are
-    averaged over channels. DM3/DM4 need a reader that uedflow does not depend
-    on: convert to TIFF first (e.g. with ncempy or rosettasciio).
+    averaged over channels. DM3/DM4 are read with ncempy when it is installed
+    (an optional package uedflow does not depend on); otherwise convert them
+    to TIFF first. The pixel size is never taken from the file: pass it.
 
     Raises
     ------
@@ -45,10 +47,7 @@ def read_image(path: str | Path) -> np.ndarray:
 
         data = imread(path)
     elif suffix in (".dm3", ".dm4"):
-        raise FileFormatError(
-            f"{path.name}: Digital Micrograph files need ncempy or rosettasciio, which uedflow does not "
-            "depend on; convert the image to TIFF (keep the pixel size) and pass --pixel-nm"
-        )
+        data = _read_dm(path)
     else:
         raise FileFormatError(f"{path.name}: unsupported image type {suffix!r}; use TIFF or PNG")
     data = np.asarray(data, dtype=float)
@@ -57,6 +56,19 @@ def read_image(path: str | Path) -> np.ndarray:
     if data.ndim != 2:
         raise FileFormatError(f"{path.name}: expected a 2D grey-scale image, got shape {data.shape}")
     return data
+
+
+def _read_dm(path: Path) -> np.ndarray:
+    """Image data of a Digital Micrograph file through the optional ncempy reader."""
+    try:
+        from ncempy.io import dm
+    except ImportError:
+        raise FileFormatError(
+            f"{path.name}: Digital Micrograph files need the optional package ncempy (pip install ncempy), "
+            "or convert the image to TIFF and pass --pixel-nm"
+        ) from None
+    with dm.fileDM(str(path)) as fh:
+        return np.asarray(fh.getDataset(0)["data"])
 
 
 def power_spectrum(image: np.ndarray, *, window: str = "hann") -> np.ndarray:
@@ -120,7 +132,8 @@ class TemFFTResult:
         One per expected reflection in range: ``hkl``, ``d_angstrom``,
         ``freq_nm_inv``, ``measured_freq_nm_inv`` / ``measured_d_angstrom``
         (centroid of the excess in the window), ``intensity`` (background-subtracted, integrated),
-        ``intensity_err``, ``significant`` (intensity > 5σ), ``normalized`` (to 200).
+        ``intensity_err``, ``significant`` (intensity > 5σ and a maximum above the
+        excess just outside the window, i.e. not a neighbour's tail), ``normalized`` (to 200).
     ratio_111_200, ratio_111_200_err : float
         (111)/(200) intensity ratio (NaN without a significant (200) peak).
     success : bool
@@ -168,16 +181,27 @@ class TemFFTResult:
 
 
 def _background(freq: np.ndarray, prof: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Smooth background: fit log I = poly(log f) (degree 3) to the bins outside peak windows."""
-    ok = mask & (freq > 0) & (prof > 0)
-    if ok.sum() < 6:
+    """Smooth lower envelope: log I = poly(log f) (degree 4), refitted without bins above it.
+
+    Starts from the bins of ``mask`` and drops, at each of up to 30 passes,
+    bins more than 2σ (robust) above the fit, so peaks and their tails fall
+    out whether or not a reflection is expected there.
+    """
+    use = mask & (freq > 0) & (prof > 0)
+    if use.sum() < 8:
         return np.zeros_like(prof)
-    x, y = np.log(freq[ok]), np.log(prof[ok])
-    coef = np.polyfit(x, y, 3)
-    out = np.zeros_like(prof)
-    pos = freq > 0
-    out[pos] = np.exp(np.polyval(coef, np.log(freq[pos])))
-    return out
+    x, y = np.log(np.where(freq > 0, freq, 1.0)), np.log(np.where(prof > 0, prof, 1.0))
+    fit_mask = use.copy()
+    for _ in range(30):
+        coef = np.polyfit(x[fit_mask], y[fit_mask], 4)
+        resid = y - np.polyval(coef, x)
+        r = resid[fit_mask]
+        sigma = 1.4826 * np.median(np.abs(r - np.median(r)))
+        new = use & (resid < 2.0 * sigma)
+        if new.sum() < 8 or np.array_equal(new, fit_mask):
+            break
+        fit_mask = new
+    return np.where(freq > 0, np.exp(np.polyval(coef, x)), 0.0)
 
 
 def analyze_lattice_image(
@@ -232,7 +256,7 @@ def analyze_lattice_image(
     for r in refl:
         f0 = r.s_inv_angstrom * 10
         in_peak |= np.abs(freq - f0) <= max(window_rel * f0, 1.5 * step)
-    bg = _background(freq, prof, ~in_peak & (freq > f_lo))
+    bg = _background(freq, prof, freq > f_lo)
     # noise of an annulus mean falls as 1/sqrt(pixels): model sigma_bin = k bg / sqrt(counts), with k from
     # the robust scatter outside the peak windows; x2 in variance for the Hann window's bin correlation
     outside = ~in_peak & (freq > f_lo)
@@ -246,6 +270,10 @@ def analyze_lattice_image(
         win = np.abs(freq - f0) <= max(window_rel * f0, 1.5 * step)
         excess = prof[win] - bg[win]
         val = float(np.sum(excess))
+        # a peak rises above the excess just outside its window on both sides; a neighbour's tail does not
+        idx = np.flatnonzero(win)
+        outside_vals = [prof[i] - bg[i] for i in (idx[0] - 1, idx[-1] + 1) if 0 <= i < prof.size]
+        is_peak = bool(np.all(excess.max() > np.asarray(outside_vals)))
         pos = np.clip(excess, 0, None)
         f_peak = float(np.sum(freq[win] * pos) / pos.sum()) if pos.sum() > 0 else float("nan")
         # plus a 2 % systematic floor on the background under the window (smooth-model misfit)
@@ -253,7 +281,7 @@ def analyze_lattice_image(
         rows.append({
             "hkl": r.label, "d_angstrom": r.d_angstrom, "freq_nm_inv": f0, "measured_freq_nm_inv": f_peak,
             "measured_d_angstrom": 10.0 / f_peak if f_peak > 0 else float("nan"), "intensity": val,
-            "intensity_err": err, "significant": bool(val > 5 * err),
+            "intensity_err": err, "significant": bool(val > 5 * err and is_peak),
         })
     ref200 = next((x for x in rows if x["hkl"] == "200" and x["significant"]), None)
     for x in rows:

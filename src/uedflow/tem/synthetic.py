@@ -25,25 +25,34 @@ __all__ = ["render_lattice_image", "render_particle_image", "random_dot_position
 
 def random_dot_positions(
     shape: tuple[int, int], diameter_px: np.ndarray, *, rng: np.random.Generator, gap_px: float = 2.0,
-    max_tries: int = 20000,
+    max_tries: int = 500_000,
 ) -> np.ndarray:
     """Non-overlapping disk centres (row, col) by random sequential addition, shape (n, 2).
 
-    Disks that do not fit after ``max_tries`` attempts are dropped.
+    Disks are placed in the given order; once ``max_tries`` candidate positions
+    in total have been used up, the remaining disks are dropped, so the
+    placed disks are the first ``n`` of ``diameter_px``.
     """
-    centers: list[tuple[float, float]] = []
-    radii: list[float] = []
-    tries = 0
+    diameter_px = np.asarray(diameter_px, dtype=float)
+    centers = np.empty((diameter_px.size, 2))
+    radii = np.empty(diameter_px.size)
+    n = tries = 0
     for d in diameter_px:
         r = d / 2
-        while tries < max_tries:
-            tries += 1
-            c = rng.uniform([r, r], [shape[0] - r, shape[1] - r])
-            if all(np.hypot(*(c - np.asarray(cc))) > r + rr + gap_px for cc, rr in zip(centers, radii, strict=True)):
-                centers.append((float(c[0]), float(c[1])))
-                radii.append(r)
-                break
-    return np.asarray(centers).reshape(-1, 2)
+        placed = False
+        while tries < max_tries and not placed:
+            # test a batch of candidates against all placed disks at once
+            batch = rng.uniform([r, r], [shape[0] - r, shape[1] - r], size=(64, 2))
+            tries += 64
+            dist = np.hypot(*(batch[:, None, :] - centers[None, :n, :]).transpose(2, 0, 1))
+            ok = np.all(dist > radii[None, :n] + r + gap_px, axis=1)
+            if ok.any():
+                centers[n], radii[n] = batch[np.argmax(ok)], r
+                n += 1
+                placed = True
+        if not placed:
+            break
+    return centers[:n]
 
 
 def _g_vectors(structure: Structure, s_max: float) -> tuple[np.ndarray, np.ndarray]:
@@ -139,11 +148,15 @@ def render_particle_image(
     diameter_nm: float = 5.5,
     diameter_std_nm: float = 0.6,
     n_particles: int = 150,
+    gap_nm: float = 0.75,
     contrast: float = 1.0,
     noise: float = 0.1,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Low-magnification bright-field image: dark disks on a bright substrate.
+
+    ``gap_nm`` is the smallest edge-to-edge distance between particles (0:
+    particles may touch, as in a dense monolayer).
 
     Returns
     -------
@@ -160,10 +173,12 @@ def render_particle_image(
     """
     rng = np.random.default_rng(seed)
     diam = np.clip(rng.normal(diameter_nm, diameter_std_nm, n_particles), 0.2 * diameter_nm, None)
-    centers = random_dot_positions(shape, diam / pixel_nm, rng=rng, gap_px=1.5)
+    centers = random_dot_positions(shape, diam / pixel_nm, rng=rng, gap_px=gap_nm / pixel_nm)
     diam = diam[: len(centers)]  # placement is in order, the first len(centers) that fit
     img = np.ones(shape)
-    rows, cols = np.indices(shape, dtype=float)
     for c, d in zip(centers, diam, strict=True):
-        img[np.hypot(rows - c[0], cols - c[1]) <= d / pixel_nm / 2] -= contrast
+        rad = d / pixel_nm / 2
+        r0, c0 = int(max(c[0] - rad - 1, 0)), int(max(c[1] - rad - 1, 0))
+        rr, cc = np.ogrid[r0 : int(min(c[0] + rad + 2, shape[0])), c0 : int(min(c[1] + rad + 2, shape[1]))]
+        img[rr, cc] -= contrast * (np.hypot(rr - c[0], cc - c[1]) <= rad)
     return img + rng.normal(0.0, noise, shape), diam

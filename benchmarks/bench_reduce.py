@@ -1,0 +1,164 @@
+"""Reduction speed: uedflow's batched sparse integration against pyFAI integrate1d, and end to end.
+
+Prints, in one run on the same frames and geometry:
+
+* frames/s of uedflow (operator built once, batches of 16 uint16 frames, one
+  thread per core) and of pyFAI ``integrate1d`` with method
+  ``("bbox", "csr", "cython")`` and with its default method, for 1024² and
+  2048² frames, and the ratios;
+* the memory-bandwidth bound: bytes per frame / measured numpy copy bandwidth;
+* a ``--frames`` (default 1000) 1024² dataset of .npy files reduced end to end
+  (read, dark, normalise, integrate, combine: ``reduce_experiment``) against
+  just reading the same frames through the same lazy stack.
+
+Both integrators do the same work: bounding-box pixel splitting, no solid-angle
+or polarisation correction, 600 bins in q (s = q/2π).
+
+Usage: ``python benchmarks/bench_reduce.py [--frames N] [--sizes 1024 2048]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+N_BINS = 600
+BATCH = 16
+
+
+def copy_bandwidth_gbs() -> float:
+    """Best of 5 numpy copies of a 256 MB array, counting read + write bytes [GB/s]."""
+    src = np.ones(1 << 25)  # 256 MB
+    dst = np.empty_like(src)
+    best = np.inf
+    for _ in range(5):
+        t = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - t)
+    return 2 * src.nbytes / best / 1e9
+
+
+def _geometry(n: int):
+    from uedflow.reduce.geometry import Geometry
+
+    return Geometry((n, n), (n / 2 - 0.3, n / 2 + 0.2), 5e-5 * 1024 / n, 0.45, 50.0)
+
+
+def _frames(n: int, count: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 4000, size=(count, n, n), dtype=np.uint16)
+
+
+def _rate(fn, n_frames: int, min_time: float = 1.5) -> float:
+    """Frames per second of ``fn()`` processing ``n_frames``, repeated for at least ``min_time`` s."""
+    fn()  # warm-up (JIT, caches)
+    done, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < min_time or done == 0:
+        fn()
+        done += n_frames
+    return done / (time.perf_counter() - t0)
+
+
+def bench_integration(n: int, bandwidth: float) -> dict[str, float]:
+    """frames/s of uedflow and pyFAI on n x n uint16 frames."""
+    from uedflow.reduce.integrate import build_operator, integrate_sums
+
+    geom = _geometry(n)
+    workers = os.cpu_count() or 1
+    frames = _frames(n, BATCH * workers)
+    t = time.perf_counter()
+    op = build_operator(geom, n_bins=N_BINS)
+    build_s = time.perf_counter() - t
+    batches = [frames[i:i + BATCH] for i in range(0, len(frames), BATCH)]
+    with ThreadPoolExecutor(workers) as pool:
+        ours = _rate(lambda: list(pool.map(lambda b: integrate_sums(b, op), batches)), len(frames))
+    out = {"uedflow": ours, "build_s": build_s, "bound": bandwidth * 1e9 / frames[0].nbytes}
+    try:
+        from pyFAI.integrator.azimuthal import AzimuthalIntegrator
+    except ImportError:
+        return out
+    px = geom.pixel_size_m
+    ai = AzimuthalIntegrator(dist=geom.camera_length_m, pixel1=px, pixel2=px, poni1=(geom.center_rc[0] + 0.5) * px,
+                             poni2=(geom.center_rc[1] + 0.5) * px, wavelength=geom.wavelength_angstrom * 1e-10)
+    for name, method in (("pyFAI bbox/csr/cython", ("bbox", "csr", "cython")), ("pyFAI default", None)):
+        kw = {} if method is None else {"method": method}
+        few = frames[:4]
+        out[name] = _rate(lambda kw=kw, few=few: [ai.integrate1d(f, N_BINS, unit="q_A^-1", correctSolidAngle=False, **kw)
+                                                  for f in few], len(few))
+    return out
+
+
+def _write_dataset(folder: Path, n_frames: int, n: int = 1024) -> Path:
+    from uedflow.config import write_manifest
+
+    geom = _geometry(n)
+    pool = _frames(n, 8, seed=1)
+    pool[:, 500:524, 500:524] = 3  # a beam block
+    np.save(folder / "dark.npy", np.full((n, n), 2, np.uint16))
+    rows = []
+    for i in range(n_frames):
+        name = f"f{i:05d}.npy"
+        np.save(folder / name, pool[i % len(pool)])
+        rows.append({"file": name, "scan": i // 20 + 1, "delay_ps": float(i % 20 - 5)})
+    write_manifest(folder / "frames.csv", rows)
+    path = folder / "experiment.toml"
+    path.write_text(
+        '[experiment]\nmanifest = "frames.csv"\n[beam]\nenergy_keV = 50.0\n'
+        f"[detector]\ncamera_length_m = 0.45\npixel_size_m = {geom.pixel_size_m}\n"
+        f'center_rc = [{geom.center_rc[0]}, {geom.center_rc[1]}]\ndark = "dark.npy"\n'
+        f'[sample]\nmaterial = "PbSe"\n[reduce]\nn_bins = {N_BINS}\nchunk_frames = {BATCH}\n'
+    )
+    return path
+
+
+def bench_end_to_end(n_frames: int) -> dict[str, float]:
+    """Seconds to read all frames, and to reduce them end to end."""
+    import dask
+
+    from uedflow.config import load_experiment, read_manifest
+    from uedflow.io import open_frames
+    from uedflow.reduce import reduce_experiment
+
+    with tempfile.TemporaryDirectory() as tmp:
+        exp = load_experiment(_write_dataset(Path(tmp), n_frames))
+        stack = open_frames(read_manifest(exp.manifest), chunk_frames=BATCH)
+        t = time.perf_counter()
+        dask.compute(stack.data[:, 0, 0].sum(), scheduler="threads")  # forces every chunk to be read
+        read_s = time.perf_counter() - t
+        t = time.perf_counter()
+        reduce_experiment(exp)
+        full_s = time.perf_counter() - t
+    return {"read_s": read_s, "reduce_s": full_s}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=1000, help="frames in the end-to-end dataset (default 1000)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048], help="frame sizes (default 1024 2048)")
+    args = parser.parse_args(argv)
+    bandwidth = copy_bandwidth_gbs()
+    print(f"numpy copy bandwidth: {bandwidth:.1f} GB/s (read + write); {os.cpu_count()} cores")
+    print(f"{'frame':>10} {'uedflow f/s':>12} {'bbox/csr f/s':>13} {'default f/s':>12} {'ratio best':>11} "
+          f"{'bound f/s':>10} {'of bound':>9} {'build s':>8}")
+    for n in args.sizes:
+        r = bench_integration(n, bandwidth)
+        peers = [r[k] for k in ("pyFAI bbox/csr/cython", "pyFAI default") if k in r]
+        best = max(peers) if peers else float("nan")
+        print(f"{n:>5}x{n:<4} {r['uedflow']:>12.1f} {r.get('pyFAI bbox/csr/cython', float('nan')):>13.1f} "
+              f"{r.get('pyFAI default', float('nan')):>12.1f} {r['uedflow'] / best:>10.2f}x "
+              f"{r['bound']:>10.0f} {r['uedflow'] / r['bound']:>8.1%} {r['build_s']:>8.2f}", flush=True)
+    e = bench_end_to_end(args.frames)
+    print(f"end to end, {args.frames} frames 1024x1024 .npy: read only {e['read_s']:.2f} s "
+          f"({args.frames / e['read_s']:.0f} f/s), full reduction {e['reduce_s']:.2f} s "
+          f"({args.frames / e['reduce_s']:.0f} f/s), ratio {e['reduce_s'] / e['read_s']:.2f} (target < 2)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

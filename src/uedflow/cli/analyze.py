@@ -1,0 +1,85 @@
+"""``uedflow analyze`` and ``uedflow compare``: thin wrappers around :mod:`uedflow.dynamics`."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import click
+
+from uedflow.cli._common import progress, quiet_option
+
+__all__ = ["analyze_cmd", "compare_cmd"]
+
+
+def _peaks(value: str | None) -> tuple[str, ...] | None:
+    if not value:
+        return None
+    return tuple(p.strip() for p in value.replace(";", ",").split(",") if p.strip())
+
+
+@click.command("analyze")
+@click.argument("reduced", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="dynamics.h5 to write (default: dynamics.h5 beside REDUCED); traces.csv and fits.csv go beside it.")
+@click.option("--peaks", default=None, help="Rings to fit, e.g. 111,200,220 (default: every ring found).")
+@click.option("--shape", type=click.Choice(["pseudo-voigt", "gaussian", "lorentzian"]), default=None,
+              help="Peak shape (default pseudo-voigt).")
+@click.option("--background", type=click.Choice(["auto", "poly", "baseline"]), default=None,
+              help="Background model (default auto).")
+@click.option("--qe-window", nargs=2, type=float, default=None, metavar="START END",
+              help="Quasi-equilibrium window in ps (default 40 60).")
+@click.option("--debye-temperature", type=float, default=None, help="Debye temperature in K (default 250).")
+@click.option("--bootstrap", type=int, default=None, help="Bootstrap resamplings over scans (default 0).")
+@click.option("--irf", "irf_fwhm_ps", type=float, default=None, help="Instrument response FWHM in ps (default 0.5).")
+@click.option("--model", type=click.Choice(["exp", "biexp"]), default="exp", help="Kinetic model.")
+@quiet_option
+def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temperature, bootstrap, irf_fwhm_ps,
+                model, quiet):
+    """Fit the Bragg peaks of REDUCED (reduced.h5) and write strain, MSD and time constants."""
+    from uedflow.config import AnalyzeConfig
+    from uedflow.dynamics import analyze, write_dynamics
+    from uedflow.io import open_dataset
+
+    ds = open_dataset(reduced, format="uedflow-reduced", version=1)
+    changes = {k: v for k, v in {"peaks": _peaks(peaks), "shape": shape, "background": background,
+                                 "qe_window_ps": tuple(qe_window) if qe_window else None,
+                                 "debye_temperature_K": debye_temperature, "bootstrap": bootstrap}.items()
+               if v is not None}
+    cfg = dataclasses.replace(AnalyzeConfig(), **changes)
+    with progress("analyze", quiet=quiet) as cb:
+        out = analyze(ds, config=cfg, progress=cb, irf_fwhm_ps=irf_fwhm_ps, model=model)
+    output = output or reduced.with_name("dynamics.h5")
+    write_dynamics(out, output, config=dataclasses.asdict(cfg) | {"model": model, "irf_fwhm_ps": irf_fwhm_ps},
+                   inputs=[reduced])
+    if not quiet:
+        n_ok = int(out["fit_success"].sum())
+        click.echo(f"{len(out['hkl'])} rings ({', '.join(map(str, out['hkl'].values))}), "
+                   f"{n_ok}/{out['fit_success'].size} kinetic fits ok -> {output}")
+        rise = out.attrs.get("temperature_rise_msd_K")
+        err = out.attrs.get("temperature_rise_msd_err_K")
+        click.echo(f"lattice temperature rise from MSD: {rise:.0f} ± {err:.0f} K")
+
+
+@click.command("compare")
+@click.argument("datasets", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the table as CSV.")
+@click.option("--labels", default=None, help="Comma-separated names, one per dataset.")
+@click.option("--alpha", type=float, default=0.05, show_default=True, help="Family-wise significance level.")
+@click.option("--all", "show_all", is_flag=True, help="Print every row, not only the significant ones.")
+def compare_cmd(datasets, output, labels, alpha, show_all):
+    """Compare analysed DATASETS (dynamics.h5) ring by ring; the first is the reference."""
+    from uedflow.dynamics import compare, open_dynamics
+    from uedflow.dynamics.compare import CompareResult
+
+    loaded = [open_dynamics(p) for p in datasets]
+    names = [s.strip() for s in labels.split(",")] if labels else None
+    result = compare(loaded, labels=names, alpha=alpha)
+    shown = result if show_all else CompareResult(result.labels, result.significant, result.alpha)
+    click.echo(shown.table())
+    if not show_all:
+        click.echo(f"{len(result.significant)} of {len(result.rows)} quantities differ significantly "
+                   "(--all prints every row)")
+    if output:
+        result.to_csv(output)

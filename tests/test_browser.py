@@ -1,0 +1,86 @@
+"""The report as a person sees it: rendered by headless Chromium, every figure loads and shows something.
+
+Chromium (Debian package ``chromium``; ``make test`` installs it where it can)
+is run offline on a copy of the report with a small probe script appended; the
+script reports, for every <img>, its decoded size and the fraction of
+non-white pixels, and the test reads that back from the dumped DOM.
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from uedflow.report import Sample, write_report
+from uedflow.report.synthetic import synthetic_dynamics, synthetic_reduced, synthetic_truth
+
+CHROMIUM = next((p for p in (os.environ.get("UEDFLOW_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium",
+                             shutil.which("chromium-browser"), shutil.which("google-chrome")) if p and Path(p).is_file()),
+                None)
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not found (install Debian's `chromium` "
+                                                         "package or set UEDFLOW_CHROMIUM=/path/to/chrome)")
+
+PROBE = """
+<script>
+window.addEventListener("load", () => {
+  const out = [...document.images].map((img) => {
+    const c = document.createElement("canvas");
+    c.width = img.naturalWidth; c.height = img.naturalHeight;
+    let ink = 0;
+    if (c.width && c.height) {
+      const g = c.getContext("2d");
+      g.drawImage(img, 0, 0);
+      const d = g.getImageData(0, 0, c.width, c.height).data;
+      for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) ink++;
+      ink /= c.width * c.height;
+    }
+    return {alt: img.alt, w: img.naturalWidth, h: img.naturalHeight, shown: img.width, complete: img.complete, ink};
+  });
+  const pre = document.createElement("pre");
+  pre.id = "uedflow-probe";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>
+"""
+
+
+def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chromium-profile'}", "--hide-scrollbars", "--window-size=1200,3000"]
+    return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=90, check=False)
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("browser")
+    t = synthetic_truth(s_max=0.5, seed=3)
+    sample = Sample(synthetic_dynamics(t, seed=3, label="individual"), synthetic_reduced(t, shape=(64, 64)), t)
+    return write_report([sample], out / "report")
+
+
+def test_every_figure_loads_and_is_not_blank(report, tmp_path):
+    page = report.html.read_text(encoding="utf-8")
+    probe = tmp_path / "probed.html"
+    probe.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    res = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
+    m = re.search(r'<pre id="uedflow-probe">(.*?)</pre>', res.stdout, re.S)
+    assert m, f"probe did not run; chromium exit {res.returncode}: {res.stderr[-2000:]}"
+    images = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert len(images) == len(report.figures) == 6  # Figures 3, 4, S8, S7, radial profile, recovered vs true
+    for img in images:
+        assert img["complete"] and img["w"] > 300 and img["h"] > 200, img
+        assert img["shown"] > 300, f"{img['alt']} is displayed too small: {img['shown']} px"
+        assert 0.02 < img["ink"] < 0.9, f"{img['alt']}: {img['ink']:.1%} of pixels are not white"
+
+
+def test_screenshot_of_report(report, tmp_path):
+    shot = tmp_path / "report.png"
+    res = _chromium(tmp_path, f"--screenshot={shot}", report.html.as_uri())
+    assert shot.is_file(), res.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 50_000

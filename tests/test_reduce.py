@@ -1,0 +1,152 @@
+"""End-to-end reduction: experiment file -> reduced.h5, CLI, bad inputs, Dask LocalCluster."""
+
+import json
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from uedflow.cli import main
+from uedflow.config import load_experiment, read_manifest, write_manifest
+from uedflow.crystal import s_of_hkl
+from uedflow.reduce import open_reduced, reduce_experiment, write_reduced
+from uedflow.reduce.geometry import Geometry
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/_ringsynth.py (pytest runs with --import-mode=importlib)
+from _ringsynth import pbse_rings, ring_image, write_experiment  # noqa: E402
+
+GEOM = Geometry((256, 272), (125.4, 139.3), 5e-5, 0.45, 50.0)
+REDUCE = "[reduce]\nn_bins = 160\ns_range = [0.12, 0.5]\nnormalize_window = [0.12, 0.26]\nchunk_frames = 4\n"
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("exp")
+    path = write_experiment(folder, geometry=GEOM, extra_toml=REDUCE)
+    exp = load_experiment(path)
+    return path, exp, reduce_experiment(exp)
+
+
+def test_reduced_series_matches_truth(dataset):
+    _, _, ds = dataset
+    assert np.hypot(*(np.asarray(ds.attrs["center_rc"]) - GEOM.center_rc)) < 0.2
+    assert ds.attrs["center_residual_px"] < 0.5
+    assert list(ds.delay.values) == [-2.0, -1.0, 1.0, 2.0, 5.0] and list(ds.scan.values) == [1, 2, 3]
+    # truth: pyFAI-free check with the noise-free before/after images, averaged on the same bins
+    from uedflow.reduce.integrate import build_operator, integrate
+
+    op = build_operator(GEOM, mask=ds.mask.values.astype(bool), n_bins=160, s_range=(0.12, 0.5))
+    before = integrate(ring_image(GEOM, pbse_rings()), op).intensity[0]
+    after = integrate(ring_image(GEOM, [(s0, a * 0.95) for s0, a in pbse_rings()]), op).intensity[0]
+    win = (op.s >= 0.12) & (op.s <= 0.26)
+    # normalised to the same counts in the window, as the reduction does
+    scale = (before * op.counts)[win].sum() / (after * op.counts)[win].sum()
+    expected = after * scale / before - 1
+    j = np.argmin(np.abs(ds.s.values - s_of_hkl("200", 6.12)))
+    measured = ds.differential.values[2:, j] / ds.reference.values[j]
+    err = ds.intensity_sigma.values[2:, j] / ds.reference.values[j]
+    assert expected[j] < -0.01  # the 200 ring loses intensity relative to the window
+    assert np.all(np.abs(measured - expected[j]) < 4 * err + 1e-3)
+    assert not ds.frame_rejected.values.any() and ds.attrs["points_rejected"] == 0
+    # the 2D differential pattern, accumulated pixel by pixel, integrates to the mean differential profile
+    found = Geometry(GEOM.shape, tuple(ds.attrs["center_rc"]), 5e-5, 0.45, 50.0)
+    op = build_operator(found, mask=ds.mask.values.astype(bool), n_bins=160, s_range=(0.12, 0.5))
+    ring = integrate(np.nan_to_num(ds.diff_pattern.values), op).intensity[0]
+    np.testing.assert_allclose(ring, ds.differential.values[2:].mean(axis=0), rtol=1e-9, atol=1e-9)
+
+
+def test_write_and_open_roundtrip(dataset, tmp_path):
+    path, exp, ds = dataset
+    out = write_reduced(ds, tmp_path / "reduced.h5", experiment=exp)
+    with h5py.File(out) as fh:
+        assert fh.attrs["format"] == "uedflow-reduced" and np.ravel(fh.attrs["format_version"])[0] == 1
+        assert fh["intensity_scan"].shape == (3, 5, 160)
+    back = open_reduced(out)
+    np.testing.assert_allclose(back.intensity.values, ds.intensity.values)
+    inputs = json.loads(back.attrs["inputs_json"])
+    assert str(path.resolve()) in inputs and len(inputs) == 2 + 15
+    assert json.loads(back.attrs["config_json"])["reduce"]["n_bins"] == 160
+    for name in ("material", "structure_json", "wavelength_angstrom", "center_rc", "sample_label", "diameter_nm"):
+        assert name in back.attrs
+
+
+def test_local_cluster_gives_the_same_result(dataset):
+    distributed = pytest.importorskip("distributed")
+    _, exp, ds = dataset
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, host="127.0.0.1",
+                                  protocol="tcp", dashboard_address=None) as cluster:
+        remote = reduce_experiment(exp, scheduler=cluster.scheduler_address)
+    np.testing.assert_allclose(remote.intensity.values, ds.intensity.values, rtol=1e-12)
+    np.testing.assert_allclose(remote.diff_pattern.values, ds.diff_pattern.values, rtol=1e-9, atol=1e-9)
+
+
+def test_cli_writes_file_and_tiff_frames(tmp_path):
+    path = write_experiment(tmp_path, geometry=GEOM, fmt="tif", delays=(-1.0, 1.0), n_scans=2,
+                            extra_toml=REDUCE, center_in_toml=True)
+    res = CliRunner().invoke(main, ["reduce", str(path), "-o", str(tmp_path / "r.h5"), "--quiet"])
+    assert res.exit_code == 0, res.output
+    ds = open_reduced(tmp_path / "r.h5")
+    np.testing.assert_allclose(ds.attrs["center_rc"], GEOM.center_rc)
+    assert ds.intensity.shape == (2, 160)
+
+
+def _mutate_manifest(folder, fn):
+    rows = [{"file": r.file.name, "scan": r.scan, "delay_ps": r.delay_ps} for r in read_manifest(folder / "frames.csv")]
+    write_manifest(folder / "frames.csv", fn(rows))
+
+
+def _bad(kind, folder):
+    first = folder / "s1_d-2.0.npy"
+    if kind == "missing":
+        _mutate_manifest(folder, lambda rows: rows + [{"file": "nowhere.npy", "scan": 9, "delay_ps": 1.0}])
+    elif kind == "unreadable":
+        first.write_bytes(b"not a numpy file at all")
+    elif kind == "shape":
+        np.save(first, np.ones((10, 10), np.uint16))
+    elif kind == "duplicate":
+        _mutate_manifest(folder, lambda rows: rows + [dict(rows[0])])
+    elif kind == "nan":
+        img = np.load(first).astype(float)
+        img[5, 6] = np.nan
+        np.save(first, img)
+    elif kind == "zero":
+        np.save(first, np.zeros(GEOM.shape, np.uint16))
+    elif kind == "center":
+        text = (folder / "experiment.toml").read_text()
+        (folder / "experiment.toml").write_text(text.replace("pixel_size_m", "center_rc = [400.0, 10.0]\npixel_size_m"))
+    elif kind == "material":
+        text = (folder / "experiment.toml").read_text()
+        (folder / "experiment.toml").write_text(text.replace('"PbSe"', '"Unobtainium"'))
+    elif kind == "no_t0":
+        _mutate_manifest(folder, lambda rows: [r for r in rows if r["delay_ps"] > 0])
+
+
+@pytest.mark.parametrize(
+    ("kind", "match"),
+    [
+        ("missing", "nowhere.npy"),
+        ("unreadable", "s1_d-2.0.npy"),
+        ("shape", "s1_d-2.0.npy.*shape"),
+        ("duplicate", "duplicate scan 1"),
+        ("nan", "s1_d-2.0.npy.*NaN"),
+        ("zero", "s1_d-2.0.npy.*all zero"),
+        ("center", "outside the 256x272 image"),
+        ("material", "unknown material 'Unobtainium'"),
+        ("no_t0", "no frame before time zero"),
+    ],
+)
+def test_bad_input_gives_one_clear_error_and_no_file(dataset, tmp_path, kind, match):
+    folder = tmp_path / "exp"
+    shutil.copytree(dataset[0].parent, folder)
+    _bad(kind, folder)
+    out = tmp_path / "reduced.h5"
+    res = CliRunner().invoke(main, ["reduce", str(folder / "experiment.toml"), "-o", str(out), "--quiet"])
+    assert res.exit_code == 2, res.output
+    assert res.output.startswith("error: ") and res.output.count("\n") == 1
+    assert re.search(match, res.output), res.output
+    assert not out.exists() and not list(tmp_path.glob(".reduced.h5*"))
