@@ -51,8 +51,17 @@ def _geometry(n: int):
 
 
 def _frames(n: int, count: int, seed: int = 0) -> np.ndarray:
+    """Poisson-noisy powder patterns (PbSe-like rings on a decaying background) with a beam block, uint16."""
+    from uedflow.crystal import get_structure, reflections
+
     rng = np.random.default_rng(seed)
-    return rng.integers(0, 4000, size=(count, n, n), dtype=np.uint16)
+    geom = _geometry(n)
+    s = geom.s_map()
+    clean = 200 * np.exp(-s / 0.3)
+    for ref in reflections(get_structure("PbSe"), 1.0):
+        clean += 800 / ref.s_inv_angstrom * np.exp(-0.5 * ((s - ref.s_inv_angstrom) / 0.004) ** 2)
+    clean[np.hypot(*(np.indices(geom.shape) - np.array(geom.center_rc)[:, None, None])) < 20] = 2.0
+    return np.stack([rng.poisson(clean).astype(np.uint16) for _ in range(count)])
 
 
 def _rate(fn, n_frames: int, min_time: float = 1.5) -> float:
@@ -99,7 +108,6 @@ def _write_dataset(folder: Path, n_frames: int, n: int = 1024) -> Path:
 
     geom = _geometry(n)
     pool = _frames(n, 8, seed=1)
-    pool[:, 500:524, 500:524] = 3  # a beam block
     np.save(folder / "dark.npy", np.full((n, n), 2, np.uint16))
     rows = []
     for i in range(n_frames):

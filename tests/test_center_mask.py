@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from uedflow.errors import GeometryError
-from uedflow.reduce.center import find_center, symmetry_center
+from uedflow.reduce.center import find_center, ring_center_offset, symmetry_center
 from uedflow.reduce.geometry import Geometry
 from uedflow.reduce.masks import auto_mask, combine_masks
 
@@ -40,7 +40,7 @@ def test_center_within_0p2_px_with_block_and_hot_pixels(center):
     res = find_center(image, mask=pre.valid & ~low)
     assert res.success
     assert np.hypot(res.center_rc[0] - center[0], res.center_rc[1] - center[1]) < 0.2  # issue 2 requirement
-    assert res.residual_px < 0.5
+    assert res.residual_px < 0.1
     assert res.summary()["center_rc"] == list(res.center_rc)
 
 
@@ -73,3 +73,12 @@ def test_user_mask_and_errors():
     np.testing.assert_array_equal(combine_masks(a, None, b), b)
     with pytest.raises(GeometryError, match="too few valid pixels"):
         find_center(np.ones((8, 8)), mask=np.zeros((8, 8), bool))
+
+
+@pytest.mark.parametrize("offset", [(0.0, 0.0), (0.5, 0.0), (-0.3, 0.4)])
+def test_ring_residual_measures_a_known_offset(offset):
+    center = (126.3, 129.8)
+    frames, block, *_ = _frames(np.random.default_rng(8), center, n=1)
+    wrong = (center[0] + offset[0], center[1] + offset[1])
+    res = ring_center_offset(frames[0], wrong, mask=~block & (frames[0] > 0) & (frames[0] < 50000))
+    assert res == pytest.approx(np.hypot(*offset), abs=0.05)

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from uedflow.cli import main
 from uedflow.dynamics import open_dynamics
-from uedflow.report import truth_rows
+from uedflow.report import figure_quasi_equilibrium, truth_rows
 
 PRESET = "pbse-attached-90K"
 STRONG = ("200", "220", "222", "400", "422")  # rings with the best signal in the simulated patterns
@@ -42,6 +42,11 @@ def test_demo_end_to_end_and_rerun_skips(tmp_path):
         assert np.median(rel) < tol, f"{obs} τ off the truth by {rel}"
     t0 = next(r for r in truth_rows(dyn, truth) if r["parameter"] == "t0_ps")
     assert abs(t0["fitted"] - truth["t0_ps"]) < 0.3
+    # the report's Figure 4 shows exactly the fitted τ of the file
+    ax_tau = figure_quasi_equilibrium([dyn]).axes[1]
+    (line,) = [c.lines[0] for c in ax_tau.containers if c.lines[0].get_gid() == "tau:0"]
+    ok = dyn.fit_success.sel(observable="msd").values.astype(bool)
+    np.testing.assert_allclose(np.asarray(line.get_ydata(), float), dyn.tau_ps.sel(observable="msd").values[ok])
     # unchanged inputs: nothing is recomputed
     again = runner.invoke(main, ["demo", "-o", str(out), "--preset", PRESET])
     assert again.exit_code == 0 and "none (all up to date)" in again.output

@@ -150,3 +150,22 @@ def test_truth_figure_points_are_fitted_vs_true(data):
 def test_labels_must_match_datasets(data):
     with pytest.raises(ValueError, match="one label per dataset"):
         figure_kinetics(data["dyn"], labels=["only one"])
+
+
+def test_fitted_peaks_leave_the_true_background():
+    """Gaussian peaks with the generator's area, centre and FWHM subtract to its analytic background."""
+    from uedflow.report.patterns import fitted_peaks
+
+    t = synthetic_truth(s_max=0.47)
+    red, dyn = synthetic_reduced(t, n_s=2000), synthetic_dynamics(t)
+    sigma, height = 0.004, 20.0  # synthetic_reduced's peaks
+    before = dyn.delay.values < 0
+    dyn["area"][:, before] = height * sigma * np.sqrt(2 * np.pi)
+    dyn["fwhm"][:, before] = 2 * np.sqrt(2 * np.log(2)) * sigma
+    dyn["position"][:, before] = dyn.s0.values[:, None]
+    dyn.attrs["peak_shape"] = "gaussian"
+    s = red.s.values
+    bg = red.reference.values - fitted_peaks(dyn, s)
+    assert_allclose(bg, 50.0 * np.exp(-s / 0.25), atol=0.01 * height)
+    ax = figure_profile(red, dyn).axes[0]
+    assert_allclose(_line(ax, "background")[1], bg)

@@ -41,11 +41,11 @@ def test_pull_distribution_is_consistent_with_reported_sigma():
 def test_global_fit_shares_t0_and_matches_truth():
     rng = np.random.default_rng(5)
     taus, amps = [5.0, 9.0, 14.0], [1.0, 2.0, 1.5]
-    y = np.array([exp_rise(DELAYS, a, t, 0.4, 0.5) for a, t in zip(amps, taus)]) + rng.normal(0, 0.01, (3, DELAYS.size))
+    y = np.array([exp_rise(DELAYS, a, t, 0.4, 0.5) for a, t in zip(amps, taus, strict=False)]) + rng.normal(0, 0.01, (3, DELAYS.size))
     fits = fit_global(DELAYS, y, np.full(y.shape, 0.01))
     assert len({f.value("t0_ps") for f in fits}) == 1
     assert fits[0].value("t0_ps") == pytest.approx(0.4, abs=0.1)
-    for f, tau in zip(fits, taus):
+    for f, tau in zip(fits, taus, strict=False):
         assert abs(f.value("tau_ps") - tau) < max(0.1 * tau, 2 * f.error("tau_ps"))
 
 

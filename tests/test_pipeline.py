@@ -147,3 +147,6 @@ def test_cli_exit_codes_and_messages(tmp_path, calls):
     assert not (tmp_path / "rep").exists()
     noexp = runner.invoke(main, ["run", str(tmp_path / "missing.toml"), "-o", str(tmp_path / "o2")])
     assert noexp.exit_code == 2 and "missing.toml does not exist" in noexp.output
+    preset = runner.invoke(main, ["demo", "-o", str(tmp_path / "o3"), "--preset", "pbse-atached-90K"])
+    assert preset.exit_code == 2 and "unknown preset 'pbse-atached-90K'" in preset.output
+    assert not (tmp_path / "o2").exists() and not (tmp_path / "o3").exists()

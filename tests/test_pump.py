@@ -87,3 +87,29 @@ def test_atomistic_strain_shifts_peaks_and_groups_differ():
     assert np.all(np.isfinite(aniso))
     with pytest.raises(ConfigError, match="core"):
         atomistic_series(nc, s, [0.0], {"{111}": PeakDynamics()})
+
+
+def test_phenomenological_series_truth_is_exact():
+    from uedflow.simulate.phenomenological import build_powder_model, pseudo_voigt, simulate_powder_series
+
+    peaks = {"<100>": PeakDynamics(2e-3, 8.0, 0.012, 6.0, 1e-3, 10.0),
+             "<110>": PeakDynamics(1.5e-3, 8.0, 0.010, 5.0), "<111>": PeakDynamics(1e-3, 9.0, 0.014, 4.0)}
+    model = build_powder_model(PBSE, peaks, s_max=0.8, t0_ps=0.4, irf_fwhm_ps=0.5)
+    truth = model.truth()
+    assert truth["peaks"]["200"]["strain_amplitude"] == 2e-3 and truth["peaks"]["222"]["msd_tau_ps"] == 4.0
+    centre, area, fwhm = model.peak_state(np.array([-5.0, 1e4]))
+    k = model.labels.index("400")
+    assert centre[1, k] == pytest.approx(model.s0[k] / (1 + 2e-3))
+    assert -np.log(area[1, k] / area[0, k]) / (4 * np.pi**2 * model.s0[k] ** 2) == pytest.approx(0.012)
+    assert fwhm[1, k] - fwhm[0, k] == pytest.approx(1e-3)
+    s = np.linspace(-1, 1, 40001)
+    assert np.trapezoid(pseudo_voigt(s, 0.0, 0.02, 0.3), s) == pytest.approx(1.0, abs=2e-3)  # Lorentz tails
+    delays = np.array([-5.0, -2.0, 0.0, 2.0, 10.0, 60.0])
+    ds, tr = simulate_powder_series(structure=PBSE, peaks=peaks, delays_ps=delays, s_grid=np.linspace(0.2, 0.8, 500),
+                                    n_scans=2, counts_per_bin=1e6, seed=1, t0_ps=0.4)
+    for var in ("intensity", "intensity_sigma", "intensity_scan", "reference", "differential", "mask", "frame_weight"):
+        assert var in ds
+    assert ds.intensity.dims == ("delay", "s") and tr["t0_ps"] == 0.4
+    # Poisson noise at the stated level: scan-to-scan differences / sigma ~ N(0, 2)
+    z = (ds.intensity_scan[0] - ds.intensity_scan[1]) / np.hypot(ds.intensity_scan_sigma[0], ds.intensity_scan_sigma[1])
+    assert float(z.std()) == pytest.approx(1.0, rel=0.05)

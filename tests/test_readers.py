@@ -139,3 +139,21 @@ def test_truncated_npy(tmp_path, stack):
     (tmp_path / "cut.npy").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(FileFormatError, match=r"cut\.npy.*line 3"):
         open_frames(_manifest(tmp_path, ["good.npy", "cut.npy"]))
+
+
+def test_manifest_rows_index_into_hdf5_and_iris_files(tmp_path, stack):
+    with h5py.File(tmp_path / "data.h5", "w") as fh:
+        fh["a"] = stack
+        fh["b"] = stack[::-1]
+    with h5py.File(tmp_path / "iris.hdf5", "w") as fh:
+        fh["processed/intensity"] = np.moveaxis(stack, 0, -1)
+        fh["time_points"] = np.arange(3.0)
+    rows = [{"file": "data.h5", "scan": 1, "delay_ps": 0.0, "index": 2, "dataset": "b"},
+            {"file": "iris.hdf5", "scan": 1, "delay_ps": 1.0, "index": 1, "dataset": ""}]
+    write_manifest(tmp_path / "frames.csv", rows)
+    fs = open_frames(read_manifest(tmp_path / "frames.csv"))
+    np.testing.assert_array_equal(fs.data.compute(), stack[[0, 1]])
+    rows[1]["index"] = 5
+    write_manifest(tmp_path / "frames.csv", rows)
+    with pytest.raises(FileFormatError, match="manifest line 3.*index 5 is out of range"):
+        open_frames(read_manifest(tmp_path / "frames.csv"))

@@ -467,10 +467,12 @@ def run_demo(out_dir: str | Path, *, presets: Sequence[str] = PAPER_PRESETS, see
     force : bool
         Re-run every stage.
     """
-    from uedflow.simulate import simulate_experiment
+    from uedflow.simulate import get_preset, simulate_experiment
 
     if not presets:
         raise InputError("run_demo got no presets; give at least one, e.g. 'small'")
+    for preset in presets:  # unknown names fail here, before any output
+        get_preset(preset)
     out = _prepare_out_dir(out_dir)
     steps = _Steps(progress, 2)
     sim_steps = steps.sub(0, len(presets))

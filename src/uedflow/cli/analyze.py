@@ -50,6 +50,7 @@ def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temp
     with progress("analyze", quiet=quiet) as cb:
         out = analyze(ds, config=cfg, progress=cb, irf_fwhm_ps=irf_fwhm_ps, model=model)
     output = output or reduced.with_name("dynamics.h5")
+    output.parent.mkdir(parents=True, exist_ok=True)
     write_dynamics(out, output, config=dataclasses.asdict(cfg) | {"model": model, "irf_fwhm_ps": irf_fwhm_ps},
                    inputs=[reduced])
     if not quiet:

@@ -52,6 +52,9 @@ def run_cmd(experiments: tuple[Path, ...], out_dir: Path, compare: bool, schedul
             ran = [f"{r.out_dir.name}:{s}" for r in many.runs for s in r.ran]
             report, seconds = many.report, many.seconds
     _done(report, ran, seconds, quiet)
+    if report is None and not quiet and len(experiments) > 1:
+        for r in many.runs:
+            click.echo(f"report: {r.report}")
 
 
 @click.command("report")

@@ -5,7 +5,13 @@ from uedflow.dynamics.compare import CompareResult, CompareRow, compare
 from uedflow.dynamics.io import open_dynamics, write_dynamics
 from uedflow.dynamics.kinetics import MODELS, KineticsFit, fit_global, fit_kinetics, stack_fits
 from uedflow.dynamics.models import FWHM_TO_SIGMA, biexp_rise, exp_rise
-from uedflow.dynamics.summary import LineFit, linear_fit, temperature_from_msd_rise, temperature_from_strain, window_average
+from uedflow.dynamics.summary import (
+    LineFit,
+    linear_fit,
+    temperature_from_msd_rise,
+    temperature_from_strain,
+    window_average,
+)
 from uedflow.dynamics.traces import OBSERVABLES, Traces, compute_traces, family_average, weighted_mean
 
 __all__ = [

@@ -1,7 +1,7 @@
 """The whole lattice-dynamics analysis: reduced powder series -> dynamics dataset.
 
 :func:`analyze` chains the peak fits (:func:`uedflow.peaks.fit_powder_series`),
-the traces, the global kinetic fits (shared t0 per observable), an optional
+the traces, the global kinetic fits (one t0 shared by every ring and observable), an optional
 bootstrap over scans, quasi-equilibrium averages, family averages, anisotropy
 and lattice temperature, and returns the ``uedflow-dynamics`` dataset of
 docs/formats.md. :func:`write_dynamics` / :func:`open_dynamics` store and read it.
@@ -9,6 +9,7 @@ docs/formats.md. :func:`write_dynamics` / :func:`open_dynamics` store and read i
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from collections.abc import Callable
@@ -64,14 +65,36 @@ def _effective_errors(ps: PeakSeries) -> tuple[np.ndarray, np.ndarray, np.ndarra
             np.fmax(ps.area_err, ps.area_scatter_err))
 
 
+#: Observables whose kinetic fits share one time zero (intensity is the same data as msd,
+#: so it is fitted afterwards with that t0 fixed, and reports its error).
+_T0_OBSERVABLES = ("strain", "msd", "width")
+
+
 def _kinetics(traces: Traces, *, irf: float, model: str) -> dict[str, tuple[KineticsFit, ...] | None]:
-    out: dict[str, tuple[KineticsFit, ...] | None] = {}
-    for obs in OBSERVABLES:
-        try:
-            out[obs] = fit_global(traces.delay, traces.values[obs], traces.errors[obs], model=model, irf_fwhm_ps=irf)
-        except FitError as exc:
-            log.warning("no kinetic fit of %s: %s", obs, exc)
-            out[obs] = None
+    """Global fits with one t0 for every ring and observable (the pump arrives once)."""
+    n = traces.s0.size
+    stacked = [np.concatenate([traces.values[o] for o in _T0_OBSERVABLES]),
+               np.concatenate([traces.errors[o] for o in _T0_OBSERVABLES])]
+    out: dict[str, tuple[KineticsFit, ...] | None] = dict.fromkeys(OBSERVABLES)
+    try:
+        fits = fit_global(traces.delay, *stacked, model=model, irf_fwhm_ps=irf)
+    except FitError as exc:
+        log.warning("no kinetic fit: %s", exc)
+        return out
+    for j, obs in enumerate(_T0_OBSERVABLES):
+        out[obs] = fits[j * n : (j + 1) * n]
+    shared = next((f for f in fits if np.isfinite(f.value("t0_ps"))), None)
+    if shared is None:
+        return out
+    t0, t0_err = shared.value("t0_ps"), shared.error("t0_ps")
+    try:
+        fixed = fit_global(traces.delay, traces.values["intensity"], traces.errors["intensity"], model=model,
+                           irf_fwhm_ps=irf, t0_ps=t0)
+    except FitError as exc:
+        log.warning("no kinetic fit of intensity: %s", exc)
+        return out
+    out["intensity"] = tuple(dataclasses.replace(f, stderr=np.where(np.arange(f.stderr.size) == f.stderr.size - 1,
+                                                                    t0_err, f.stderr)) for f in fixed)
     return out
 
 

@@ -58,19 +58,20 @@ def write_dynamics(
     hkl = [str(h) for h in ds["hkl"].values]
     fam = [str(f) for f in ds["family"].values]
     delay = ds["delay"].values
+    val = {obs: ds[obs].values for obs in OBSERVABLES}
+    err = {obs: ds[f"{obs}_err"].values for obs in OBSERVABLES}
     rows = [
-        (hkl[i], fam[i], float(delay[d]), obs, float(ds[obs].values[i, d]), float(ds[f"{obs}_err"].values[i, d]))
+        (hkl[i], fam[i], float(delay[d]), obs, float(val[obs][i, d]), float(err[obs][i, d]))
         for i in range(len(hkl)) for obs in OBSERVABLES for d in range(delay.size)
     ]
     _write_csv(out_path.with_name("traces.csv"), TRACES_COLUMNS, rows)
     obs_list = [str(o) for o in ds["observable"].values]
-
-    def get(name: str, i: int, j: int) -> float:
-        return float(ds[name].values[i, j]) if name in ds else float("nan")
-
+    nan = np.full((len(hkl), len(obs_list)), np.nan)
+    cols = {c: (ds[c].values if c in ds else nan) for c in FITS_COLUMNS[3:] if c != "success"}
+    success = ds["fit_success"].values
     rows = [
-        (hkl[i], fam[i], obs, *(get(c, i, j) for c in FITS_COLUMNS[3:10]), int(ds["fit_success"].values[i, j]),
-         *(get(c, i, j) for c in FITS_COLUMNS[11:]))
+        (hkl[i], fam[i], obs, *(float(cols[c][i, j]) for c in FITS_COLUMNS[3:10]), int(success[i, j]),
+         *(float(cols[c][i, j]) for c in FITS_COLUMNS[11:]))
         for i in range(len(hkl)) for j, obs in enumerate(obs_list)
     ]
     _write_csv(out_path.with_name("fits.csv"), FITS_COLUMNS, rows)

@@ -49,7 +49,9 @@ class KineticsFit:
     covariance : (K, K) ndarray
     chi2_red : float
     success : bool
-        False when the solver failed, a parameter hit a bound, or the trace had too few points.
+        False when the solver failed, a parameter hit a bound, a time constant exceeds
+        the delay range after t0, the parameters are not determined (ill-conditioned),
+        or the trace had too few points.
     message : str
     irf_fwhm_ps : float
         Instrument response used [ps].
@@ -233,45 +235,99 @@ def fit_global(
             start += sizes[r]
         return out
 
-    res = least_squares(resid, x0, jac=jac, bounds=(lower, upper), method="trf", x_scale="jac", max_nfev=2000)
+    res = least_squares(resid, x0, jac=jac, bounds=(lower, upper), method="trf", x_scale="jac", max_nfev=2000,
+                        tr_solver="lsmr")
     n_pts = sum(len(v) for v in ts)
-    dof = max(n_pts - res.x.size, 1)
-    chi2_red = float(np.sum(res.fun**2) / dof)
-    cov = np.linalg.pinv(res.jac.T @ res.jac) * chi2_red
-    err = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    chi2_global = float(np.sum(res.fun**2) / max(n_pts - res.x.size, 1))
+    hess = res.jac.T @ res.jac
+    cov = _inverse(hess)
     span_b = np.array(upper) - np.array(lower)
     tol = np.where(np.isfinite(span_b), 1e-6 * np.where(np.isfinite(span_b), span_b, 1.0), 0.0)
     at_bound = np.isfinite(span_b) & ((res.x - np.array(lower) <= tol) | (np.array(upper) - res.x <= tol))
-    return tuple(
-        _one(r, rows, res, cov, err, at_bound, names, free_t0, t0_ps, model, irf_fwhm_ps, ok_pts, y_all.shape[0],
-             chi2_red, ts, ys, w)
-        for r in range(y_all.shape[0])
-    )
+    ctx = _Context(res, hess, cov, at_bound, names, free_t0, t0_ps, model, irf_fwhm_ps, ok_pts, chi2_global,
+                   ts, ys, w, rows, span)
+    return tuple(_one(ctx, r) for r in range(y_all.shape[0]))
 
 
-def _one(row, rows, res, cov, err, at_bound, names, free_t0, t0_fixed, model, irf, ok_pts, n_rows, chi2_global,
-         ts, ys, w) -> KineticsFit:
-    """The KineticsFit of trace ``row`` out of a global fit."""
-    all_names = (*names, "t0_ps")
-    k = len(names)
-    if row not in rows:
+def _inverse(hess: np.ndarray) -> np.ndarray:
+    """Inverse of a normal matrix after diagonal scaling; a near-null direction keeps its
+    (huge) variance instead of being truncated away as a pseudo-inverse would."""
+    d = np.sqrt(np.maximum(np.diag(hess), 1e-300))
+    try:
+        inv = np.linalg.inv(hess / d[:, None] / d[None, :])
+    except np.linalg.LinAlgError:
+        return np.full(hess.shape, np.inf)
+    return inv / d[:, None] / d[None, :]
+
+
+@dataclass(frozen=True)
+class _Context:
+    """Everything :func:`_one` needs from a global fit."""
+
+    res: Any
+    hess: np.ndarray
+    cov: np.ndarray
+    at_bound: np.ndarray
+    names: tuple[str, ...]
+    free_t0: bool
+    t0_fixed: float | None
+    model: str
+    irf: float
+    ok_pts: np.ndarray
+    chi2_global: float
+    ts: list
+    ys: list
+    w: list
+    rows: np.ndarray
+    span: float
+
+
+#: Largest condition number of a trace's (diagonally scaled) normal matrix whose parameters count as determined.
+_MAX_CONDITION = 1e10
+
+
+def _one(c: _Context, row: int) -> KineticsFit:
+    """The KineticsFit of trace ``row`` out of a global fit.
+
+    Its covariance block is scaled by the trace's own χ²_red (the shared t0 by
+    the global one), so a noisier trace does not borrow the precision of the others.
+    """
+    all_names = (*c.names, "t0_ps")
+    k = len(c.names)
+    if row not in c.rows:
         nan = np.full(len(all_names), np.nan)
-        return KineticsFit(model, all_names, nan, nan.copy(), np.full((k + 1, k + 1), np.nan), float("nan"), False,
-                           f"too few valid points ({int(ok_pts[row].sum())}) around time zero", irf,
-                           int(ok_pts[row].sum()))
-    r = int(np.flatnonzero(rows == row)[0])
-    idx = list(range(r * k, (r + 1) * k)) + ([res.x.size - 1] if free_t0 else [])
-    vals = np.append(res.x[idx[:k]], res.x[-1] if free_t0 else t0_fixed)
-    sub = cov[np.ix_(idx, idx)]
-    if not free_t0:
+        return KineticsFit(c.model, all_names, nan, nan.copy(), np.full((k + 1, k + 1), np.nan), float("nan"), False,
+                           f"too few valid points ({int(c.ok_pts[row].sum())}) around time zero", c.irf,
+                           int(c.ok_pts[row].sum()))
+    r = int(np.flatnonzero(c.rows == row)[0])
+    x = c.res.x
+    idx = list(range(r * k, (r + 1) * k)) + ([x.size - 1] if c.free_t0 else [])
+    vals = np.append(x[idx[:k]], x[-1] if c.free_t0 else c.t0_fixed)
+    p = dict(zip(all_names, vals, strict=True))
+    n_r = len(c.ts[r])
+    dof = n_r - k - (1.0 / len(c.rows) if c.free_t0 else 0.0)
+    chi_trace = float(np.sum(((_model(c.ts[r], c.model, p, c.irf) - c.ys[r]) * c.w[r]) ** 2) / max(dof, 1.0))
+    scale = np.sqrt(np.array([chi_trace] * k + ([c.chi2_global] if c.free_t0 else [])))
+    sub = c.cov[np.ix_(idx, idx)] * scale[:, None] * scale[None, :]
+    if not c.free_t0:
         sub = np.pad(sub, ((0, 1), (0, 1)))
     stderr = np.sqrt(np.maximum(np.diag(sub), 0.0))
-    p = dict(zip(all_names, vals, strict=True))
-    chi_trace = float(np.sum(((_model(ts[r], model, p, irf) - ys[r]) * w[r]) ** 2) / max(len(ts[r]) - k, 1))
-    bounded = [all_names[j] for j, i in enumerate(idx) if at_bound[i]]
-    success = bool(res.success) and not bounded
-    message = res.message if not bounded else f"parameter(s) at a bound: {', '.join(bounded)}"
-    return KineticsFit(model, all_names, vals, stderr, sub, chi_trace, success, message, irf, len(ts[r]))
+    block = c.hess[np.ix_(idx, idx)]
+    d = np.sqrt(np.maximum(np.diag(block), 1e-300))
+    condition = float(np.linalg.cond(block / d[:, None] / d[None, :]))
+    bounded = [all_names[j] for j, i in enumerate(idx) if c.at_bound[i]]
+    too_slow = [n for n in all_names if n.startswith("tau") and p[n] > c.span]
+    success = bool(c.res.success) and not bounded and not too_slow and condition < _MAX_CONDITION
+    if too_slow:
+        message = f"{', '.join(too_slow)} longer than the delay range after t0 ({c.span:.3g} ps): not measured"
+    elif bounded:
+        message = f"parameter(s) at a bound: {', '.join(bounded)}"
+    elif condition >= _MAX_CONDITION:
+        message = "parameters not determined by the data (e.g. τ much longer than the delay range)"
+        stderr = np.where(np.arange(stderr.size) < k, np.inf, stderr)
+    else:
+        message = c.res.message
+    return KineticsFit(c.model, all_names, vals, stderr, sub, chi_trace, success, message, c.irf, n_r)
 
 
 def fit_kinetics(

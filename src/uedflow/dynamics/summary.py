@@ -6,13 +6,13 @@
 * Anisotropy: weighted straight-line fits of a per-ring quantity against s, or
   of a per-family quantity against the family index (⟨100⟩ = 0, ⟨110⟩ = 1,
   ⟨111⟩ = 2), with the slope's 1σ; and the Δ⟨u²⟩ vs 1/τ relation across rings.
-* Lattice temperature: from Δ⟨u²⟩ through the Debye model, and from strain
-  through the thermal expansion coefficient, both with 1σ.
+* Lattice temperature: from Δ⟨u²⟩ through the Debye model
+  (:mod:`uedflow.physics.debye`), and from strain through the bulk thermal
+  expansion coefficient α(T) (:mod:`uedflow.physics.expansion`), both with 1σ.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -140,29 +140,21 @@ def temperature_from_msd_rise(
 def temperature_from_strain(
     strain: float, strain_err: float, *, base_temperature_K: float, material: str
 ) -> tuple[float, float]:
-    """Lattice temperature rise ΔT [K] and 1σ from a strain, ε = ∫ α(T) dT.
+    """Lattice temperature rise ΔT [K] and 1σ from a strain ε = exp(∫α dT) − 1.
 
-    Uses the thermal expansion coefficient of :mod:`uedflow.physics.expansion`
-    (imported lazily); returns (NaN, NaN) when that module or the material's
-    coefficient is not available, or the strain is not finite.
+    Inverts the bulk α(T) of :mod:`uedflow.physics.expansion`; σ_T = σ_ε / (α(T)(1 + ε)).
+    Returns (NaN, NaN) when the material has no expansion model or the strain
+    is not finite or not physical.
     """
     if not (np.isfinite(strain) and np.isfinite(strain_err)):
         return float("nan"), float("nan")
+    from uedflow.physics.expansion import linear_expansion_coefficient
+    from uedflow.physics.expansion import temperature_from_strain as invert
+
     try:
-        expansion = importlib.import_module("uedflow.physics.expansion")
-        alpha_of = expansion.thermal_expansion_coefficient_per_K
-    except (ImportError, AttributeError):
-        log.info("uedflow.physics.expansion not available: no temperature from strain")
+        final = float(invert(strain, base_temperature_K, material))
+        alpha = float(linear_expansion_coefficient(final, material))
+    except InputError as exc:
+        log.warning("no temperature from strain %.3g: %s", strain, exc)
         return float("nan"), float("nan")
-    grid = np.linspace(base_temperature_K, base_temperature_K + 2000.0, 4001)
-    try:
-        alpha = np.asarray(alpha_of(grid, material=material), float)
-    except Exception as exc:  # noqa: BLE001 - any failure of the optional model means "not available"
-        log.warning("thermal expansion of %s unavailable: %s", material, exc)
-        return float("nan"), float("nan")
-    cum = np.concatenate([[0.0], np.cumsum(0.5 * (alpha[1:] + alpha[:-1]) * np.diff(grid))])
-    if not np.all(np.diff(cum) > 0) or not cum[0] <= strain <= cum[-1]:
-        return float("nan"), float("nan")
-    rise = float(np.interp(strain, cum, grid) - base_temperature_K)
-    alpha_at = float(np.interp(base_temperature_K + rise, grid, alpha))
-    return rise, float(strain_err / alpha_at)
+    return final - base_temperature_K, float(strain_err / (alpha * (1.0 + strain)))

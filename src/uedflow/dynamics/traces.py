@@ -126,7 +126,7 @@ def compute_traces(
     >>> tr = compute_traces(t, np.array([[0.5, 0.499]]), np.full((1, 2), 1e-4), np.full((1, 2), 0.02),
     ...                     np.full((1, 2), 1e-4), np.array([[1.0, 0.9]]), np.full((1, 2), 0.01))
     >>> round(float(tr.values["strain"][0, 1]), 6), round(float(tr.values["intensity"][0, 1]), 6)
-    (0.002, 0.9)
+    (0.002004, 0.9)
     """
     delay = np.asarray(delay, float)
     before = delay < reference_before_ps

@@ -174,7 +174,7 @@ def open_frames(records: Sequence[FrameRecord], *, chunk_frames: int = 16) -> Fr
             )
     assert first is not None
     shape, dtype = first[0].shape, np.result_type(*{i.dtype for i in infos.values()})
-    read = dask.delayed(read_records, pure=True)
+    read = dask.delayed(read_records, pure=False, traverse=False)  # no hashing or traversal of every record
     blocks = [
         da.from_delayed(read(records[a:a + chunk_frames], shape, dtype), (len(records[a:a + chunk_frames]), *shape), dtype)
         for a in range(0, len(records), chunk_frames)

@@ -1,6 +1,12 @@
 """Bragg-peak analysis of powder profiles: line shapes, background, indexing, joint fits."""
 
-from uedflow.peaks.background import BACKGROUNDS, DEFAULT_BACKGROUND, polynomial_design, resolve_background, robust_baseline
+from uedflow.peaks.background import (
+    BACKGROUNDS,
+    DEFAULT_BACKGROUND,
+    polynomial_design,
+    resolve_background,
+    robust_baseline,
+)
 from uedflow.peaks.fit import FLAG_AT_BOUND, FLAG_FAILED, FLAG_NO_DATA, PeakFit, check_shape, fit_group
 from uedflow.peaks.indexing import (
     Indexing,

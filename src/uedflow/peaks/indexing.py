@@ -131,6 +131,9 @@ def candidate_rings(
     if peaks is None:
         return [(h, s) for h, s in merged if s_min < s < s_max]
     allowed = dict(merged)
+    for first, labels in _COINCIDENT.items():  # a coincident reflection names its merged ring
+        for lab in labels[1:]:
+            allowed.setdefault(parse_hkl(lab), allowed.get(first, np.inf))
     out = []
     for p in peaks:
         hkl = parse_hkl(p)
@@ -141,6 +144,7 @@ def candidate_rings(
                 f"allowed rings in the data range: {options}"
             )
         s = allowed[hkl]
+        hkl = next((h for h, sv in merged if sv == s), hkl)
         if not s_min < s < s_max:
             raise InputError(
                 f"ring ({hkl_label(hkl)}) at s = {s:.4f} Å⁻¹ is outside the fittable s range "

@@ -29,7 +29,7 @@ from uedflow.errors import CrystalError, FileFormatError, InputError
 from uedflow.peaks.background import resolve_background, robust_baseline
 from uedflow.peaks.fit import PeakFit, check_shape, fit_group
 from uedflow.peaks.indexing import GROUP_HALF_WIDTH, Indexing, Ring, group_overlapping, index_profile, refine_lattice
-from uedflow.peaks.lineshapes import pseudo_voigt
+from uedflow.peaks.lineshapes import SHAPES, pseudo_voigt
 
 __all__ = ["PeakSeries", "fit_powder_series", "structure_of"]
 
@@ -183,7 +183,8 @@ def _fit_rings(
     fits = run(dict.fromkeys(groups, prof), start)
     if len(groups) == 1:
         return fits
-    models = {g: _peaks_model(s, f, eta or {}) for g, f in fits.items()}
+    fixed = SHAPES[shape]  # η of a Gaussian/Lorentzian; None for a pseudo-Voigt (then η is fitted or given)
+    models = {g: _peaks_model(s, f, eta or dict.fromkeys(f.labels, fixed)) for g, f in fits.items()}
     total = sum(models.values())
     cleaned = {g: prof - (total - models[g]) for g in groups}
     return run(cleaned, {g: np.nan_to_num(f.values) for g, f in fits.items()})

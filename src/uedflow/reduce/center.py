@@ -10,9 +10,10 @@ Two steps:
    pixels split linearly between 1-px radial bins so the cost is smooth in the
    center; Nelder–Mead converges to a few hundredths of a pixel.
 
-The residual reported is the center offset implied by the strongest ring seen
-in 16 azimuthal sectors (fitted r_k = R + a cos φ_k + b sin φ_k; residual =
-hypot(a, b)), a check independent of the optimiser.
+The residual reported is the center offset implied by the rings seen in 16
+azimuthal sectors (radial shift δ_k of each sector's rings against the full
+profile, fitted with δ_k = a cos φ_k + b sin φ_k; residual = hypot(a, b)), a
+check independent of the optimiser.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class CenterResult:
     center_rc : (float, float)
         (row, col) [px], pixel centres at integer coordinates.
     residual_px : float
-        Center offset still implied by the strongest ring over 16 sectors [px].
+        Center offset still implied by the rings over 16 sectors [px].
     success : bool
         False when the refinement did not converge or the ring check failed.
     message : str
@@ -99,44 +100,43 @@ def _radial_scatter(center: np.ndarray, rr: np.ndarray, cc: np.ndarray, vals: np
 
 def ring_center_offset(image: np.ndarray, center_rc: tuple[float, float], *, mask: np.ndarray | None = None,
                        n_sectors: int = 16) -> float:
-    """Center offset [px] implied by the strongest ring seen in ``n_sectors`` azimuthal sectors.
+    """Center offset [px] implied by the rings seen in ``n_sectors`` azimuthal sectors.
 
-    Returns NaN when fewer than 6 sectors show the ring.
+    Each sector's pixels are fitted with the full-circle radial profile shifted
+    by δ_k (Gauss–Newton); the shifts are fitted with δ_k = a cos φ_k + b sin φ_k
+    and hypot(a, b) is returned (NaN when fewer than 6 sectors have ring signal).
     """
     valid = _valid(image, mask)
     rr, cc = np.nonzero(valid)
     vals = image[rr, cc].astype(float)
     dr, dc = rr - center_rc[0], cc - center_rc[1]
     r = np.hypot(dr, dc)
-    n_r = int(r.max()) + 2
-    ri = r.astype(np.int64)
-    sw = np.bincount(ri, minlength=n_r)
-    prof = np.bincount(ri, vals, n_r) / np.maximum(sw, 1)
-    # strongest ring: the largest peak of the profile above its local (15-px) minimum, away from the center
-    from scipy.ndimage import minimum_filter1d
-
-    contrast = prof - minimum_filter1d(prof, 31)
-    contrast[: max(5, n_r // 20)] = 0
-    contrast[sw < 20] = 0
-    r_peak = int(np.argmax(contrast))
-    half = 6
-    phi = np.arctan2(dr, dc)
-    sector = ((phi + np.pi) / (2 * np.pi) * n_sectors).astype(int) % n_sectors
-    near = np.abs(r - r_peak) <= half
-    radii, angles = [], []
+    step = 0.5
+    idx = (r / step).astype(np.int64)
+    n = np.bincount(idx)
+    grid = (np.arange(len(n)) + 0.5) * step
+    prof = np.bincount(idx, vals, len(n)) / np.maximum(n, 1)
+    ok = n > 0
+    prof = np.interp(grid, grid[ok], prof[ok])
+    slope = np.gradient(prof, step)
+    sector = ((np.arctan2(dr, dc) + np.pi) / (2 * np.pi) * n_sectors).astype(int) % n_sectors
+    shifts, angles = [], []
     for k in range(n_sectors):
-        sel = near & (sector == k)
-        if sel.sum() < 8:
+        sel = sector == k
+        rk, vk = r[sel], vals[sel]
+        d = np.interp(rk, grid, slope)
+        if sel.sum() < 50 or np.sum(d * d) <= 0:
             continue
-        v = vals[sel] - np.min(vals[sel])
-        if v.sum() <= 0:
-            continue
-        radii.append(np.sum(v * r[sel]) / v.sum())
+        delta = 0.0
+        for _ in range(4):
+            d = np.interp(rk - delta, grid, slope)
+            delta -= np.sum((vk - np.interp(rk - delta, grid, prof)) * d) / np.sum(d * d)
+        shifts.append(delta)
         angles.append(-np.pi + (k + 0.5) * 2 * np.pi / n_sectors)
-    if len(radii) < 6:
+    if len(shifts) < 6:
         return float("nan")
     a = np.column_stack([np.ones(len(angles)), np.cos(angles), np.sin(angles)])
-    coef, *_ = np.linalg.lstsq(a, np.asarray(radii), rcond=None)
+    coef, *_ = np.linalg.lstsq(a, np.asarray(shifts), rcond=None)
     return float(np.hypot(coef[1], coef[2]))
 
 

@@ -48,7 +48,9 @@ class PassResult:
 
 def _chunk(frames: np.ndarray, operator: RadialOperator, window: np.ndarray, delay: np.ndarray) -> PassResult:
     group = np.where(delay < 0, 0, np.where(delay > 0, 1, -1))
-    raw = np.zeros((2, frames[0].size))
+    # float32 sums of up to 256 16-bit frames are exact (< 2**24) and halve the memory traffic
+    exact32 = frames.dtype.kind in "ui" and frames.dtype.itemsize <= 2 and len(frames) <= 256
+    raw = np.zeros((2, frames[0].size), np.float32 if exact32 else np.float64)
     sums, var = integrate_sums(frames, operator, group=group, group_sums=raw)
     totals = sums[:, window].sum(axis=1)
     before, after = group == 0, group == 1
@@ -60,8 +62,8 @@ def _merge(*parts: PassResult) -> PassResult:
     return PassResult(
         np.concatenate([p.sums for p in parts]), np.concatenate([p.var_sums for p in parts]),
         np.concatenate([p.totals for p in parts]),
-        sum((p.raw_before for p in parts[1:]), parts[0].raw_before.copy()),
-        sum((p.raw_after for p in parts[1:]), parts[0].raw_after.copy()),
+        sum((p.raw_before for p in parts[1:]), parts[0].raw_before.astype(np.float64)),
+        sum((p.raw_after for p in parts[1:]), parts[0].raw_after.astype(np.float64)),
         sum(p.tot_before for p in parts), sum(p.tot_after for p in parts),
         sum(p.n_before for p in parts), sum(p.n_after for p in parts),
     )

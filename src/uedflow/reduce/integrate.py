@@ -239,7 +239,7 @@ def integrate_sums(
         Raw frames, any numeric dtype.
     operator : RadialOperator
     group, group_sums : ndarray, optional
-        With ``group`` (B,) ints and ``group_sums`` (G, rows*cols) float64, frame b
+        With ``group`` (B,) ints and ``group_sums`` (G, rows*cols) float, frame b
         is also added to ``group_sums[group[b]]`` (skipped where group < 0), in the
         same pass over memory.
     """

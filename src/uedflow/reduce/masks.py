@@ -7,7 +7,7 @@ All decisions use robust statistics over a sample of frames:
 * **hot**: the median frame exceeds its 3×3 median-filtered neighbourhood by
   more than ``n_sigma`` times the larger of the robust (MAD) scatter of those
   residuals and the Poisson noise;
-* **beam block**: the low-count region (5×5 median-filtered median frame below
+* **beam block**: the low-count region (3×3 mean of the median frame below
   ``block_fraction`` of the median pixel) connected to the beam center,
   grown by ``grow_px``.
 """
@@ -87,13 +87,13 @@ def beam_block(image: np.ndarray, center_rc: tuple[float, float], *, invalid: np
     invalid : (rows, cols) ndarray of bool, optional
         Bright defects (hot/saturated pixels), ignored when judging "low".
     """
-    from scipy.ndimage import binary_dilation, label, median_filter
+    from scipy.ndimage import binary_dilation, label, uniform_filter
 
     img = np.asarray(image, float)
     good = np.ones(img.shape, bool) if invalid is None else ~invalid
     level = np.median(img[good])
     filled = np.where(good, img, level)
-    low = median_filter(filled, size=5, mode="nearest") < block_fraction * level
+    low = uniform_filter(filled, size=3, mode="nearest") < block_fraction * level
     labels, _ = label(low)
     r0, c0 = (int(round(v)) for v in center_rc)
     rows, cols = img.shape

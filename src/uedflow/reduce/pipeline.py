@@ -23,6 +23,7 @@ from uedflow.config import Experiment, read_manifest
 from uedflow.crystal import get_structure
 from uedflow.errors import InputError
 from uedflow.io import load_image, open_dataset, open_frames, read_records, write_dataset
+from uedflow.reduce.calibrate import calibrate_camera_length
 from uedflow.reduce.center import find_center, ring_center_offset
 from uedflow.reduce.combine import PowderSeries, combine_scans
 from uedflow.reduce.execute import PassResult, run_pass
@@ -68,6 +69,30 @@ def _center(exp: Experiment, image: np.ndarray, valid: np.ndarray) -> tuple[tupl
     return found.center_rc, found.residual_px
 
 
+def _detector(exp: Experiment, records, shape, dtype, images, structure) -> tuple[Geometry, MaskResult, float]:
+    """Center, automatic masks and (optionally) camera length from a sample of frames spread over the run."""
+    pick = np.unique(np.linspace(0, len(records) - 1, min(_SAMPLE_FRAMES, len(records))).round().astype(int))
+    sample = read_records([records[i] for i in pick], shape, dtype)
+    median = np.median(sample, axis=0).astype(float)
+    dead, hot, saturated = pixel_defects(median, sample.max(axis=0), saturation=exp.detector.saturation)
+    if images["dark"] is not None:
+        median = median - images["dark"]
+    usable = ~(dead | hot | saturated) & (True if images["mask"] is None else images["mask"])
+    low = median < 0.2 * np.median(median[usable]) if usable.any() else np.zeros(shape, bool)
+    center, residual = _center(exp, median, usable & ~low)
+    block = beam_block(median, center, invalid=hot | saturated)
+    masks = MaskResult.assemble(dead, hot, saturated, block, images["mask"])
+    log.info("center %s (residual %.3g px), masks %s", center, residual, masks.summary())
+    geometry = Geometry(shape, center, exp.detector.pixel_size_m, exp.detector.camera_length_m, exp.beam.energy_keV)
+    if exp.reduce.calibrate_camera_length:
+        cal = calibrate_camera_length(median, geometry, structure, mask=masks.valid)
+        log.info("camera length: %s", cal.summary())
+        if not cal.success:
+            log.warning("camera-length calibration: %s", cal.message)
+        geometry = dataclasses.replace(geometry, camera_length_m=cal.camera_length_m)
+    return geometry, masks, residual
+
+
 def _diff_pattern(res: PassResult, dark: np.ndarray | None, flat: np.ndarray | None, median_total: float,
                   mask: np.ndarray) -> np.ndarray:
     """Mean frame after minus before time zero, each normalised by its mean total (scaled to the median total)."""
@@ -86,12 +111,16 @@ def _drop_rejected(res: PassResult, records, rejected: np.ndarray, delay: np.nda
     """Remove rejected frames from the before/after sums (re-reads only those frames)."""
     if not len(rejected):
         return
-    frames = read_records([records[i] for i in rejected], shape, dtype).reshape(len(rejected), -1).astype(float)
-    for sel, raw, n_attr, tot_attr in ((delay[rejected] < 0, res.raw_before, "n_before", "tot_before"),
-                                       (delay[rejected] > 0, res.raw_after, "n_after", "tot_after")):
-        raw -= frames[sel].sum(axis=0)
-        setattr(res, n_attr, getattr(res, n_attr) - int(sel.sum()))
-        setattr(res, tot_attr, getattr(res, tot_attr) - float(res.totals[rejected][sel].sum()))
+    for i in rejected:
+        frame = read_records([records[i]], shape, dtype)[0].ravel()
+        if delay[i] < 0:
+            res.raw_before -= frame
+            res.n_before -= 1
+            res.tot_before -= float(res.totals[i])
+        elif delay[i] > 0:
+            res.raw_after -= frame
+            res.n_after -= 1
+            res.tot_after -= float(res.totals[i])
 
 
 def reduce_experiment(
@@ -134,27 +163,7 @@ def reduce_experiment(
                          "negative delays — add such frames or set experiment.time_zero_ps")
     shape, dtype = stack.shape, stack.data.dtype
     images = _images(exp, shape)
-    pick = np.unique(np.linspace(0, len(records) - 1, min(_SAMPLE_FRAMES, len(records))).round().astype(int))
-    sample = read_records([records[i] for i in pick], shape, dtype)
-    median = np.median(sample, axis=0).astype(float)
-    dead, hot, saturated = pixel_defects(median, sample.max(axis=0), saturation=exp.detector.saturation)
-    if images["dark"] is not None:
-        median = median - images["dark"]
-    usable = ~(dead | hot | saturated) & (True if images["mask"] is None else images["mask"])
-    low = median < 0.2 * np.median(median[usable]) if usable.any() else np.zeros(shape, bool)
-    center, residual = _center(exp, median, usable & ~low)
-    block = beam_block(median, center, invalid=hot | saturated)
-    masks = MaskResult.assemble(dead, hot, saturated, block, images["mask"])
-    log.info("center %s (residual %.3g px), masks %s", center, residual, masks.summary())
-    camera_length = exp.detector.camera_length_m
-    geometry = Geometry(shape, center, exp.detector.pixel_size_m, camera_length, exp.beam.energy_keV)
-    if red.calibrate_camera_length:
-        from uedflow.reduce.calibrate import calibrate_camera_length
-
-        cal = calibrate_camera_length(median, geometry, structure, mask=masks.valid)
-        log.info("camera length: %s", cal.summary())
-        camera_length = cal.camera_length_m
-        geometry = dataclasses.replace(geometry, camera_length_m=camera_length)
+    geometry, masks, residual = _detector(exp, records, shape, dtype, images, structure)
     op = build_operator(geometry, mask=masks.valid, n_bins=red.n_bins, s_range=red.s_range,
                         flat=images["flat"], dark=images["dark"])
     s = op.s

@@ -63,6 +63,8 @@ def format_pm(value: float, err: float | None = None) -> str:
     '8.12 ± 0.46'
     >>> format_pm(1.0234e-3, 3.1e-5)
     '(1.023 ± 0.031)e-03'
+    >>> format_pm(750.41573, 0.00024)
+    '750.42 ± 0.00024'
     >>> format_pm(float("nan"))
     '—'
     """
@@ -76,6 +78,11 @@ def format_pm(value: float, err: float | None = None) -> str:
         body = f"{value * f:.4g}"
         return f"{body}e{exp:+03d}" if use_exp else body
     decimals = max(0, 1 - int(math.floor(math.log10(err * f))))
+    # a degenerate fit can report an error far below the value's precision: cap at 5 significant digits
+    cap = max(0, 4 - int(math.floor(math.log10(abs(value * f))))) if value else decimals
+    if decimals > cap:
+        body = f"{value * f:.{cap}f} ± {err * f:.2g}"
+        return f"({body})e{exp:+03d}" if use_exp else body
     body = f"{value * f:.{decimals}f} ± {err * f:.{decimals}f}"
     return f"({body})e{exp:+03d}" if use_exp else body
 
@@ -129,8 +136,10 @@ def build_figures(samples: Sequence[Sample], *, progress: Callable[[int, int], N
         if s.reduced is not None:
             jobs.append((f"profile_{k + 1}", f"Radial profile — {s.name}",
                          lambda s=s: P.figure_profile(s.reduced, s.dynamics, label=s.name),
-                         "(a) Azimuthally integrated intensity before time zero (1σ band) with the fitted Bragg peaks "
-                         "indexed at their s₀ and, where the analysis stores it, the fitted background; (b) the "
+                         "(a) Azimuthally integrated intensity before time zero (black, 1σ band) with the Bragg peaks "
+                         "indexed at their fitted s₀ (dotted), the sum of the fitted peak profiles before time zero "
+                         "(green) and the background under them (red dashed: data minus fitted peaks, unless the "
+                         "analysis stored its background); (b) the "
                          f"differential profile ΔI(s) = I(s, t) − I(s, t<0) averaged over {_window(s.dynamics)}."))
     simulated = [s for s in samples if s.truth is not None]
     if simulated:
@@ -242,17 +251,20 @@ def _heating_html(samples: Sequence[Sample]) -> str:
         return ""
     names = {f"c{k}": s.name for k, s in enumerate(samples)}
     quantities = list(dict.fromkeys(q for col in per.values() for q in col))
-    rows = []
+    rows, notes = [], []
     for q in quantities:
+        values = {c: col[q]["value"] if q in col else "" for c, col in per.items()}
+        if any(isinstance(v, str) and len(v) > 40 for v in values.values()):  # sources and notes: below the table
+            notes += [f"{q.strip()}: {v}" for v in dict.fromkeys(values.values()) if v]
+            continue
         row = {"quantity": q, "unit": next(col[q]["unit"] for col in per.values() if q in col)}
-        for c, col in per.items():
-            v = col[q]["value"] if q in col else ""
-            row[c] = f"{v:.4g}" if isinstance(v, float) else v
+        row.update({c: f"{v:.4g}" if isinstance(v, float) else v for c, v in values.items()})
         rows.append(row)
     return ("<h2 id='heating'>Heating: pump fluence → lattice temperature</h2><p>Computed with "
             "uedflow.physics.heating.laser_heating from each sample's fluence, dot diameter and base temperature "
             "(800 nm pump, absorbed energy shared with the lattice via the Debye heat capacity).</p>"
-            + _table(rows, [("quantity", "Quantity"), *[(c, names[c]) for c in per], ("unit", "Unit")]))
+            + _table(rows, [("quantity", "Quantity"), *[(c, names[c]) for c in per], ("unit", "Unit")])
+            + "".join(f"<p class='meta'>{html.escape(n)}</p>" for n in notes))
 
 
 _CSS = """

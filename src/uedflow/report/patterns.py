@@ -12,7 +12,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from uedflow.report.figures import labels_for
-from uedflow.report.style import new_figure, paper_style, peak_colors
+from uedflow.report.style import new_figure, paper_style, peak_colors, robust_ylim
 from uedflow.report.tables import truth_rows
 
 __all__ = ["figure_diff_pattern", "figure_profile", "figure_truth", "fitted_peaks", "late_window"]
@@ -131,7 +131,7 @@ def figure_profile(reduced: xr.Dataset, dynamics: xr.Dataset | None = None, *, l
             ax_a.set_ylim(top=top * 1.25)
         ax_a.set_ylabel("Intensity (normalised)")
         ax_a.set_title(name)
-        ax_a.legend(loc="upper right")
+        ax_a.legend(loc="center right")
         diff = reduced.differential.values[late].mean(axis=0)
         ax_b.plot(s, diff, "-", color="#1f5fbf", lw=1.0, gid="differential",
                   label=rf"$\Delta I(s)$, {reduced.delay.values[late].min():g}–{reduced.delay.values[late].max():g} ps")
@@ -163,6 +163,7 @@ def figure_truth(datasets: Sequence[xr.Dataset], truths: Sequence[dict[str, Any]
         fig, axes = new_figure(1, 2, width_in=3.3, height_in=2.7)
         ax_a, ax_b = axes[0]
         lo, hi = np.inf, -np.inf
+        taus, ratios = [], []
         for k, (ds, truth, name) in enumerate(zip(datasets, truths, names, strict=True)):
             rows = truth_rows(ds, truth)
             color = f"C{k}"
@@ -171,22 +172,27 @@ def figure_truth(datasets: Sequence[xr.Dataset], truths: Sequence[dict[str, Any]
                 amp = [r for r in rows if r["observable"] == obs and r["parameter"] == "amplitude"]
                 if tau:
                     x = np.array([r["true"] for r in tau])
-                    ax_a.errorbar(x, [r["fitted"] for r in tau], yerr=[r["err"] for r in tau], fmt=m, color=color,
+                    taus.append([r["fitted"] for r in tau])
+                    ax_a.errorbar(x, taus[-1], yerr=[r["err"] for r in tau], fmt=m, color=color,
                                   mfc="none" if obs == "strain" else color, label=f"{name}: {obs_label[obs]}",
                                   gid=f"tau:{k}:{obs}")
                     lo, hi = min(lo, x.min()), max(hi, x.max())
                 if amp:
-                    ax_b.errorbar(np.arange(len(amp)) + 0.1 * k, [r["fitted"] / r["true"] for r in amp],
+                    ratios.append([r["fitted"] / r["true"] for r in amp])
+                    ax_b.errorbar(np.arange(len(amp)) + 0.1 * k, ratios[-1],
                                   yerr=[r["err"] / abs(r["true"]) for r in amp], fmt=m, color=color,
                                   mfc="none" if obs == "strain" else color, gid=f"amp:{k}:{obs}")
                     if k == 0 and obs == "msd":
-                        ax_b.set_xticks(np.arange(len(amp)), [f"({r['hkl']})" for r in amp])
+                        ax_b.set_xticks(np.arange(len(amp)), [f"({r['hkl']})" for r in amp],
+                                        rotation=60 if len(amp) > 6 else 0)
         if np.isfinite(lo):
             span = np.array([lo * 0.8, hi * 1.2])
             ax_a.plot(span, span, "-", color="0.5", lw=0.8, label="fitted = true", gid="identity")
         ax_a.set_xlabel(r"True $\tau$ (ps)")
         ax_a.set_ylabel(r"Fitted $\tau$ (ps)")
-        ax_a.legend(loc="upper left", fontsize=6)
+        robust_ylim(ax_a, taus, q=(5.0, 95.0))
+        robust_ylim(ax_b, ratios, q=(5.0, 95.0))
+        fig.legend(*ax_a.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=6)
         ax_b.axhline(1.0, color="0.5", lw=0.8)
         ax_b.set_xlabel("Bragg peak")
         ax_b.set_ylabel("Fitted / true amplitude")

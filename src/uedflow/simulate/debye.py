@@ -21,17 +21,30 @@ w = 0.01 Å; crystalline distance shells are usually alone in their bin and then
 exact. Memory is n_threads × n_group_pairs × n_bins × 16 bytes, independent of
 N² (no distance matrix is ever formed).
 
+Undistorted lattice models (every atom on a grid of step a/m) can use exact
+histograms instead: the pair-vector histogram of each group pair is the
+autocorrelation of the groups' occupancy grids, computed by FFT in O(M log M)
+for M grid cells (a 55,800-atom 4x4 array of 6 nm dots in ~1 s), with distances
+step·√k exact.
+
 Anisotropic displacements: a (N, 3, 3) tensor U_i per atom gives, for a
-scattering vector along n, D_i(n) = exp(−2π² s² nᵀU_i n). :func:`debye_intensity`
-evaluates the pattern near each reflection {hkl} with the pair weights averaged
-over the equivalent directions of {hkl}, and blends these patterns smoothly
-between neighbouring reflections (an approximation exact for the Bragg peak
-intensities' Debye–Waller attenuation to first order in the spread of U).
+scattering vector along n, D_i(n) = exp(−2π² s² nᵀU_i n). In a randomly oriented
+powder the ring {hkl} collects all its equivalent directions, so near each
+reflection :func:`grouped_intensity` uses pair weights averaged over those
+directions and blends the patterns smoothly between reflections. Note the
+physics this implies: the second moments of a cubic star are isotropic, so the
+star average of nᵀU_i n is Tr(U_i)/3 for *every* ring and every atom, whatever
+the object's shape: independent Gaussian displacements alone give
+ring-independent Δ⟨u²⟩_s to first order in a random powder. Ring anisotropy
+(as in the PbSe paper) needs texture (preferred orientation), correlated
+displacements or anharmonicity; the phenomenological level imposes it directly. The Debye–Waller factor recovered from a peak is the average of the
+projected ⟨u²⟩ weighted by each atom's structure-factor contribution
+f_i cos(2π h·x_i) (tests: within 4 % for a 7 nm dot with soft facets).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numba
 import numpy as np
@@ -103,6 +116,19 @@ class PairHistogram:
     def pair_index(self) -> np.ndarray:
         """(P, 2) group indices (a, b) of each histogram row."""
         return np.array([(a, b) for a in range(self.n_groups) for b in range(a, self.n_groups)])
+
+    def pooled(self) -> PairHistogram:
+        """The same counts with one mean distance per bin, pooled over all group pairs.
+
+        Pair sums then cost one sinc evaluation per bin instead of one per bin and
+        group pair; the error is the spread of distances of different group pairs
+        inside one bin (< bin width), negligible for crystalline models.
+        """
+        if self.mean_r.ndim == 1:
+            return self
+        total = self.counts.sum(axis=0)
+        pooled = np.divide((self.mean_r * self.counts).sum(axis=0), total, out=np.zeros(total.shape), where=total > 0)
+        return replace(self, mean_r=pooled)
 
     def pair_sums(self, s: np.ndarray, *, chunk: int = 2048) -> np.ndarray:
         """S_p(s) = Σ_bins n_p(bin) sinc(2π s r̄_p(bin)) of every group pair, shape (P, n_s)."""

@@ -26,7 +26,12 @@ or a TOML file with the same keys; ``preset = "name"`` starts from a preset):
                           and any :class:`~uedflow.simulate.detector.DetectorModel` option
 ``dynamics``              ``{sample = "individual" | "attached" | "attached-300K"}``
                           (paper values) and/or ``peaks = {"<100>" = {...}, "200" = {...}}``
-                          of :class:`~uedflow.simulate.pump.PeakDynamics` keys
+                          of :class:`~uedflow.simulate.pump.PeakDynamics` keys;
+                          atomistic level: ``groups = {core = {...}, "{111}" = {...}}``
+                          and ``normal_fraction = {"{111}" = 0.5}``
+``level``                 ``"phenomenological"`` (default) or ``"atomistic"``
+``nanocrystal``           atomistic level: shape, truncation, grid ([nx, ny, nz]
+                          dots fused along ⟨100⟩), surface_layers
 ========================  =====================================================
 """
 
@@ -42,11 +47,13 @@ from typing import Any
 import numpy as np
 
 from uedflow.config import experiment_to_toml, write_manifest
-from uedflow.crystal import get_structure
+from uedflow.crystal import Structure, get_structure, reflections
 from uedflow.errors import ConfigError, FileFormatError, InputError
 from uedflow.io.atomic import atomic_dir
 from uedflow.reduce.geometry import Geometry
+from uedflow.simulate.atomistic import AtomisticModel
 from uedflow.simulate.detector import DetectorModel
+from uedflow.simulate.nanocrystal import attach, build_nanocrystal
 from uedflow.simulate.phenomenological import build_powder_model
 from uedflow.simulate.presets import DEBYE_TEMPERATURE_K, PBSE_MASS_U, get_preset, paper_dynamics
 from uedflow.simulate.pump import PeakDynamics
@@ -58,7 +65,7 @@ log = logging.getLogger(__name__)
 _GEOMETRY_KEYS = ("shape", "center_rc", "pixel_size_m", "camera_length_m", "energy_keV")
 _RUN_KEYS = {"preset", "name", "level", "material", "temperature_K", "fluence_mJ_cm2", "diameter_nm", "label",
              "t0_ps", "irf_fwhm_ps", "delays_ps", "n_scans", "electrons_per_frame", "dose_jitter",
-             "t0_jitter_ps", "detector", "dynamics", "time_zero_ps", "eta", "instrument_fwhm"}
+             "t0_jitter_ps", "detector", "dynamics", "time_zero_ps", "eta", "instrument_fwhm", "nanocrystal"}
 
 
 def load_run_config(path: str | Path) -> dict[str, Any]:
@@ -86,7 +93,7 @@ def _resolve(config: dict[str, Any]) -> dict[str, Any]:
 
 def _peak_dynamics(cfg: dict[str, Any]) -> dict[str, PeakDynamics]:
     dyn = cfg.get("dynamics", {})
-    bad = sorted(set(dyn) - {"sample", "peaks"})
+    bad = sorted(set(dyn) - {"sample", "peaks", "groups", "normal_fraction"})
     if bad:
         raise ConfigError(f"simulation config: unknown key(s) {bad} in [dynamics]; use 'sample' and/or 'peaks'")
     peaks: dict[str, dict[str, float]] = {}
@@ -97,6 +104,27 @@ def _peak_dynamics(cfg: dict[str, Any]) -> dict[str, PeakDynamics]:
     if not peaks:
         raise ConfigError("simulation config: [dynamics] needs 'sample' or 'peaks'")
     return {k: PeakDynamics.from_dict(v, where=f"dynamics.peaks.{k}") for k, v in peaks.items()}
+
+
+def _atomistic_model(cfg: dict[str, Any], structure: Structure, *, s_max: float, msd0: float) -> AtomisticModel:
+    """The atomistic level: a dot or assembly (``[nanocrystal]`` shape, truncation, grid, surface_layers)
+    pumped per atom group (``[dynamics.groups]``, optional ``[dynamics.normal_fraction]``)."""
+    nc_cfg = dict(cfg.get("nanocrystal", {}))
+    grid = nc_cfg.pop("grid", [1, 1, 1])
+    bad = sorted(set(nc_cfg) - {"shape", "truncation", "surface_layers"})
+    if bad:
+        raise ConfigError(f"simulation config: unknown [nanocrystal] key(s) {bad}; use shape, truncation, grid, "
+                          "surface_layers")
+    dot = build_nanocrystal(structure, float(cfg.get("diameter_nm", 5.5)), **nc_cfg)
+    nc = attach(dot, tuple(grid)) if tuple(grid) != (1, 1, 1) else dot
+    dyn = cfg.get("dynamics", {})
+    groups = {k: PeakDynamics.from_dict(v, where=f"dynamics.groups.{k}") for k, v in dyn.get("groups", {}).items()}
+    if "core" not in groups:
+        raise ConfigError("simulation config: the atomistic level needs [dynamics.groups.core] (and optionally "
+                          "'{100}', '{110}', '{111}' groups)")
+    return AtomisticModel(nc, structure, groups, s_max, t0_ps=float(cfg.get("t0_ps", 0.0)),
+                          irf_fwhm_ps=float(cfg.get("irf_fwhm_ps", 0.5)), msd_static_angstrom2=msd0,
+                          normal_fraction=dict(dyn.get("normal_fraction", {})))
 
 
 def _detector(cfg: dict[str, Any], seed: int) -> DetectorModel:
@@ -147,29 +175,34 @@ def simulate_experiment(
         that sees no ring, unknown material or element.
     """
     cfg = get_preset(preset) if isinstance(preset, str) else _resolve(preset)
-    if cfg.get("level", "phenomenological") != "phenomenological":
-        raise ConfigError(f"level {cfg['level']!r} is not available for folders; use 'phenomenological'")
+    level = cfg.get("level", "phenomenological")
+    if level not in ("phenomenological", "atomistic"):
+        raise ConfigError(f"level must be 'phenomenological' or 'atomistic', got {level!r}")
     structure = get_structure(cfg.get("material", "PbSe"))
     dose = float(cfg.get("electrons_per_frame", 1e7))
     if not dose > 0:
         raise InputError(f"electrons_per_frame (dose) must be positive, got {dose}")
     detector = _detector(cfg, seed)
     s_lo, s_hi = detector.visible_s_range()
+    detector.check_sees(np.array([r.s_inv_angstrom for r in reflections(structure, max(2.0, 1.1 * s_hi))]))
     from uedflow.physics.debye import msd_debye_angstrom2
 
     msd0 = float(msd_debye_angstrom2(float(cfg["temperature_K"]), DEBYE_TEMPERATURE_K, PBSE_MASS_U))
-    model = build_powder_model(
-        structure, _peak_dynamics(cfg), s_max=s_hi * 1.02, diameter_nm=float(cfg.get("diameter_nm", 5.5)),
-        instrument_fwhm=float(cfg.get("instrument_fwhm", 0.008)), eta=float(cfg.get("eta", 0.3)),
-        msd_static_angstrom2=msd0, t0_ps=float(cfg.get("t0_ps", 0.0)), irf_fwhm_ps=float(cfg.get("irf_fwhm_ps", 0.5)),
-    )
-    detector.check_sees(model.s0)
+    if level == "atomistic":
+        model = _atomistic_model(cfg, structure, s_max=s_hi * 1.02, msd0=msd0)
+    else:
+        model = build_powder_model(
+            structure, _peak_dynamics(cfg), s_max=s_hi * 1.02, diameter_nm=float(cfg.get("diameter_nm", 5.5)),
+            instrument_fwhm=float(cfg.get("instrument_fwhm", 0.008)), eta=float(cfg.get("eta", 0.3)),
+            msd_static_angstrom2=msd0, t0_ps=float(cfg.get("t0_ps", 0.0)),
+            irf_fwhm_ps=float(cfg.get("irf_fwhm_ps", 0.5)),
+        )
     delays = np.asarray(cfg["delays_ps"], dtype=float)
     n_scans = int(cfg.get("n_scans", 2))
     if n_scans < 1 or len(delays) < 2 or len(set(delays.tolist())) != len(delays):
         raise ConfigError("simulation config: need n_scans >= 1 and >= 2 distinct delays_ps")
     rng = np.random.default_rng(seed)
-    s_grid = np.linspace(max(s_lo * 0.9, 1e-3), s_hi * 1.01, 3000)
+    s_grid = np.linspace(max(s_lo * 0.9, 1e-3), s_hi * 1.01, 3000 if level == "phenomenological" else 1200)
     t0s = model.t0_ps + float(cfg.get("t0_jitter_ps", 0.0)) * rng.standard_normal(n_scans)
     total = n_scans * len(delays)
     records, acquisition = [], []
@@ -220,7 +253,8 @@ def _experiment_sections(cfg: dict[str, Any], det: DetectorModel) -> dict[str, d
 def _truth_extras(cfg: dict[str, Any], det: DetectorModel, seed: int, acquisition: list[dict]) -> dict[str, Any]:
     geo = det.geometry
     return {
-        "preset": str(cfg.get("name", "custom")), "level": "phenomenological", "seed": int(seed),
+        "preset": str(cfg.get("name", "custom")), "level": str(cfg.get("level", "phenomenological")),
+        "seed": int(seed),
         "temperature_K": float(cfg["temperature_K"]), "fluence_mJ_cm2": float(cfg["fluence_mJ_cm2"]),
         "diameter_nm": float(cfg.get("diameter_nm", 5.5)), "electrons_per_frame": float(cfg["electrons_per_frame"]),
         "center_rc": list(geo.center_rc), "camera_length_m": geo.camera_length_m, "pixel_size_m": geo.pixel_size_m,

@@ -136,9 +136,11 @@ class PowderModel:
         """truth.json content: global parameters and, per hkl, s0, family and kinetics."""
         peaks = {}
         for k, label in enumerate(self.labels):
+            near = np.abs(self.s0 - self.s0[k]) < 0.5 * self.fwhm0[k]
             peaks[label] = {
                 "family": self.families[k], "s0": float(self.s0[k]), "multiplicity": int(self.multiplicities[k]),
                 "area0": float(self.area0[k]), "fwhm0": float(self.fwhm0[k]), **self.dynamics[k].truth(),
+                "overlaps": [self.labels[j] for j in np.nonzero(near)[0] if j != k],
             }
         return {
             "t0_ps": self.t0_ps, "irf_fwhm_ps": self.irf_fwhm_ps, "peak_shape": "pseudo-voigt",
