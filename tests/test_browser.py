@@ -18,9 +18,9 @@ import pytest
 from uedflow.report import Sample, write_report
 from uedflow.report.synthetic import synthetic_dynamics, synthetic_reduced, synthetic_truth
 
-CHROMIUM = next((p for p in (os.environ.get("UEDFLOW_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium",
-                             shutil.which("chromium-browser"), shutil.which("google-chrome")) if p and Path(p).is_file()),
-                None)
+_CANDIDATES = (os.environ.get("UEDFLOW_CHROMIUM"), shutil.which("chromium"), "/usr/bin/chromium",
+               shutil.which("chromium-browser"), shutil.which("google-chrome"))
+CHROMIUM = next((p for p in _CANDIDATES if p and Path(p).is_file()), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not found (install Debian's `chromium` "
                                                          "package or set UEDFLOW_CHROMIUM=/path/to/chrome)")
 

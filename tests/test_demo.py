@@ -5,6 +5,7 @@ time constants are compared loosely with the simulator's truth (the analysis
 tests check precision).
 """
 
+import csv
 import json
 
 import numpy as np
@@ -12,7 +13,7 @@ from click.testing import CliRunner
 
 from uedflow.cli import main
 from uedflow.dynamics import open_dynamics
-from uedflow.report import figure_quasi_equilibrium, truth_rows
+from uedflow.report import figure_quasi_equilibrium, fit_rows, truth_rows
 
 PRESET = "pbse-attached-90K"
 STRONG = ("200", "220", "222", "400", "422")  # rings with the best signal in the simulated patterns
@@ -42,6 +43,15 @@ def test_demo_end_to_end_and_rerun_skips(tmp_path):
         assert np.median(rel) < tol, f"{obs} τ off the truth by {rel}"
     t0 = next(r for r in truth_rows(dyn, truth) if r["parameter"] == "t0_ps")
     assert abs(t0["fitted"] - truth["t0_ps"]) < 0.3
+    # the report's parameter table is the content of fits.csv
+    with (run / "fits.csv").open() as fh:
+        csv_rows = {(r["hkl"], r["observable"]): r for r in csv.DictReader(fh)}
+    table = fit_rows(dyn)
+    assert len(table) == len(csv_rows)
+    for r in table:
+        c = csv_rows[(r["hkl"], r["observable"])]
+        np.testing.assert_allclose([r[k] for k in ("amplitude", "tau_ps", "tau_err_ps", "t0_ps")],
+                                   [float(c[k]) for k in ("amplitude", "tau_ps", "tau_err_ps", "t0_ps")], rtol=1e-6)
     # the report's Figure 4 shows exactly the fitted τ of the file
     ax_tau = figure_quasi_equilibrium([dyn]).axes[1]
     (line,) = [c.lines[0] for c in ax_tau.containers if c.lines[0].get_gid() == "tau:0"]

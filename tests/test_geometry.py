@@ -1,18 +1,14 @@
 """Geometry: pixel -> s against pyFAI, the relativistic wavelength, camera-length calibration."""
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _ringsynth import pbse_rings, ring_image
 from uedflow.crystal import get_structure
 from uedflow.errors import GeometryError
 from uedflow.reduce.calibrate import calibrate_camera_length
 from uedflow.reduce.geometry import Geometry, electron_wavelength_angstrom, radius_from_s, s_from_radius
-
-sys.path.insert(0, str(Path(__file__).parent))  # tests/_ringsynth.py (pytest runs with --import-mode=importlib)
-from _ringsynth import pbse_rings, ring_image  # noqa: E402
 
 
 def test_s_map_matches_pyfai_q():

@@ -68,7 +68,7 @@ def test_indexing_helpers():
     pbse = get_structure("PbSe")
     labels = [hkl for hkl, _ in candidate_rings(pbse, 0.1, 0.9)]
     assert (3, 3, 3) in labels and (5, 1, 1) not in labels  # coincident rings merged
-    assert ring_family((3, 3, 3)) == "(333/511)"
+    assert ring_family((3, 3, 3), pbse) == "(333/511)" and ring_family((2, 2, 2), pbse) == "<111>"
     a, a_err, off, _ = refine_lattice(np.sqrt([3, 4, 8, 11]) / 6.1 + 0.002, [(1, 1, 1), (2, 0, 0), (2, 2, 0), (3, 1, 1)])
     assert a == pytest.approx(6.1, rel=1e-9) and off == pytest.approx(0.002, abs=1e-12)
     assert group_overlapping(np.array([0.5419, 0.5660, 0.6536]), np.full(3, 0.019)).tolist() == [0, 0, 1]

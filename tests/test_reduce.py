@@ -3,22 +3,18 @@
 import json
 import re
 import shutil
-import sys
-from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from _ringsynth import pbse_rings, ring_image, write_experiment
 from uedflow.cli import main
 from uedflow.config import load_experiment, read_manifest, write_manifest
 from uedflow.crystal import s_of_hkl
 from uedflow.reduce import open_reduced, reduce_experiment, write_reduced
 from uedflow.reduce.geometry import Geometry
-
-sys.path.insert(0, str(Path(__file__).parent))  # tests/_ringsynth.py (pytest runs with --import-mode=importlib)
-from _ringsynth import pbse_rings, ring_image, write_experiment  # noqa: E402
 
 GEOM = Geometry((256, 272), (125.4, 139.3), 5e-5, 0.45, 50.0)
 REDUCE = "[reduce]\nn_bins = 160\ns_range = [0.12, 0.5]\nnormalize_window = [0.12, 0.26]\nchunk_frames = 4\n"

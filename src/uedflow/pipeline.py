@@ -96,11 +96,19 @@ class RunSet:
     runs: tuple[RunResult, ...]
     report: Path | None
     seconds: float
+    stages: tuple[StageRecord, ...] = ()
+
+    @property
+    def ran(self) -> tuple[str, ...]:
+        """Stages that ran, as ``folder:stage`` (per experiment) or ``stage`` (simulation, combined report)."""
+        inner = tuple(f"{r.out_dir.name}:{s}" for r in self.runs for s in r.ran)
+        return tuple(s.name for s in self.stages if s.ran and ":" in s.name) + inner + \
+            tuple(s.name for s in self.stages if s.ran and ":" not in s.name)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe dict."""
         return {"report": str(self.report) if self.report else None, "seconds": round(self.seconds, 3),
-                "runs": [r.summary() for r in self.runs]}
+                "runs": [r.summary() for r in self.runs], "ran": list(self.ran)}
 
 
 # -- progress -----------------------------------------------------------------------------------------------------
@@ -220,9 +228,6 @@ def _logging_to(out_dir: Path) -> Iterator[None]:
 
 class _ToRoot(logging.Handler):
     """Forward records at or above the level the caller had configured to the root handlers (console)."""
-
-    def __init__(self, level: int) -> None:
-        super().__init__(level)
 
     def emit(self, record: logging.LogRecord) -> None:
         for h in logging.getLogger().handlers:
@@ -404,16 +409,17 @@ def _run_set(exps: Sequence[Experiment], folders: Sequence[str], out: Path, *, c
     t0 = time.perf_counter()
     runs = [run_experiment(e.path, out / n, scheduler=scheduler, progress=steps.step(k), force=force,
                            report=not compare) for k, (e, n) in enumerate(zip(exps, folders, strict=True))]
-    report = None
+    report, stages = None, ()
     if compare:
         with _logging_to(out):
-            report = _combined_report(runs, [_label(e) for e in exps], [_truth_of(e) for e in exps], out,
-                                      title=title, progress=steps.step(len(exps)), force=force)
-    return RunSet(tuple(runs), report, time.perf_counter() - t0)
+            rec = _combined_report(runs, [_label(e) for e in exps], [_truth_of(e) for e in exps], out,
+                                   title=title, progress=steps.step(len(exps)), force=force)
+        report, stages = out / "report.html", (rec,)
+    return RunSet(tuple(runs), report, time.perf_counter() - t0, stages)
 
 
 def _combined_report(runs: Sequence[RunResult], labels: Sequence[str], truths: Sequence[Path | None], out: Path, *,
-                     title: str, progress: Callable[[int, int], None], force: bool) -> Path:
+                     title: str, progress: Callable[[int, int], None], force: bool) -> StageRecord:
     from uedflow.report import load_sample
 
     def work() -> None:
@@ -423,8 +429,7 @@ def _combined_report(runs: Sequence[RunResult], labels: Sequence[str], truths: S
 
     inputs = [p for r, t in zip(runs, truths, strict=True) for p in (r.dynamics, r.reduced, t) if p is not None]
     key = _stage_key("report", {"labels": list(labels), "title": title}, inputs)
-    _run_stage(out, "report", key, [out / "report.html", out / "figures"], work, force=force)
-    return out / "report.html"
+    return _run_stage(out, "report", key, [out / "report.html", out / "figures"], work, force=force)
 
 
 def report_files(dynamics_paths: Sequence[str | Path], out_dir: str | Path, *, labels: Sequence[str] | None = None,
@@ -477,7 +482,7 @@ def run_demo(out_dir: str | Path, *, presets: Sequence[str] = PAPER_PRESETS, see
     steps = _Steps(progress, 2)
     sim_steps = steps.sub(0, len(presets))
     t0 = time.perf_counter()
-    exp_files = []
+    exp_files, simulated = [], []
     with _logging_to(out):
         for k, preset in enumerate(presets):
             data = out / preset / "data"
@@ -487,10 +492,11 @@ def run_demo(out_dir: str | Path, *, presets: Sequence[str] = PAPER_PRESETS, see
                 simulate_experiment(preset, data, seed=seed, progress=sim_steps.step(k))  # writes atomically
 
             key = _stage_key("simulate", {"preset": preset, "seed": seed}, [])
-            _run_stage(out / preset, "simulate", key, [data / "experiment.toml", data / "truth.json"], work,
-                       force=force)
+            rec = _run_stage(out / preset, "simulate", key, [data / "experiment.toml", data / "truth.json"], work,
+                             force=force)
+            simulated.append(dataclasses.replace(rec, name=f"{preset}:simulate"))
             exp_files.append(data / "experiment.toml")
     exps = [load_experiment(p) for p in exp_files]
     result = _run_set(exps, list(presets), out, compare=True, scheduler=None, progress=steps.step(1), force=force,
                       title="uedflow demo — virtual PbSe quantum-dot UED experiment")
-    return RunSet(result.runs, result.report, time.perf_counter() - t0)
+    return RunSet(result.runs, result.report, time.perf_counter() - t0, (*simulated, *result.stages))

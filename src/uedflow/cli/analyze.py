@@ -31,7 +31,7 @@ def _peaks(value: str | None) -> tuple[str, ...] | None:
               help="Quasi-equilibrium window in ps (default 40 60).")
 @click.option("--debye-temperature", type=float, default=None, help="Debye temperature in K (default 250).")
 @click.option("--bootstrap", type=int, default=None, help="Bootstrap resamplings over scans (default 0).")
-@click.option("--irf", "irf_fwhm_ps", type=float, default=None, help="Instrument response FWHM in ps (default 0.5).")
+@click.option("--irf", "irf_fwhm_ps", type=float, default=None, help="Instrument response FWHM in ps (default: the file's irf_fwhm_ps attribute, else 0.5).")
 @click.option("--model", type=click.Choice(["exp", "biexp"]), default="exp", help="Kinetic model.")
 @quiet_option
 def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temperature, bootstrap, irf_fwhm_ps,

@@ -49,8 +49,7 @@ def run_cmd(experiments: tuple[Path, ...], out_dir: Path, compare: bool, schedul
         else:
             many = run_many(list(experiments), out_dir, compare=compare, scheduler=scheduler, progress=cb,
                             force=force)
-            ran = [f"{r.out_dir.name}:{s}" for r in many.runs for s in r.ran]
-            report, seconds = many.report, many.seconds
+            ran, report, seconds = list(many.ran), many.report, many.seconds
     _done(report, ran, seconds, quiet)
     if report is None and not quiet and len(experiments) > 1:
         for r in many.runs:
@@ -91,5 +90,4 @@ def demo_cmd(out_dir: Path, presets: tuple[str, ...], force: bool, quiet: bool) 
 
     with progress("uedflow demo", quiet=quiet) as cb:
         res = run_demo(out_dir, presets=presets or PAPER_PRESETS, progress=cb, force=force)
-    ran = [f"{r.out_dir.name}:{s}" for r in res.runs for s in r.ran]
-    _done(res.report, ran, res.seconds, quiet)
+    _done(res.report, list(res.ran), res.seconds, quiet)

@@ -60,9 +60,20 @@ def _check_reduced(reduced: xr.Dataset) -> None:
 
 
 def _effective_errors(ps: PeakSeries) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-point 1σ: the larger of the covariance error and the scan-to-scan standard error."""
-    return (np.fmax(ps.position_err, ps.position_scatter_err), np.fmax(ps.fwhm_err, ps.fwhm_scatter_err),
-            np.fmax(ps.area_err, ps.area_scatter_err))
+    """Per-point 1σ of position, FWHM and area: the covariance error, scaled up per ring when the
+    scans scatter more than it says.
+
+    The factor is the pooled ratio √mean((σ_scatter/σ_cov)²) over all delays of the ring
+    (D·(n_scans − 1) degrees of freedom, so stable even with two scans); it is never below 1.
+    """
+    out = []
+    for cov, scatter in ((ps.position_err, ps.position_scatter_err), (ps.fwhm_err, ps.fwhm_scatter_err),
+                         (ps.area_err, ps.area_scatter_err)):
+        ratio2 = np.where(np.isfinite(scatter) & (cov > 0), (scatter / np.where(cov > 0, cov, 1.0)) ** 2, np.nan)
+        n = np.isfinite(ratio2).sum(axis=1)
+        pooled = np.where(n > 0, np.sqrt(np.nansum(ratio2, axis=1) / np.maximum(n, 1)), 1.0)
+        out.append(cov * np.maximum(pooled, 1.0)[:, None])
+    return out[0], out[1], out[2]
 
 
 #: Observables whose kinetic fits share one time zero (intensity is the same data as msd,

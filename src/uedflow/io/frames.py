@@ -93,11 +93,6 @@ class FrameStack:
         """Delay of each frame [ps]."""
         return np.array([r.delay_ps for r in self.records], dtype=float)
 
-    def chunk_records(self) -> list[tuple[FrameRecord, ...]]:
-        """Records of each dask chunk, in order."""
-        bounds = np.cumsum((0, *self.data.chunks[0]))  # type: ignore[attr-defined]
-        return [self.records[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
     def to_xarray(self):
         """The stack as an ``xarray.DataArray`` (frame, row, col) with ``scan`` and ``delay`` coordinates."""
         import xarray as xr

@@ -7,7 +7,7 @@ from uedflow.peaks.background import (
     resolve_background,
     robust_baseline,
 )
-from uedflow.peaks.fit import FLAG_AT_BOUND, FLAG_FAILED, FLAG_NO_DATA, PeakFit, check_shape, fit_group
+from uedflow.peaks.fit import FLAG_AT_BOUND, FLAG_FAILED, FLAG_NO_DATA, PeakFit, auto_degree, check_shape, fit_group
 from uedflow.peaks.indexing import (
     Indexing,
     Ring,
@@ -32,6 +32,7 @@ __all__ = [
     "PeakSeries",
     "Ring",
     "SHAPES",
+    "auto_degree",
     "candidate_rings",
     "check_shape",
     "fit_group",

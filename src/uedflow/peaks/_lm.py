@@ -123,12 +123,23 @@ def batched_least_squares(
     a, _ = _normal(jac, (y - f) * w, w)
     cov = np.full((nb, npar, npar), np.nan)
     if enough.any():
-        cov[enough] = np.linalg.pinv(a[enough], hermitian=True) * chi2_red[enough, None, None]
+        cov[enough] = _inverse(a[enough]) * chi2_red[enough, None, None]
     span = np.where(np.isfinite(upper - lower), upper - lower, np.inf)
     tol = np.where(np.isfinite(span), 1e-7 * span, 1e-12 * np.maximum(np.abs(x), 1e-300))
     at_bound = (np.isfinite(lower) & ((x - lower) <= tol)) | (np.isfinite(upper) & ((upper - x) <= tol))
     x = np.where(enough[:, None], x, np.nan)
     return BatchLSQ(x, cov, chi2_red, n_valid, converged & enough, at_bound & enough[:, None], tuple(messages))
+
+
+def _inverse(a: np.ndarray) -> np.ndarray:
+    """Batched inverse of normal matrices after diagonal scaling (pseudo-inverse if one is singular)."""
+    d = np.sqrt(np.maximum(np.einsum("bpp->bp", a), 1e-300))
+    scaled = a / (d[:, :, None] * d[:, None, :])
+    try:
+        inv = np.linalg.inv(scaled)
+    except np.linalg.LinAlgError:
+        inv = np.linalg.pinv(scaled, hermitian=True)
+    return inv / (d[:, :, None] * d[:, None, :])
 
 
 def _fallback(

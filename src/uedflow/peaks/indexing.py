@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import find_peaks, peak_widths
 
-from uedflow.crystal import Structure, direction_family, hkl_label, parse_hkl, reflections
+from uedflow.crystal import Reflection, Structure, direction_family, hkl_label, parse_hkl, reflections
 from uedflow.errors import CrystalError, InputError
 
 __all__ = ["GROUP_HALF_WIDTH", "find_peaks_1d", "ring_family", "Ring", "Indexing", "candidate_rings", "refine_lattice", "group_overlapping", "index_profile"]
@@ -86,33 +86,37 @@ class Indexing:
         return "\n".join(lines)
 
 
-#: Reflections at exactly the same s as an earlier one, e.g. (333) -> ["333", "511"] (filled on use).
-_COINCIDENT: dict[tuple[int, int, int], list[str]] = {}
-
-
-def ring_family(hkl: tuple[int, int, int]) -> str:
-    """Direction family of a ring; rings where reflections of different families coincide
-    (e.g. (333)/(511)) get their own label ``"(333/511)"`` so that no family average mixes them.
+def ring_family(
+    hkl: tuple[int, int, int], structure: Structure, *, allowed: list[Reflection] | None = None
+) -> str:
+    """Direction family of a ring; rings where allowed reflections of different families
+    coincide (e.g. (333)/(511) in rock salt) get their own label ``"(333/511)"`` so that no
+    family average mixes them.
 
     Examples
     --------
     >>> from uedflow.crystal import get_structure
-    >>> _ = candidate_rings(get_structure("PbSe"), 0.1, 0.9)
-    >>> ring_family((3, 3, 3)), ring_family((2, 0, 0))
+    >>> pbse = get_structure("PbSe")
+    >>> ring_family((3, 3, 3), pbse), ring_family((2, 0, 0), pbse)
     ('(333/511)', '<100>')
     """
-    labels = _COINCIDENT.get(tuple(hkl))
-    if labels and len({direction_family(lab) for lab in labels}) > 1:
-        return "(" + "/".join(dict.fromkeys(labels)) + ")"
+    n2 = sum(i * i for i in hkl)
+    if allowed is None:
+        s = np.sqrt(n2) / structure.a_angstrom
+        allowed = reflections(structure, s * (1 + 1e-9), s_min=s * (1 - 1e-9))
+    labels = [r.label for r in allowed if sum(i * i for i in r.hkl) == n2]
+    if len({direction_family(lab) for lab in labels}) > 1:
+        return "(" + "/".join(labels) + ")"
     return direction_family(hkl)
 
 
 def candidate_rings(
     structure: Structure, s_min: float, s_max: float, *, peaks: list[str] | tuple[str, ...] | None = None
 ) -> list[tuple[tuple[int, int, int], float]]:
-    """Allowed reflections (hkl, s) inside (s_min, s_max), coincident ones merged.
+    """Allowed reflections (hkl, s) inside (s_min, s_max); coincident ones are one ring named by the first.
 
-    With ``peaks`` given, exactly those (in s order); each must be allowed and inside the range.
+    With ``peaks`` given, exactly those (in s order); each must be allowed and inside the range
+    (a coincident reflection such as (511) names its ring, (333)).
 
     Raises
     ------
@@ -122,29 +126,25 @@ def candidate_rings(
         A requested ring lies outside the measured s range.
     """
     every = reflections(structure, max(s_max, 1e-3) * 4.0)
-    merged: list[tuple[tuple[int, int, int], float]] = []
+    merged: dict[tuple[int, int, int], tuple[tuple[int, int, int], float]] = {}  # hkl -> (ring hkl, s)
+    first: tuple[tuple[int, int, int], float] | None = None
     for r in every:
-        if merged and abs(merged[-1][1] - r.s_inv_angstrom) < 1e-9:
-            _COINCIDENT.setdefault(merged[-1][0], [hkl_label(merged[-1][0])]).append(r.label)
-            continue
-        merged.append((r.hkl, r.s_inv_angstrom))
+        if first is None or abs(first[1] - r.s_inv_angstrom) >= 1e-9:
+            first = (r.hkl, r.s_inv_angstrom)
+        merged[r.hkl] = first
+    rings = list(dict.fromkeys(merged.values()))
     if peaks is None:
-        return [(h, s) for h, s in merged if s_min < s < s_max]
-    allowed = dict(merged)
-    for first, labels in _COINCIDENT.items():  # a coincident reflection names its merged ring
-        for lab in labels[1:]:
-            allowed.setdefault(parse_hkl(lab), allowed.get(first, np.inf))
+        return [(h, s) for h, s in rings if s_min < s < s_max]
     out = []
     for p in peaks:
         hkl = parse_hkl(p)
-        if hkl not in allowed:
-            options = ", ".join(hkl_label(h) for h, s in merged if s < s_max)
+        if hkl not in merged:
+            options = ", ".join(hkl_label(h) for h, s in rings if s_min < s < s_max)
             raise CrystalError(
                 f"reflection ({hkl_label(hkl)}) is not an allowed ring of {structure.name}; "
                 f"allowed rings in the data range: {options}"
             )
-        s = allowed[hkl]
-        hkl = next((h for h, sv in merged if sv == s), hkl)
+        hkl, s = merged[hkl]
         if not s_min < s < s_max:
             raise InputError(
                 f"ring ({hkl_label(hkl)}) at s = {s:.4f} Å⁻¹ is outside the fittable s range "
@@ -307,8 +307,9 @@ def index_profile(
     centers = np.array([sv + off for _, sv in chosen])
     width_at = np.full(len(centers), fwhm0)
     groups = group_overlapping(centers, width_at)
+    allowed = reflections(refined, s[-1] + 1.0)
     rings = tuple(
-        Ring(h, hkl_label(h), ring_family(h), float(c), float(w), int(g))
+        Ring(h, hkl_label(h), ring_family(h, refined, allowed=allowed), float(c), float(w), int(g))
         for (h, _), c, w, g in zip(chosen, centers, width_at, groups, strict=True)
     )
     overlaps = tuple(

@@ -303,6 +303,7 @@ def fit_powder_series(
     if has_scans:
         scan_prof = reduced["intensity_scan"].transpose("scan", "delay", "s").values.astype(float)
         scan_sig = reduced["intensity_scan_sigma"].transpose("scan", "delay", "s").values.astype(float)
+        sig = _propagated_sigma(scan_prof, scan_sig, sig)
         prof_all = np.concatenate([prof, scan_prof.reshape(-1, s.size)])
         sig_all = np.concatenate([sig, scan_sig.reshape(-1, s.size)])
     else:
@@ -369,6 +370,20 @@ def fit_powder_series(
         scan_fwhm=scan_fw[:, sel], scan_area=scan_ar[:, sel], scan_flag=scan_flag[:, sel],
         eta=eta[sel], indexing=indexing, shape=shape, background=background,
     )
+
+
+def _propagated_sigma(scan_prof: np.ndarray, scan_sig: np.ndarray, fallback: np.ndarray) -> np.ndarray:
+    """1σ of the scan mean from the per-scan (Poisson) σ: √Σσ²/n.
+
+    The combined profiles are weighted with it rather than with ``intensity_sigma``
+    (a standard error over scans, whose bin-to-bin noise with 2–3 scans would
+    scramble the weights); excess scatter is still accounted for, by the χ²
+    scaling of each covariance and by the scan-to-scan errors.
+    """
+    ok = np.isfinite(scan_prof) & np.isfinite(scan_sig)
+    n = ok.sum(axis=0)
+    var = np.where(ok, scan_sig, 0.0) ** 2
+    return np.where(n > 0, np.sqrt(var.sum(axis=0)) / np.maximum(n, 1), fallback)
 
 
 def _overlaps(rings: tuple[Ring, ...]) -> tuple[tuple[str, str, float], ...]:

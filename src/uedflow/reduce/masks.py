@@ -18,9 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uedflow.errors import InputError
-
-__all__ = ["MaskResult", "pixel_defects", "beam_block", "auto_mask", "combine_masks"]
+__all__ = ["MaskResult", "pixel_defects", "beam_block", "auto_mask"]
 
 
 @dataclass(frozen=True)
@@ -101,17 +99,6 @@ def beam_block(image: np.ndarray, center_rc: tuple[float, float], *, invalid: np
     ids = np.unique(win[win > 0])
     block = np.isin(labels, ids) if ids.size else np.zeros(img.shape, bool)
     return binary_dilation(block, iterations=grow_px) if grow_px and block.any() else block
-
-
-def combine_masks(*masks: np.ndarray | None) -> np.ndarray:
-    """Logical AND of valid-pixel masks (None entries are skipped)."""
-    present = [np.asarray(m, bool) for m in masks if m is not None]
-    if not present:
-        raise InputError("combine_masks needs at least one mask")
-    out = present[0].copy()
-    for m in present[1:]:
-        out &= m
-    return out
 
 
 def auto_mask(frames: np.ndarray, center_rc: tuple[float, float] | None = None, *, saturation: float | None = None,

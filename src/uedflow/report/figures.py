@@ -27,7 +27,15 @@ from uedflow.report.style import (
     sample_label,
 )
 
-__all__ = ["peak_mean", "MSD_LABEL", "figure_kinetics", "figure_quasi_equilibrium", "figure_widths", "peak_order", "labels_for"]
+__all__ = [
+    "MSD_LABEL",
+    "figure_kinetics",
+    "figure_quasi_equilibrium",
+    "figure_widths",
+    "labels_for",
+    "peak_mean",
+    "peak_order",
+]
 
 MSD_LABEL = r"$\Delta\langle u^2\rangle_s$ (Å$^2$)"
 DELAY_LABEL = "Pump–probe delay (ps)"

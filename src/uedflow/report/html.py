@@ -97,8 +97,10 @@ def _fit_method(ds: xr.Dataset) -> str:
     bg = ds.attrs.get("background_model", "smooth")
     irf = np.nanmedian(ds.irf_fwhm_ps.values) if "irf_fwhm_ps" in ds else math.nan
     irf_txt = f" convolved with a Gaussian instrument response of FWHM {irf:.2g} ps" if math.isfinite(irf) else ""
+    model = ("biexponential rise" if ds.attrs.get("kinetic_model") == "biexp"
+             else "single-exponential rise A[1 − exp(−(t − t₀)/τ)]")
     return (f"Peaks were fitted per delay with {shape} profiles on a {bg} background; each trace was fitted with a "
-            f"single-exponential rise A[1 − exp(−(t − t₀)/τ)]{irf_txt}.")
+            f"{model}{irf_txt}.")
 
 
 def build_figures(samples: Sequence[Sample], *, progress: Callable[[int, int], None] | None = None) -> list[FigureSpec]:
@@ -112,8 +114,8 @@ def build_figures(samples: Sequence[Sample], *, progress: Callable[[int, int], N
          "(a) Bragg peak positions s normalised to their mean before time zero, s/s₀ = 1 − ε, and (b) the change of "
          "mean-square displacement along each scattering vector, Δ⟨u²⟩_s = −ln(I/I₀)/(4π²s²), for each peak "
          f"(colours; markers by direction family), one column per sample, 1σ error bars. {method} Solid lines: "
-         "those fits. Black dashed line: Δ⟨u²⟩_s averaged over all peaks at each delay (weighted by 1/σ²). Hollow grey points: peak "
-         "fits flagged as failed or at a bound."),
+         "those fits. Black dashed line: Δ⟨u²⟩_s averaged over all peaks at each delay (weighted by 1/σ²). "
+         "Hollow grey points: peak fits flagged as failed or at a bound."),
         ("fig4_quasi_equilibrium", "Figure 4 — quasi-equilibrium Δ⟨u²⟩ and time constants per peak",
          lambda: F.figure_quasi_equilibrium(dyn, labels=labels),
          f"(a) Δ⟨u²⟩_s averaged over the quasi-equilibrium window ({_window(dyn[0])}) and (b) the rise time τ of the "
@@ -163,7 +165,8 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], *
     for r in rows:
         cells = "".join(f"<td>{html.escape(str(r.get(key, '')))}</td>" for key, _ in columns)
         body.append(f"<tr class='{'bad' if r.get('_bad') else ''}'>{cells}</tr>")
-    return f"<table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f"<div class='tw'><table class='{cls}'><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody>"
+            "</table></div>")
 
 
 _UNITS = {"strain": "", "msd": " Å²", "width": " Å⁻¹", "intensity": ""}
@@ -203,7 +206,7 @@ def _summary_html(samples: Sequence[Sample]) -> str:
         rows.append({"name": s.name, "material": sm["material"], "T": format_pm(sm["temperature_K"]),
                      "fluence": format_pm(sm["fluence_mJ_cm2"]), "d": format_pm(sm["diameter_nm"]),
                      "peaks": sm["peaks"], "delays": sm["delays"],
-                     "msd": format_pm(sm["mean_msd_qe_angstrom2"]),
+                     "msd": format_pm(sm["mean_msd_qe_angstrom2"], sm["mean_msd_qe_err_angstrom2"]),
                      "dT_msd": format_pm(sm["temperature_rise_msd_K"], sm["temperature_rise_msd_err_K"]),
                      "dT_strain": format_pm(sm["temperature_rise_strain_K"], sm["temperature_rise_strain_err_K"]),
                      "flags": f"{sm['flagged_peak_fits']} / {sm['failed_kinetic_fits']}"})
@@ -269,9 +272,11 @@ def _heating_html(samples: Sequence[Sample]) -> str:
 
 _CSS = """
 body{font-family:Helvetica,Arial,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}
-h1{font-size:1.6em;margin-bottom:.2em} h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
+h1{font-size:1.6em;margin-bottom:.2em}
+h2{font-size:1.25em;border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.8em}
 h3{font-size:1.05em} table{border-collapse:collapse;font-size:.85em;margin:.5em 0 1em}
 th,td{border:1px solid #ddd;padding:.25em .55em;text-align:right} th{background:#f3f3f3}
+td{white-space:nowrap} .tw{overflow-x:auto;max-width:100%}
 td:first-child,th:first-child{text-align:left} tr.bad td{background:#fde8e8}
 figure{margin:1.2em 0} figure img{max-width:100%;height:auto;border:1px solid #eee}
 figcaption{font-size:.88em;color:#333;margin-top:.4em} .meta{color:#666;font-size:.85em}
@@ -352,6 +357,8 @@ def write_report(samples: Sequence[Sample], out_dir: str | Path, *, title: str =
     out.mkdir(parents=True, exist_ok=True)
     specs = build_figures(samples, progress=progress)
     png = {s.key: _render(s.figure, "png") for s in specs}
+    for spec in specs:  # keep the layout of the PNG for the SVG instead of solving it again
+        spec.figure.set_layout_engine("none")
     written: dict[str, tuple[Path, Path]] = {}
     with atomic_dir(out / "figures") as tmp:
         for spec in specs:

@@ -15,7 +15,16 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-__all__ = ["robust_ylim", "PAPER_RC", "paper_style", "new_figure", "peak_colors", "sample_colors", "sample_label", "FAMILY_MARKERS"]
+__all__ = [
+    "FAMILY_MARKERS",
+    "PAPER_RC",
+    "new_figure",
+    "paper_style",
+    "peak_colors",
+    "robust_ylim",
+    "sample_colors",
+    "sample_label",
+]
 
 #: rcParams of the report figures (journal column widths, inward ticks, no top/right clutter).
 PAPER_RC = {

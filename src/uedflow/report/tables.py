@@ -38,19 +38,21 @@ def fit_rows(ds: xr.Dataset) -> list[dict[str, Any]]:
     """One row per peak × observable: the content of ``fits.csv`` read from a dynamics dataset.
 
     Keys: hkl, family, observable, amplitude, amplitude_err, tau_ps, tau_err_ps,
-    t0_ps, t0_err_ps, chi2_red, success (bool).
+    t0_ps, t0_err_ps, chi2_red, success (bool). Peaks are ordered by s.
     """
+    names = ("amplitude", "amplitude_err", "tau_ps", "tau_err_ps", "t0_ps", "t0_err_ps", "chi2_red")
+    shape = (ds.sizes["peak"], ds.sizes["observable"])
+    arrays = {v: ds[v].transpose("peak", "observable").values.astype(float) if v in ds else np.full(shape, math.nan)
+              for v in names}
+    success = ds.fit_success.transpose("peak", "observable").values.astype(bool) if "fit_success" in ds \
+        else np.ones(shape, bool)
+    hkl, family, observables = ds.hkl.values, ds.family.values, ds.observable.values
     rows = []
-    order = np.argsort(ds.s0.values)
-    for i in order:
-        for obs in ds.observable.values:
-            sel = {"peak": i, "observable": obs}
-            row: dict[str, Any] = {"hkl": str(ds.hkl.values[i]), "family": str(ds.family.values[i]),
-                                   "observable": str(obs)}
-            for var in ("amplitude", "amplitude_err", "tau_ps", "tau_err_ps", "t0_ps", "t0_err_ps", "chi2_red"):
-                row[var] = _f(ds[var].isel(peak=i).sel(observable=obs).values) if var in ds else math.nan
-            row["success"] = bool(ds.fit_success.isel(peak=sel["peak"]).sel(observable=obs).values) \
-                if "fit_success" in ds else True
+    for i in np.argsort(ds.s0.values):
+        for j, obs in enumerate(observables):
+            row: dict[str, Any] = {"hkl": str(hkl[i]), "family": str(family[i]), "observable": str(obs)}
+            row.update({v: float(arrays[v][i, j]) for v in names})
+            row["success"] = bool(success[i, j])
             rows.append(row)
     return rows
 
@@ -99,13 +101,16 @@ def summary_rows(ds: xr.Dataset) -> dict[str, Any]:
         "peaks": int(ds.sizes.get("peak", 0)),
         "delays": int(ds.sizes.get("delay", 0)),
         "delay_range_ps": (float(ds.delay.min()), float(ds.delay.max())) if "delay" in ds else None,
-        "mean_msd_qe_angstrom2": float(np.nanmean(msd)) if np.isfinite(msd).any() else math.nan,
+        # the analysis' error-weighted mean when stored, else the plain mean over peaks
+        "mean_msd_qe_angstrom2": _f(ds.attrs["msd_qe_mean_angstrom2"]) if "msd_qe_mean_angstrom2" in ds.attrs
+        else float(np.nanmean(msd)) if np.isfinite(msd).any() else math.nan,
+        "mean_msd_qe_err_angstrom2": _f(ds.attrs.get("msd_qe_mean_err_angstrom2", math.nan)),
         "failed_kinetic_fits": int((ds.fit_success.values == 0).sum()) if "fit_success" in ds else 0,
         "flagged_peak_fits": int((ds.fit_flag.values != 0).sum()) if "fit_flag" in ds else 0,
     }
     out["material"] = str(ds.attrs.get("material", ""))
-    for key in ("temperature_K", "fluence_mJ_cm2", "diameter_nm", "temperature_rise_msd_K", "temperature_rise_msd_err_K", "temperature_rise_strain_K",
-                "temperature_rise_strain_err_K"):
+    for key in ("temperature_K", "fluence_mJ_cm2", "diameter_nm", "temperature_rise_msd_K",
+                "temperature_rise_msd_err_K", "temperature_rise_strain_K", "temperature_rise_strain_err_K"):
         out[key] = _f(ds.attrs.get(key, math.nan))
     return out
 
