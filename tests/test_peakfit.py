@@ -8,6 +8,7 @@ from uedflow.errors import ConfigError, CrystalError, InputError
 from uedflow.peaks import (
     FLAG_AT_BOUND,
     FLAG_NO_DATA,
+    FLAG_POOR_FIT,
     Ring,
     candidate_rings,
     fit_group,
@@ -51,8 +52,9 @@ def test_overlapping_pair_unbiased_with_unit_pulls(shape):
     assert "converged" in fit.report() and fit.summary()["n_success"] == 200
 
 
-def test_flags_no_data_and_bounds():
-    s, y, sig = _batch("gaussian", n=3)
+def test_flags_no_data_bounds_and_poor_fits():
+    s, y, sig = _batch("gaussian", n=4)
+    sig[3] /= 30.0  # errors 30× too small: χ²_red ~ 900, the model "does not describe" the data
     y[1] = np.nan
     y[2] = y[2] - pseudo_voigt(s, TRUE["311"][0], TRUE["311"][1], TRUE["311"][2], 0.0)
     y[2] += pseudo_voigt(s, TRUE["311"][0], 0.530, TRUE["311"][2], 0.0)  # moved outside the ±FWHM/2 bound
@@ -62,6 +64,7 @@ def test_flags_no_data_and_bounds():
     assert flags[0] == 0
     assert flags[1] & FLAG_NO_DATA and not fit.success[1]
     assert flags[2] & FLAG_AT_BOUND
+    assert flags[3] == FLAG_POOR_FIT and fit.chi2_red[3] > 500
 
 
 def test_indexing_helpers():

@@ -7,7 +7,17 @@ from uedflow.peaks.background import (
     resolve_background,
     robust_baseline,
 )
-from uedflow.peaks.fit import FLAG_AT_BOUND, FLAG_FAILED, FLAG_NO_DATA, PeakFit, auto_degree, check_shape, fit_group
+from uedflow.peaks.fit import (
+    FLAG_AT_BOUND,
+    FLAG_FAILED,
+    FLAG_NO_DATA,
+    FLAG_POOR_FIT,
+    POOR_FIT_CHI2,
+    PeakFit,
+    auto_degree,
+    check_shape,
+    fit_group,
+)
 from uedflow.peaks.indexing import (
     Indexing,
     Ring,
@@ -27,6 +37,8 @@ __all__ = [
     "FLAG_AT_BOUND",
     "FLAG_FAILED",
     "FLAG_NO_DATA",
+    "FLAG_POOR_FIT",
+    "POOR_FIT_CHI2",
     "Indexing",
     "PeakFit",
     "PeakSeries",

@@ -23,12 +23,27 @@ from uedflow.peaks.background import polynomial_design
 from uedflow.peaks.indexing import Ring
 from uedflow.peaks.lineshapes import SHAPES, pseudo_voigt, shape_and_jacobian
 
-__all__ = ["PeakFit", "auto_degree", "fit_group", "FLAG_FAILED", "FLAG_AT_BOUND", "FLAG_NO_DATA", "check_shape"]
+__all__ = [
+    "PeakFit",
+    "auto_degree",
+    "fit_group",
+    "FLAG_FAILED",
+    "FLAG_AT_BOUND",
+    "FLAG_NO_DATA",
+    "FLAG_POOR_FIT",
+    "POOR_FIT_CHI2",
+    "check_shape",
+]
 
-#: Bits of a fit flag: the solver failed, a parameter ended at a bound, no data.
+#: Bits of a fit flag: the solver failed, a parameter ended at a bound, no data,
+#: and a fit the model does not describe (χ²_red above :data:`POOR_FIT_CHI2`).
 FLAG_FAILED = 1
 FLAG_AT_BOUND = 2
 FLAG_NO_DATA = 4
+FLAG_POOR_FIT = 8
+#: χ²_red above which a peak fit is flagged as not describing the data (line-shape
+#: mismatch of a few % already gives χ²_red ~ 10 at high counts; 100 means the model fails).
+POOR_FIT_CHI2 = 100.0
 _PEAK_PARAMS = ("area", "center", "fwhm", "eta")
 
 
@@ -95,11 +110,12 @@ class PeakFit:
         return self.stderr[:, self._col(f"{param}_{label}")]
 
     def flags(self, label: str) -> np.ndarray:
-        """(B,) uint8 flags of ring ``label`` (FLAG_FAILED | FLAG_AT_BOUND | FLAG_NO_DATA)."""
+        """(B,) uint8 flags of ring ``label`` (FLAG_FAILED | FLAG_AT_BOUND | FLAG_NO_DATA | FLAG_POOR_FIT)."""
         cols = [self._col(f"{p}_{label}") for p in ("area", "center", "fwhm")]
         out = np.where(self.success, 0, FLAG_FAILED).astype(np.uint8)
         out |= np.where(self.at_bound[:, cols].any(axis=1), FLAG_AT_BOUND, 0).astype(np.uint8)
         out |= np.where(np.isfinite(self.values[:, cols]).all(axis=1), 0, FLAG_NO_DATA).astype(np.uint8)
+        out |= np.where(self.chi2_red > POOR_FIT_CHI2, FLAG_POOR_FIT, 0).astype(np.uint8)
         return out
 
     def summary(self) -> dict[str, Any]:
