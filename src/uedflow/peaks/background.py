@@ -9,12 +9,14 @@ Two models, both applied per delay (the diffuse background changes after the pum
     A smooth cubic B-spline through the whole profile, fitted by linear least
     squares to the points outside the peak windows with iterative asymmetric
     clipping of what is left of the peaks (:func:`robust_baseline`), and
-    subtracted before the peak fits.
+    subtracted before the peak fits (which keep a local linear term for what
+    the spline misses under the rings).
 
 ``"auto"`` is :data:`DEFAULT_BACKGROUND`, chosen by the comparison on simulated
-powder profiles in ``tests/test_background.py`` (the joint polynomial recovers
-peak areas and widths with a smaller bias, because it cannot be pulled up
-between unresolved rings).
+powder profiles in ``tests/test_background.py``: the joint polynomial recovers
+Δ⟨u²⟩ and strain amplitudes of PbSe within ~1 %, while the baseline, which has
+almost no ring-free points to anchor it between the dense rings at s > 0.45 Å⁻¹,
+leaves χ²_red in the hundreds there (it does well only for isolated rings).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Procedure (see :func:`fit_powder_series`):
 
 1. index the reference profile (before time zero) against the structure;
 2. fit the reference with free line shapes; drop, when the rings were not
-   chosen by the user, rings too weak to fit (area < 5σ);
+   chosen by the user, rings too weak to fit (area < 5σ) or whose fit is flagged;
 3. fix the pseudo-Voigt mixing η of each ring to its reference value and fit
    the combined profile of every delay and the profile of every scan and delay,
    all at once per group, starting from the reference fit;
@@ -221,7 +221,8 @@ def _reference_fit(s, ref, ref_sig, indexing: Indexing, shape, degree, wanted: s
         fit_of = {lab: f for f in fits.values() for lab in f.labels}
         area = np.array([fit_of[r.label].value("area", r.label)[0] for r in rings])
         area_err = np.array([fit_of[r.label].error("area", r.label)[0] for r in rings])
-        keep = np.isfinite(area) & (area > _MIN_SIGNIFICANCE * np.nan_to_num(area_err, nan=np.inf))
+        good = np.array([fit_of[r.label].flags(r.label)[0] == 0 for r in rings])
+        keep = good & np.isfinite(area) & (area > _MIN_SIGNIFICANCE * np.nan_to_num(area_err, nan=np.inf))
         keep |= np.array([r.label in wanted for r in rings])
         if not keep.any():
             raise InputError("no ring could be fitted in the reference profile (all areas below 5σ)")
@@ -237,7 +238,7 @@ def _reference_fit(s, ref, ref_sig, indexing: Indexing, shape, degree, wanted: s
         )
         dropped = [r.label for r, k in zip(rings, keep, strict=True) if not k]
         if dropped:
-            log.info("dropping rings too weak to fit: %s", ", ".join(dropped))
+            log.info("dropping rings too weak or too poorly fitted: %s", ", ".join(dropped))
         stable = not dropped and all(
             a.group == b.group for a, b in zip(new, rings, strict=True)
         )
@@ -264,7 +265,8 @@ def fit_powder_series(
     reduced : xarray.Dataset
         A ``uedflow-reduced`` dataset (docs/formats.md).
     peaks : sequence of str, optional
-        Rings to report (``["111", "200"]``); default every allowed ring found with area > 5σ.
+        Rings to report (``["111", "200"]``); default every allowed ring whose fit before
+        time zero is good (not flagged) with an area above 5σ.
         The other rings are still fitted, so that their tails do not bias the chosen ones.
     shape : str
         ``"pseudo-voigt"`` (default), ``"gaussian"`` or ``"lorentzian"``.
@@ -308,7 +310,7 @@ def fit_powder_series(
         sig_all = np.concatenate([sig, scan_sig.reshape(-1, s.size)])
     else:
         prof_all, sig_all = prof, sig
-    degree: str | None = "auto"
+    degree: str | int | None = "auto"
     if background == "baseline":
         windows = [(r.s_expected - 2 * GROUP_HALF_WIDTH * r.fwhm_guess, r.s_expected + 2 * GROUP_HALF_WIDTH * r.fwhm_guess)
                    for r in indexing.rings]
@@ -316,7 +318,7 @@ def fit_powder_series(
         spacing = max((s[-1] - s[0]) / 12.0, 8 * GROUP_HALF_WIDTH * float(np.median([r.fwhm_guess for r in indexing.rings])))
         ref = ref - robust_baseline(s, ref, exclude=windows, knot_spacing=spacing)
         prof_all = prof_all - robust_baseline(s, prof_all, exclude=windows, knot_spacing=spacing)
-        degree = None
+        degree = 1  # a local linear term absorbs what the global spline misses under the rings
     rings, ref_fits = _reference_fit(s, ref, ref_sig, indexing, shape, degree, wanted, half_window)
     fit_of = {lab: f for f in ref_fits.values() for lab in f.labels}
     eta = np.array([fit_of[r.label].value("eta", r.label)[0] if shape == "pseudo-voigt" else
