@@ -111,7 +111,12 @@ class ReduceConfig:
 
 @dataclass(frozen=True)
 class AnalyzeConfig:
-    """Peak and kinetics analysis options. s in Å⁻¹, times in ps, T in K."""
+    """Peak and kinetics analysis options. s in Å⁻¹, times in ps, T in K.
+
+    ``irf_fwhm_ps`` is the instrument response FWHM (None: the reduced file's
+    ``irf_fwhm_ps`` attribute, else 0.5 ps); ``kinetic_model`` is ``"exp"`` or
+    ``"biexp"``.
+    """
 
     peaks: tuple[str, ...] | None = None
     shape: str = "pseudo-voigt"
@@ -119,6 +124,8 @@ class AnalyzeConfig:
     qe_window_ps: tuple[float, float] = (40.0, 60.0)
     debye_temperature_K: float = 250.0
     bootstrap: int = 0
+    irf_fwhm_ps: float | None = None
+    kinetic_model: str = "exp"
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ def _peaks(value: str | None) -> tuple[str, ...] | None:
 @click.option("--debye-temperature", type=float, default=None, help="Debye temperature in K (default 250).")
 @click.option("--bootstrap", type=int, default=None, help="Bootstrap resamplings over scans (default 0).")
 @click.option("--irf", "irf_fwhm_ps", type=float, default=None, help="Instrument response FWHM in ps (default: the file's irf_fwhm_ps attribute, else 0.5).")
-@click.option("--model", type=click.Choice(["exp", "biexp"]), default="exp", help="Kinetic model.")
+@click.option("--model", type=click.Choice(["exp", "biexp"]), default=None, help="Kinetic model (default exp).")
 @quiet_option
 def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temperature, bootstrap, irf_fwhm_ps,
                 model, quiet):
@@ -44,15 +44,15 @@ def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temp
     ds = open_dataset(reduced, format="uedflow-reduced", version=1)
     changes = {k: v for k, v in {"peaks": _peaks(peaks), "shape": shape, "background": background,
                                  "qe_window_ps": tuple(qe_window) if qe_window else None,
-                                 "debye_temperature_K": debye_temperature, "bootstrap": bootstrap}.items()
+                                 "debye_temperature_K": debye_temperature, "bootstrap": bootstrap,
+                                 "irf_fwhm_ps": irf_fwhm_ps, "kinetic_model": model}.items()
                if v is not None}
     cfg = dataclasses.replace(AnalyzeConfig(), **changes)
     with progress("analyze", quiet=quiet) as cb:
-        out = analyze(ds, config=cfg, progress=cb, irf_fwhm_ps=irf_fwhm_ps, model=model)
+        out = analyze(ds, config=cfg, progress=cb)
     output = output or reduced.with_name("dynamics.h5")
     output.parent.mkdir(parents=True, exist_ok=True)
-    write_dynamics(out, output, config=dataclasses.asdict(cfg) | {"model": model, "irf_fwhm_ps": irf_fwhm_ps},
-                   inputs=[reduced])
+    write_dynamics(out, output, config=dataclasses.asdict(cfg), inputs=[reduced])
     if not quiet:
         n_ok = int(out["fit_success"].sum())
         click.echo(f"{len(out['hkl'])} rings ({', '.join(map(str, out['hkl'].values))}), "

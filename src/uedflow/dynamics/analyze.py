@@ -23,7 +23,7 @@ from uedflow.crystal import FAMILIES
 from uedflow.dynamics.kinetics import KineticsFit, fit_global, stack_fits
 from uedflow.dynamics.summary import linear_fit, temperature_from_msd_rise, temperature_from_strain, window_average
 from uedflow.dynamics.traces import OBSERVABLES, Traces, compute_traces, family_average
-from uedflow.errors import FileFormatError, FitError, InputError
+from uedflow.errors import ConfigError, FileFormatError, FitError, InputError
 from uedflow.peaks import PeakSeries, fit_powder_series, structure_of
 
 __all__ = ["analyze", "DYNAMICS_FORMAT", "DYNAMICS_VERSION", "MIN_DELAYS", "DEFAULT_IRF_FWHM_PS"]
@@ -153,8 +153,6 @@ def analyze(
     *,
     config: AnalyzeConfig | None = None,
     progress: Callable[[int, int], None] | None = None,
-    irf_fwhm_ps: float | None = None,
-    model: str = "exp",
     seed: int = 0,
 ) -> xr.Dataset:
     """Lattice dynamics of a reduced powder series.
@@ -166,14 +164,12 @@ def analyze(
         ``uedflow.io.open_dataset(path, format="uedflow-reduced", version=1)``.
     config : AnalyzeConfig, optional
         Rings, line shape, background, quasi-equilibrium window [ps], Debye
-        temperature [K], number of bootstrap resamplings over scans.
+        temperature [K], number of bootstrap resamplings over scans, kinetic
+        model (``"exp"`` or ``"biexp"``) and instrument response FWHM [ps]
+        (default the reduced file's ``irf_fwhm_ps`` attribute, else
+        :data:`DEFAULT_IRF_FWHM_PS`).
     progress : callable, optional
         ``progress(done, total)``.
-    irf_fwhm_ps : float, optional
-        Instrument response FWHM [ps]; default the reduced file's ``irf_fwhm_ps``
-        attribute, else :data:`DEFAULT_IRF_FWHM_PS`.
-    model : str
-        Kinetic model, ``"exp"`` or ``"biexp"``.
     seed : int
         Seed of the bootstrap.
 
@@ -193,7 +189,10 @@ def analyze(
     """
     cfg = config or AnalyzeConfig()
     _check_reduced(reduced)
-    irf = float(irf_fwhm_ps if irf_fwhm_ps is not None else reduced.attrs.get("irf_fwhm_ps", DEFAULT_IRF_FWHM_PS))
+    irf = float(cfg.irf_fwhm_ps if cfg.irf_fwhm_ps is not None else reduced.attrs.get("irf_fwhm_ps", DEFAULT_IRF_FWHM_PS))
+    model = cfg.kinetic_model
+    if model not in ("exp", "biexp"):
+        raise ConfigError(f"analyze.kinetic_model must be 'exp' or 'biexp', got {model!r}")
     total = 2 + max(cfg.bootstrap, 0)
 
     def step(done: int) -> None:
