@@ -34,6 +34,8 @@ lint: $(VENV)/.installed
 
 ## bench: peer-comparison benchmarks (pyFAI, debyecalculator); prints ratios
 bench: $(VENV)/.installed
+	# CPU torch for debyecalculator (a plain `torch` would pull a multi-GB CUDA build)
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
 	$(BIN)/python benchmarks/run_all.py
 
