@@ -255,11 +255,22 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
     det = sections["detector"]
     resolved = {k: str((base / v).resolve()) for k in ("dark", "flat", "mask") if (v := getattr(det, k))}
     det = dataclasses.replace(det, **resolved)
+    sample, red, ana = sections["sample"], sections["reduce"], sections["analyze"]
     for name, value in (("beam.energy_keV", sections["beam"].energy_keV),
                         ("detector.camera_length_m", det.camera_length_m),
-                        ("detector.pixel_size_m", det.pixel_size_m)):
-        if not value > 0:
+                        ("detector.pixel_size_m", det.pixel_size_m),
+                        ("sample.temperature_K", sample.temperature_K),
+                        ("sample.fluence_mJ_cm2", sample.fluence_mJ_cm2),
+                        ("sample.diameter_nm", sample.diameter_nm),
+                        ("sample.pump_wavelength_nm", sample.pump_wavelength_nm),
+                        ("reduce.n_bins", red.n_bins), ("reduce.outlier_sigma", red.outlier_sigma),
+                        ("reduce.chunk_frames", red.chunk_frames),
+                        ("analyze.debye_temperature_K", ana.debye_temperature_K)):
+        if value is not None and not value > 0:
             raise ConfigError(f"{source}: {name} must be positive, got {value}")
+    for name, value in (("analyze.bootstrap", ana.bootstrap), ("analyze.irf_fwhm_ps", ana.irf_fwhm_ps)):
+        if value is not None and not value >= 0:
+            raise ConfigError(f"{source}: {name} must be >= 0, got {value}")
     if det.center_rc is not None and len(det.center_rc) != 2:
         raise ConfigError(f"{source}: detector.center_rc must be [row, col], got {det.center_rc}")
     return Experiment(

@@ -239,7 +239,10 @@ def _prepare_out_dir(out_dir: str | Path) -> Path:
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise FileFormatError(f"output folder {out} exists and is a file; choose another -o")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FileFormatError(f"cannot create output folder {out} ({exc.strerror}); choose another -o") from None
     return out
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
+import signal
 import sys
+import threading
 
 import click
 
@@ -54,14 +56,33 @@ class _LazyGroup(click.Group):
                 formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> object:
+        interrupted: list[int] = []
+
+        def on_sigint(signum: int, frame: object) -> None:
+            interrupted.append(signum)
+            raise KeyboardInterrupt
+
+        # Remember Ctrl-C even when compiled code (numba, ctypes callbacks) swallows the KeyboardInterrupt.
+        previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
+        handle = previous not in (None, signal.SIG_IGN)
+        if handle:
+            signal.signal(signal.SIGINT, on_sigint)
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
         except UedflowError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
             click.echo("interrupted: no partial output was kept", err=True)
             sys.exit(130)
+        finally:
+            if handle:
+                signal.signal(signal.SIGINT, previous)
+        if interrupted:
+            click.echo("interrupted: Ctrl-C arrived inside compiled code, which finished first; "
+                       "the outputs written are complete", err=True)
+            sys.exit(130)
+        return result
 
 
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -17,7 +17,7 @@ __all__ = ["simulate_cmd"]
               help="Output folder (replaced atomically).")
 @click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Run description TOML (may start from a preset with preset = NAME).")
-@click.option("--seed", default=0, show_default=True, type=int, help="Random seed.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Random seed (>= 0).")
 @click.option("--list", "list_presets", is_flag=True, help="List the presets and exit.")
 @quiet_option
 def simulate_cmd(preset: str | None, output: Path | None, config: Path | None, seed: int, list_presets: bool,

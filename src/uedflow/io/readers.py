@@ -12,13 +12,16 @@ pixels of frame ``index``.
 
 from __future__ import annotations
 
+import functools
+import io
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from uedflow.errors import FileFormatError
+from uedflow.errors import FileFormatError, InputError
 
 __all__ = ["FrameInfo", "FrameReader", "register_reader", "get_reader", "read_frame", "frame_info", "load_image"]
 
@@ -48,6 +51,9 @@ class FrameReader:
         ``read(path, index, dataset) -> (rows, cols) ndarray``.
     sniff : callable, optional
         ``sniff(path) -> bool``; claims a file regardless of suffix.
+    read_into : callable, optional
+        ``read_into(path, index, dataset, out) -> bool``: read the frame straight into ``out``
+        (rows, cols); returns False when it cannot (e.g. another dtype), then ``read`` is used.
     """
 
     name: str
@@ -55,6 +61,7 @@ class FrameReader:
     info: Callable[[Path, str | None], FrameInfo]
     read: Callable[[Path, int, str | None], np.ndarray]
     sniff: Callable[[Path], bool] | None = None
+    read_into: Callable[[Path, int, str | None, np.ndarray], bool] | None = None
 
 
 _READERS: list[FrameReader] = []
@@ -112,7 +119,8 @@ def frame_info(path: str | Path, dataset: str | None = None) -> FrameInfo:
     return info
 
 
-def read_frame(path: str | Path, index: int | None = None, dataset: str | None = None) -> np.ndarray:
+def read_frame(path: str | Path, index: int | None = None, dataset: str | None = None, *,
+               out: np.ndarray | None = None) -> np.ndarray:
     """Read one frame (rows, cols) in its stored dtype.
 
     Parameters
@@ -123,15 +131,21 @@ def read_frame(path: str | Path, index: int | None = None, dataset: str | None =
         Frame within a multi-frame file (default 0).
     dataset : str, optional
         HDF5 dataset path (default: the only 2D/3D dataset in the file).
+    out : (rows, cols) ndarray, optional
+        C-contiguous buffer to fill (one read, no copy, where the format allows); returned.
 
     Raises
     ------
     FileFormatError
         Missing, unreadable or truncated file, or ``index`` out of range.
+    InputError
+        The frame does not have the shape of ``out``.
     """
     path = Path(path)
     reader = get_reader(path)
     try:
+        if out is not None and reader.read_into is not None and reader.read_into(path, int(index or 0), dataset, out):
+            return out
         frame = np.asarray(reader.read(path, int(index or 0), dataset))
     except FileFormatError:
         raise
@@ -141,7 +155,13 @@ def read_frame(path: str | Path, index: int | None = None, dataset: str | None =
         ) from None
     if frame.ndim != 2:
         raise FileFormatError(f"frame {index or 0} of {path} has shape {frame.shape}; frames must be 2D images")
-    return frame
+    if out is None:
+        return frame
+    if frame.shape != out.shape:
+        raise InputError(f"frame {index or 0} of {path} has shape {frame.shape}, the others {out.shape}; "
+                         "all frames must match")
+    out[...] = frame
+    return out
 
 
 def load_image(path: str | Path, *, what: str = "image") -> np.ndarray:
@@ -168,18 +188,29 @@ def _shape3(path: Path, shape: tuple[int, ...], dtype: np.dtype) -> FrameInfo:
 # --- .npy -------------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=64)
+def _parse_npy_header(raw: bytes) -> tuple[tuple[int, ...], np.dtype, int, bool]:
+    """(shape, dtype, data offset, fortran order) of the raw header bytes (identical headers are parsed once)."""
+    fh = io.BytesIO(raw)
+    version = np.lib.format.read_magic(fh)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read(fh)
+    return tuple(shape), dtype, fh.tell(), fortran
+
+
 def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int, bool]:
     """(shape, dtype, data offset, fortran order) from the .npy header; checks the file is complete."""
-    with path.open("rb") as fh:
-        version = np.lib.format.read_magic(fh)
-        read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
-        shape, fortran, dtype = read(fh)
-        offset = fh.tell()
+    with path.open("rb", buffering=0) as fh:
+        raw = fh.read(12)
+        if raw[:6] == b"\x93NUMPY" and len(raw) == 12:  # magic, version, header length (2 bytes in v1, else 4)
+            end = 10 + int.from_bytes(raw[8:10], "little") if raw[6] == 1 else 12 + int.from_bytes(raw[8:12], "little")
+            raw = raw[:end] + fh.read(max(end - 12, 0))
+        size = os.fstat(fh.fileno()).st_size
+    shape, dtype, offset, fortran = _parse_npy_header(raw)
     need = offset + int(np.prod(shape)) * dtype.itemsize
-    size = path.stat().st_size
     if size < need:
         raise FileFormatError(f".npy file {path} is truncated: {size} bytes, the header promises {need}; write it again")
-    return tuple(shape), dtype, offset, fortran
+    return shape, dtype, offset, fortran
 
 
 def _npy_info(path: Path, dataset: str | None) -> FrameInfo:
@@ -199,7 +230,20 @@ def _npy_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
     return np.fromfile(path, dtype=dtype, count=count, offset=offset + index * count * dtype.itemsize).reshape(info.shape)
 
 
-register_reader(FrameReader("NumPy", (".npy",), _npy_info, _npy_read))
+def _npy_read_into(path: Path, index: int, dataset: str | None, out: np.ndarray) -> bool:
+    shape, dtype, offset, fortran = _npy_header(path)
+    info = _shape3(path, shape, dtype)
+    _check_index(path, index, info.n_frames)
+    if fortran or dtype != out.dtype or info.shape != out.shape or not out.flags.c_contiguous:
+        return False
+    with path.open("rb", buffering=0) as fh:  # one read from the file straight into the caller's buffer
+        fh.seek(offset + index * out.nbytes)
+        if fh.readinto(memoryview(out).cast("B")) != out.nbytes:
+            raise FileFormatError(f".npy file {path} is truncated; write it again")
+    return True
+
+
+register_reader(FrameReader("NumPy", (".npy",), _npy_info, _npy_read, read_into=_npy_read_into))
 
 
 # --- TIFF -------------------------------------------------------------------------------------------------

@@ -57,7 +57,7 @@ def _check_positive(name: str, value: ArrayLike, unit: str, *, allow_zero: bool 
     if np.any(bad):
         first = arr[bad].flat[0] if arr.ndim else float(arr)
         need = "non-negative" if allow_zero else "positive"
-        raise InputError(f"{name} must be a finite {need} number of {unit}; got {first!r}")
+        raise InputError(f"{name} must be a finite {need} number of {unit}; got {float(first):g}")
     return arr
 
 

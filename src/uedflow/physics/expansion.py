@@ -77,9 +77,7 @@ def linear_expansion_coefficient(temperature_K: ArrayLike, material: str = "PbSe
     19.4
     """
     a295, terms, _ = _model(material)
-    T = np.asarray(temperature_K, dtype=float)
-    if np.any(~np.isfinite(T) | (T < 0)):
-        raise InputError(f"temperature_K must be finite and >= 0 K, got {T.tolist()}")
+    T = _check_temperature("temperature_K", temperature_K)
 
     def shape(t: ArrayLike) -> np.ndarray:
         return sum(g * heat_capacity_debye_kB(t, th) for th, g in terms)
@@ -90,6 +88,14 @@ def linear_expansion_coefficient(temperature_K: ArrayLike, material: str = "PbSe
 _GL_NODES, _GL_WEIGHTS = np.polynomial.legendre.leggauss(48)
 
 
+def _check_temperature(name: str, value: ArrayLike) -> np.ndarray:
+    T = np.asarray(value, dtype=float)
+    bad = ~np.isfinite(T) | (T < 0)
+    if np.any(bad):
+        raise InputError(f"{name} must be finite and >= 0 K, got {float(T[bad].flat[0]):g}")
+    return T
+
+
 def thermal_strain(temperature_K: ArrayLike, base_temperature_K: float, material: str = "PbSe") -> np.ndarray:
     """Linear strain Δa/a = exp(∫_{T₀}^{T} α dT) − 1 of the bulk crystal.
 
@@ -98,8 +104,8 @@ def thermal_strain(temperature_K: ArrayLike, base_temperature_K: float, material
     >>> f"{float(thermal_strain(240.0, 90.0)):.2e}"
     '2.77e-03'
     """
-    T = np.asarray(temperature_K, dtype=float)
-    t0 = float(base_temperature_K)
+    T = _check_temperature("temperature_K", temperature_K)
+    t0 = float(_check_temperature("base_temperature_K", base_temperature_K))
     mid, half = 0.5 * (T + t0), 0.5 * (T - t0)
     t = mid[..., None] + half[..., None] * _GL_NODES
     integral = half * (linear_expansion_coefficient(t, material) @ _GL_WEIGHTS)
@@ -129,12 +135,13 @@ def temperature_from_strain(
     240.0
     """
     eps = np.asarray(strain, dtype=float)
-    if not np.all(np.isfinite(eps)) or np.any(np.abs(eps) > 0.1):
+    bad = ~(np.abs(eps) <= 0.1)
+    if np.any(bad):
         raise InputError(
             f"strain must be finite with |strain| <= 0.1 (a fraction, not per cent; thermal strains are ~1e-3), "
-            f"got values up to {float(np.nanmax(np.abs(eps))):.3g}"
+            f"got {float(eps[bad].flat[0]):.3g}"
         )
-    t0 = float(base_temperature_K)
+    t0 = float(_check_temperature("base_temperature_K", base_temperature_K))
     if alpha_per_K is not None:
         if not alpha_per_K > 0:
             raise InputError(f"alpha_per_K must be positive, got {alpha_per_K!r}")
@@ -145,7 +152,8 @@ def temperature_from_strain(
         while float(thermal_strain(hi, t0, material)) < e:
             hi *= 2.0
         if float(thermal_strain(lo, t0, material)) > e:
-            raise InputError(f"strain {e:.3g} is below the strain at 0 K from {t0} K")
+            raise InputError(f"strain {e:.3g} is below the strain at 0 K from {t0} K (cooling below 0 K); check the "
+                             "sign: strain = Δa/a is positive on heating")
         out[i] = brentq(lambda t, e=e: float(thermal_strain(t, t0, material)) - e, lo, hi, xtol=1e-9)
     return out
 

@@ -11,6 +11,7 @@ cluster.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -132,8 +133,8 @@ def _run_local(tasks: list, final, report: Callable[[int, int], None]) -> PassRe
                 done[0] += 1
                 report(done[0], len(keys))
 
-    with _Progress():
-        (result,) = dask.compute(final, scheduler="threads")
+    with _Progress():  # two threads per core: one can integrate while the other waits for its frames' I/O
+        (result,) = dask.compute(final, scheduler="threads", num_workers=2 * (os.cpu_count() or 1))
     return result
 
 

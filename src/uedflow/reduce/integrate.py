@@ -13,9 +13,13 @@ the bin's mean raw count F̄_j = Σ w F/f / Σ w (exact when the pixels of a bin
 share one expected count, as on a powder ring; it halves the per-frame work).
 The dark term is projected once when the operator is built. The operator is
 stored by pixel (row-major, like the frames); the kernel transposes blocks of
-128 pixels of a batch to (pixel, frame) so every operator entry is read once
-per batch and the inner loop over frames is vectorised. The same pass can sum
-the raw frames of the batch into before/after-time-zero images.
+128 pixels of up to 32 frames to a (pixel, frame) float64 tile that stays in L1
+(eight frames at a time, which LLVM turns into vector shuffles), so every
+operator entry is read once per 32 frames and the innermost loop over frames is
+vectorised. Sums are float64 (uint16 x float32 weight products are exact), so a
+batch gives the same profiles as frame-by-frame integration. The same pass can
+sum the raw frames of the batch into before/after-time-zero images, through a
+block-sized buffer so the image-sized sums are touched once per 32 frames.
 """
 
 from __future__ import annotations
@@ -214,33 +218,63 @@ def build_operator(
     return RadialOperator(edges, indptr, bins, wf.astype(np.float32), counts, counts_sq, dark_sum, shape)
 
 
-#: pixels per block: a block of the batch is transposed to (pixel, frame) float64 (16 frames x 128 px x 8 B
-#: fits L1) so the inner loop over frames is contiguous and vectorised; each operator entry is read once per batch
+#: pixels per block: a block of up to _LANES frames is transposed to a (pixel, frame) float64 tile
+#: (128 x 32 x 8 B = 32 kB, in L1) so the innermost loop runs over frames, contiguous and vectorised
 _BLOCK = 128
+#: frames integrated together: each operator entry is read once per _LANES frames
+_LANES = 32
 
 
-@numba.njit(nogil=True, cache=True, fastmath=True)
-def _accumulate(frames, indptr, bins, weights, group, out, acc):  # pragma: no cover - compiled
-    n_frames = frames.shape[0]
-    n_pix = len(indptr) - 1
-    tile = np.empty((_BLOCK, n_frames), np.float64)
-    for p0 in range(0, n_pix, _BLOCK):
-        p1 = min(n_pix, p0 + _BLOCK)
-        for b in range(n_frames):
-            f = frames[b]
-            g = group[b]
-            for p in range(p0, p1):
-                x = np.float64(f[p])
-                tile[p - p0, b] = x
-                if g >= 0:
-                    acc[g, p] += x
-        for p in range(p0, p1):
-            v = tile[p - p0]
-            for k in range(indptr[p], indptr[p + 1]):
-                o = out[bins[k]]
-                w = weights[k]
-                for b in range(n_frames):
-                    o[b] += w * v[b]
+@numba.njit(nogil=True, cache=True, fastmath=True, boundscheck=False)
+def _transpose(frames, f0, nf, p0, n, tile):  # pragma: no cover - compiled
+    """tile[i, b] = frames[f0 + b, p0 + i]; eight frames at a time, which LLVM turns into vector shuffles."""
+    b = 0
+    while b + 8 <= nf:
+        a0, a1, a2, a3 = frames[f0 + b, p0:], frames[f0 + b + 1, p0:], frames[f0 + b + 2, p0:], frames[f0 + b + 3, p0:]
+        a4, a5, a6, a7 = frames[f0 + b + 4, p0:], frames[f0 + b + 5, p0:], frames[f0 + b + 6, p0:], frames[f0 + b + 7, p0:]
+        t = tile[:, b:b + 8]
+        for i in range(n):
+            t[i, 0], t[i, 1], t[i, 2], t[i, 3] = a0[i], a1[i], a2[i], a3[i]
+            t[i, 4], t[i, 5], t[i, 6], t[i, 7] = a4[i], a5[i], a6[i], a7[i]
+        b += 8
+    for c in range(b, nf):
+        for i in range(n):
+            tile[i, c] = frames[f0 + c, p0 + i]
+
+
+@numba.njit(nogil=True, cache=True, fastmath=True, boundscheck=False)
+def _accumulate(frames, indptr, bins, weights, group, out, acc, tile, part, gsum):  # pragma: no cover - compiled
+    """out (bins, B) += operator @ frames.T; acc[g] += frames of group g (where g = group[b] >= 0).
+
+    ``tile`` (_BLOCK, lanes), ``part`` (bins, lanes) and ``gsum`` (G, _BLOCK) are float64 scratch arrays.
+    """
+    n_frames, n_pix = frames.shape
+    lanes = part.shape[1]
+    for f0 in range(0, n_frames, lanes):
+        nf = min(lanes, n_frames - f0)
+        tile[:] = 0
+        part[:] = 0
+        for p0 in range(0, n_pix, _BLOCK):
+            n = min(n_pix - p0, _BLOCK)
+            _transpose(frames, f0, nf, p0, n, tile)
+            if len(acc):  # group sums of the block in cache-resident rows, added to acc once per block
+                gsum[:] = 0
+                for b in range(nf):
+                    g = group[f0 + b]
+                    if g >= 0:
+                        f, gs = frames[f0 + b, p0:], gsum[g]
+                        for i in range(n):
+                            gs[i] += f[i]
+                for g in range(len(acc)):
+                    for i in range(n):
+                        acc[g, p0 + i] += gsum[g, i]
+            for i in range(n):
+                for k in range(indptr[p0 + i], indptr[p0 + i + 1]):
+                    j = bins[k]
+                    w = weights[k]
+                    for b in range(lanes):
+                        part[j, b] += w * tile[i, b]
+        out[:, f0:f0 + nf] = part[:, :nf]
 
 
 def integrate_sums(
@@ -269,9 +303,12 @@ def integrate_sums(
         raise InputError(f"frames have shape {frames.shape[1:]}, the operator was built for {operator.shape}")
     flat = np.ascontiguousarray(frames.reshape(len(frames), -1))
     if group is None or group_sums is None:
-        group, group_sums = np.full(len(flat), -1, np.int64), np.zeros((1, 1))
-    out = np.zeros((operator.n_bins, len(flat)))
-    _accumulate(flat, operator.indptr, operator.bins, operator.weights, np.asarray(group, np.int64), out, group_sums)
+        group, group_sums = np.full(len(flat), -1, np.int64), np.zeros((0, flat.shape[1]))
+    lanes = min(_LANES, len(flat))
+    out = np.empty((operator.n_bins, len(flat)))
+    _accumulate(flat, operator.indptr, operator.bins, operator.weights,
+                np.asarray(group, np.int64), out, group_sums, np.empty((_BLOCK, lanes)), np.empty((operator.n_bins, lanes)),
+                np.empty((len(group_sums), _BLOCK)))
     raw = out.T
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_raw = np.where(operator.counts > 0, raw / np.where(operator.counts > 0, operator.counts, 1.0), 0.0)

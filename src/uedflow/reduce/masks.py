@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
-__all__ = ["MaskResult", "pixel_defects", "beam_block", "auto_mask"]
+__all__ = ["MaskResult", "pixel_defects", "beam_block", "auto_mask", "median_peak"]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,41 @@ class MaskResult:
         """Number of pixels flagged per reason (JSON-safe)."""
         return {k: int(getattr(self, k).sum()) for k in ("beam_block", "dead", "hot", "saturated")} | {
             "valid": int(self.valid.sum())}
+
+
+@numba.njit(nogil=True, cache=True)
+def _median_peak(frames):  # pragma: no cover - compiled
+    n, n_pix = frames.shape
+    median, peak = np.empty(n_pix), np.empty(n_pix)
+    buf = np.empty(n)
+    for p in range(n_pix):
+        for i in range(n):  # insertion sort of the pixel's n values
+            x = np.float64(frames[i, p])
+            j = i
+            while j > 0 and buf[j - 1] > x:
+                buf[j] = buf[j - 1]
+                j -= 1
+            buf[j] = x
+        median[p] = buf[n // 2] if n % 2 else 0.5 * (buf[n // 2 - 1] + buf[n // 2])
+        peak[p] = buf[n - 1]
+    return median, peak
+
+
+def median_peak(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pixel median and maximum of a few finite frames (n, rows, cols), as float64 (rows, cols) images.
+
+    Equal to ``np.median(frames, axis=0)`` and ``frames.max(axis=0)``, several times faster for a
+    small n (a sample of frames). NaN pixels are not supported: the frames must be checked first.
+
+    Examples
+    --------
+    >>> m, p = median_peak(np.array([[[1, 5]], [[3, 2]], [[2, 9]]], np.uint16))
+    >>> m.tolist(), p.tolist()
+    ([[2.0, 5.0]], [[3.0, 9.0]])
+    """
+    frames = np.asarray(frames)
+    median, peak = _median_peak(frames.reshape(len(frames), -1))
+    return median.reshape(frames.shape[1:]), peak.reshape(frames.shape[1:])
 
 
 def pixel_defects(median: np.ndarray, peak: np.ndarray, *, saturation: float | None = None, n_sigma: float = 8.0

@@ -13,7 +13,9 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +23,15 @@ import xarray as xr
 
 from uedflow.config import Experiment, read_manifest
 from uedflow.crystal import get_structure
-from uedflow.errors import InputError
-from uedflow.io import load_image, open_dataset, open_frames, read_records, write_dataset
+from uedflow.errors import InputError, UedflowError
+from uedflow.io import frame_info, load_image, open_dataset, open_frames, read_records, write_dataset
 from uedflow.reduce.calibrate import calibrate_camera_length
 from uedflow.reduce.center import find_center, ring_center_offset
 from uedflow.reduce.combine import PowderSeries, combine_scans
 from uedflow.reduce.execute import PassResult, run_pass
 from uedflow.reduce.geometry import Geometry
 from uedflow.reduce.integrate import build_operator
-from uedflow.reduce.masks import MaskResult, beam_block, pixel_defects
+from uedflow.reduce.masks import MaskResult, beam_block, median_peak, pixel_defects
 
 __all__ = ["reduce_experiment", "write_reduced", "open_reduced", "REDUCED_FORMAT", "REDUCED_VERSION"]
 
@@ -69,12 +71,19 @@ def _center(exp: Experiment, image: np.ndarray, valid: np.ndarray) -> tuple[tupl
     return found.center_rc, found.residual_px
 
 
-def _detector(exp: Experiment, records, shape, dtype, images, structure) -> tuple[Geometry, MaskResult, float]:
-    """Center, automatic masks and (optionally) camera length from a sample of frames spread over the run."""
+def _read_sample(records) -> np.ndarray:
+    """A few frames spread over the run, (n, rows, cols), their format taken from their own headers."""
     pick = np.unique(np.linspace(0, len(records) - 1, min(_SAMPLE_FRAMES, len(records))).round().astype(int))
-    sample = read_records([records[i] for i in pick], shape, dtype)
-    median = np.median(sample, axis=0).astype(float)
-    dead, hot, saturated = pixel_defects(median, sample.max(axis=0), saturation=exp.detector.saturation)
+    chosen = [records[i] for i in pick]
+    infos = [frame_info(rec.file, rec.dataset) for rec in chosen]
+    return read_records(chosen, infos[0].shape, np.result_type(*{i.dtype for i in infos}))
+
+
+def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[Geometry, MaskResult, float]:
+    """Center, automatic masks and (optionally) camera length from a sample of frames spread over the run."""
+    shape = sample.shape[1:]
+    median, peak = median_peak(sample)
+    dead, hot, saturated = pixel_defects(median, peak, saturation=exp.detector.saturation)
     if images["dark"] is not None:
         median = median - images["dark"]
     usable = ~(dead | hot | saturated) & (True if images["mask"] is None else images["mask"])
@@ -153,25 +162,38 @@ def reduce_experiment(
         frames, a center off the image, an unknown material, no delay before t0.
     """
     exp, red = experiment, experiment.reduce
+    clock = _Clock()
     structure = get_structure(exp.sample.structure or exp.sample.material, a_angstrom=exp.sample.lattice_constant_angstrom)
     records = read_manifest(exp.manifest)
-    stack = open_frames(records, chunk_frames=red.chunk_frames)
+    # every file's header is checked in a thread (I/O bound) while the sample frames give center, masks and operator
+    with ThreadPoolExecutor(1) as pool:
+        headers = pool.submit(open_frames, records, chunk_frames=red.chunk_frames)
+        try:
+            sample = _read_sample(records)
+            images = _images(exp, sample.shape[1:])
+            geometry, masks, residual = _detector(exp, sample, images, structure)
+            clock.lap("detector")
+            op = build_operator(geometry, mask=masks.valid, n_bins=red.n_bins, s_range=red.s_range,
+                                flat=images["flat"], dark=images["dark"])
+            clock.lap("operator")
+        except UedflowError:
+            headers.result()  # a bad file found by the full header check is the clearer error
+            raise
+        stack = headers.result()
+        clock.lap("headers")
     delay = stack.delay_ps - exp.time_zero_ps
     if not np.any(delay < 0):
         raise InputError(f"manifest {exp.manifest}: no frame before time zero ({exp.time_zero_ps} ps; delays span "
                          f"{delay.min() + exp.time_zero_ps}..{delay.max() + exp.time_zero_ps} ps); the reference needs "
                          "negative delays — add such frames or set experiment.time_zero_ps")
     shape, dtype = stack.shape, stack.data.dtype
-    images = _images(exp, shape)
-    geometry, masks, residual = _detector(exp, records, shape, dtype, images, structure)
-    op = build_operator(geometry, mask=masks.valid, n_bins=red.n_bins, s_range=red.s_range,
-                        flat=images["flat"], dark=images["dark"])
     s = op.s
     window = np.ones(len(s), bool) if red.normalize_window is None else (
         (s >= red.normalize_window[0]) & (s <= red.normalize_window[1]))
     if not window.any():
         raise InputError(f"reduce.normalize_window {red.normalize_window} Å⁻¹ holds no s bin (s spans {s[0]:.4g}..{s[-1]:.4g})")
     res = run_pass(stack, op, window=window, delay_ps=delay, scheduler=scheduler, progress=progress)
+    clock.lap("pass")
     for i in np.flatnonzero(~(res.totals > 0)):
         rec = records[i]
         raise InputError(f"frame {rec.file} (manifest line {rec.row}) has {res.totals[i]:.4g} counts in the normalisation "
@@ -184,7 +206,24 @@ def reduce_experiment(
     delay_idx = np.searchsorted(series.delay_ps, delay)
     _drop_rejected(res, records, np.flatnonzero(series.frame_rejected[scan_idx, delay_idx]), delay, shape, dtype)
     diff = _diff_pattern(res, images["dark"], images["flat"], float(np.median(res.totals)), masks.valid)
-    return _to_dataset(exp, structure, series, op.counts, masks.valid, diff, geometry, residual)
+    ds = _to_dataset(exp, structure, series, op.counts, masks.valid, diff, geometry, residual)
+    clock.lap("combine")
+    log.info("reduced %d frames in %.2f s: %s", len(records), sum(clock.laps.values()),
+             ", ".join(f"{k} {v:.3f} s" for k, v in clock.laps.items()), extra={"timings_s": dict(clock.laps)})
+    return ds
+
+
+class _Clock:
+    """Wall time of consecutive steps: ``lap(name)`` records the seconds since the previous lap."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._t = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = now - self._t
+        self._t = now
 
 
 def _to_dataset(exp: Experiment, structure, series: PowderSeries, counts, mask, diff, geometry: Geometry,

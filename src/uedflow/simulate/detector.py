@@ -1,10 +1,13 @@
 """Detector model: render a powder profile I(s) onto 2D frames with realistic imperfections.
 
 Each pixel receives the profile at its exact s (:meth:`uedflow.reduce.geometry.Geometry.s_map`,
-linear interpolation of the 1D profile), scaled so that the whole frame collects
-``electrons_per_frame`` electrons on average (times a per-frame dose factor);
-electron counts are Poisson, multiplied by the gain, plus a dark offset with
-Gaussian read noise. Hot pixels carry a large constant dark current (present in
+linear interpolation of the 1D profile), scaled by one fixed incident-dose factor:
+the *reference* (unpumped) profile collects ``electrons_per_frame`` electrons on
+the frame, and any other profile collects in proportion to its own scattering, so
+a frame is never renormalised to a fixed total (that would rescale the rings by
+whatever the pump does to the total scattering, which truth.json does not
+describe). Electron counts are Poisson (``shot_noise``), multiplied by the gain,
+plus a dark offset with Gaussian read noise. Hot pixels carry a large constant dark current (present in
 the dark frame too), the beam block (a disc on the beam center and its holder
 arm towards the right-hand edge) receives no electrons, and values saturate at
 ``saturation``. Pixel solid-angle and obliquity factors (cos³2θ, < 1 % at the
@@ -46,10 +49,15 @@ class DetectorModel:
         Radius of the beam block disc [px]; 0 for none.
     beam_block_arm_px : float
         Half width of the block's holder arm [px]; 0 for none.
+    block_margin_px : int
+        Width of the block's penumbra left out of the mask file (:meth:`valid_mask`) [px], as a user
+        masks it; those pixels still receive electrons.
     saturation : float
         Largest recordable value [counts].
     texture : float
         Amplitude of an azimuthal cos 4φ modulation (preferred orientation); 0 for a random powder.
+    shot_noise : bool
+        Poisson electron counts; ``False`` renders the expected counts (noise-free validation runs).
     seed : int
         Seed of the detector's fixed defects (hot pixel positions) and dark frame.
     """
@@ -62,13 +70,15 @@ class DetectorModel:
     hot_pixel_level: float = 3000.0
     beam_block_radius_px: float = 18.0
     beam_block_arm_px: float = 4.0
+    block_margin_px: int = 3
     saturation: float = 65535.0
     texture: float = 0.0
+    shot_noise: bool = True
     seed: int = 0
 
     def __post_init__(self) -> None:
         for name in ("dark_level", "read_noise", "gain", "hot_pixel_fraction", "hot_pixel_level",
-                     "beam_block_radius_px", "beam_block_arm_px"):
+                     "beam_block_radius_px", "beam_block_arm_px", "block_margin_px"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0):
                 raise InputError(f"detector {name} must be a finite number >= 0, got {value}")
@@ -96,8 +106,12 @@ class DetectorModel:
         return rng.random(self.geometry.shape) < self.hot_pixel_fraction
 
     def valid_mask(self) -> np.ndarray:
-        """True = usable pixel (not blocked, not hot)."""
-        return ~self.blocked & ~self.hot_pixels
+        """True = usable pixel (not blocked or within ``block_margin_px`` of the block, not hot)."""
+        from scipy.ndimage import binary_dilation
+
+        margin = int(self.block_margin_px)
+        block = binary_dilation(self.blocked, iterations=margin) if margin and self.blocked.any() else self.blocked
+        return ~block & ~self.hot_pixels
 
     def visible_s_range(self) -> tuple[float, float]:
         """(smallest, largest) s on unblocked pixels [Å⁻¹]."""
@@ -114,17 +128,46 @@ class DetectorModel:
                 "enlarge the frame or move the beam center"
             )
 
-    def expected_electrons(self, s: np.ndarray, intensity: np.ndarray, electrons_per_frame: float) -> np.ndarray:
-        """Mean electrons per pixel for the profile ``intensity(s)``, summing to ``electrons_per_frame``."""
+    def pixel_density(self, s_nodes: np.ndarray) -> np.ndarray:
+        """Valid pixels per unit s [1/Å⁻¹] at ``s_nodes`` (increasing, uniform): the weight of I(s) in the
+        total counts of a frame over :meth:`valid_mask` (what ``uedflow reduce`` normalises by).
+
+        Examples
+        --------
+        >>> det = DetectorModel(Geometry((64, 64), (31.5, 31.5), 1e-4, 0.3, 50.0), beam_block_radius_px=0,
+        ...                      beam_block_arm_px=0, hot_pixel_fraction=0)
+        >>> s = np.linspace(0.0, 1.0, 501)
+        >>> int(round(float(np.trapezoid(det.pixel_density(s), s))))
+        4096
+        """
+        s_nodes = np.asarray(s_nodes, dtype=float)
+        step = s_nodes[1] - s_nodes[0]
+        edges = np.concatenate([s_nodes - 0.5 * step, [s_nodes[-1] + 0.5 * step]])
+        return np.histogram(self.s_map[self.valid_mask()], bins=edges)[0] / step
+
+    def expected_electrons(self, s: np.ndarray, intensity: np.ndarray, electrons_per_frame: float, *,
+                           reference: np.ndarray | None = None) -> np.ndarray:
+        """Mean electrons per pixel for the profile ``intensity(s)``.
+
+        ``electrons_per_frame`` is the incident dose expressed as the electrons the
+        ``reference`` profile (default: ``intensity`` itself) puts on the frame; a
+        profile that scatters more or less than the reference collects
+        proportionally more or fewer electrons.
+        """
         if not electrons_per_frame > 0:
             raise InputError(f"electrons_per_frame (dose) must be positive, got {electrons_per_frame}")
+        img = self._render(s, intensity)
+        norm = img.sum() if reference is None else self._render(s, reference).sum()
+        return img * (electrons_per_frame / norm)
+
+    def _render(self, s: np.ndarray, intensity: np.ndarray) -> np.ndarray:
         img = np.interp(self.s_map, s, intensity)
         if self.texture > 0:
             rows, cols = np.indices(self.geometry.shape, dtype=float)
             phi = np.arctan2(rows - self.geometry.center_rc[0], cols - self.geometry.center_rc[1])
             img *= 1.0 + self.texture * np.cos(4.0 * phi)
         img[self.blocked] = 0.0
-        return img * (electrons_per_frame / img.sum())
+        return img
 
     def dark_frame(self, *, n_average: int = 16) -> np.ndarray:
         """A dark frame (mean of ``n_average`` exposures without beam) [counts], float32."""
@@ -135,7 +178,7 @@ class DetectorModel:
 
     def expose(self, electrons: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """One recorded frame [counts], uint16: Poisson(electrons)·gain + dark + read noise, saturated."""
-        counts = rng.poisson(electrons).astype(np.float64) * self.gain
+        counts = (rng.poisson(electrons).astype(np.float64) if self.shot_noise else np.array(electrons, float)) * self.gain
         counts += self.dark_level + self.hot_pixel_level * self.hot_pixels
         counts += rng.standard_normal(counts.shape) * self.read_noise
         return np.clip(np.rint(counts), 0, min(self.saturation, 65535)).astype(np.uint16)

@@ -19,7 +19,8 @@ or a TOML file with the same keys; ``preset = "name"`` starts from a preset):
 ``t0_ps``, ``irf_fwhm_ps``  true time zero and IRF FWHM [ps]
 ``delays_ps``             list of delays [ps]
 ``n_scans``               number of scans
-``electrons_per_frame``   dose [electrons/frame], > 0
+``electrons_per_frame``   dose [electrons/frame], > 0: what the unpumped pattern puts on a frame
+                          (pumped frames collect in proportion to their scattering)
 ``dose_jitter``           relative frame-to-frame dose scatter
 ``t0_jitter_ps``          scan-to-scan time-zero scatter [ps]
 ``detector``              shape, center_rc, pixel_size_m, camera_length_m, energy_keV
@@ -37,6 +38,7 @@ or a TOML file with the same keys; ``preset = "name"`` starts from a preset):
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import tomllib
@@ -182,6 +184,18 @@ def simulate_experiment(
     dose = float(cfg.get("electrons_per_frame", 1e7))
     if not dose > 0:
         raise InputError(f"electrons_per_frame (dose) must be positive, got {dose}")
+    for key in ("irf_fwhm_ps", "dose_jitter", "t0_jitter_ps"):
+        if key in cfg and not float(cfg[key]) >= 0:
+            raise ConfigError(f"simulation config: {key} must be >= 0, got {cfg[key]!r}")
+    try:
+        delays = np.asarray(cfg["delays_ps"], dtype=float)
+    except (TypeError, ValueError):
+        bad = cfg["delays_ps"]
+        raise ConfigError(f"simulation config: delays_ps must be a list of numbers [ps], got {bad!r}") from None
+    n_scans = int(cfg.get("n_scans", 2))
+    distinct = delays.ndim == 1 and len(set(delays.tolist())) == len(delays) and np.isfinite(delays).all()
+    if n_scans < 1 or not distinct or len(delays) < 2:
+        raise ConfigError("simulation config: need n_scans >= 1 and >= 2 distinct, finite delays_ps")
     detector = _detector(cfg, seed)
     s_lo, s_hi = detector.visible_s_range()
     detector.check_sees(np.array([r.s_inv_angstrom for r in reflections(structure, max(2.0, 1.1 * s_hi))]))
@@ -197,12 +211,12 @@ def simulate_experiment(
             msd_static_angstrom2=msd0, t0_ps=float(cfg.get("t0_ps", 0.0)),
             irf_fwhm_ps=float(cfg.get("irf_fwhm_ps", 0.5)),
         )
-    delays = np.asarray(cfg["delays_ps"], dtype=float)
-    n_scans = int(cfg.get("n_scans", 2))
-    if n_scans < 1 or len(delays) < 2 or len(set(delays.tolist())) != len(delays):
-        raise ConfigError("simulation config: need n_scans >= 1 and >= 2 distinct delays_ps")
     rng = np.random.default_rng(seed)
     s_grid = np.linspace(max(s_lo * 0.9, 1e-3), s_hi * 1.01, 3000 if level == "phenomenological" else 1200)
+    if level == "phenomenological":  # conserve the total scattering this detector records (phenomenological docs)
+        model = dataclasses.replace(model, pixel_density=(s_grid, detector.pixel_density(s_grid)))
+    # the incident dose: the unpumped pattern collects electrons_per_frame; pumped frames are not renormalised
+    reference = model.profiles(s_grid, np.array([delays.min() - 1e3]), t0_ps=model.t0_ps)[0]
     t0s = model.t0_ps + float(cfg.get("t0_jitter_ps", 0.0)) * rng.standard_normal(n_scans)
     total = n_scans * len(delays)
     records, acquisition = [], []
@@ -213,7 +227,8 @@ def simulate_experiment(
             doses = np.clip(1.0 + float(cfg.get("dose_jitter", 0.0)) * rng.standard_normal(len(delays)), 0.05, None)
             stack = np.empty((len(delays), *detector.geometry.shape), dtype=np.uint16)
             for i in range(len(delays)):
-                stack[i] = detector.expose(detector.expected_electrons(s_grid, prof[i], dose * doses[i]), rng)
+                electrons = detector.expected_electrons(s_grid, prof[i], dose * doses[i], reference=reference)
+                stack[i] = detector.expose(electrons, rng)
                 if progress is not None:
                     progress(k * len(delays) + i + 1, total)
             name = f"scan_{k:02d}.npy"
@@ -247,6 +262,8 @@ def _experiment_sections(cfg: dict[str, Any], det: DetectorModel) -> dict[str, d
         "detector": {"camera_length_m": geo.camera_length_m, "pixel_size_m": geo.pixel_size_m, "dark": "dark.npy",
                      "mask": "mask.npy", "saturation": float(det.saturation)},
         "sample": sample,
+        # the IRF is a known instrument property: analyze fits with the true one
+        "analyze": {"irf_fwhm_ps": float(cfg.get("irf_fwhm_ps", 0.5))},
     }
 
 

@@ -22,8 +22,18 @@ After the pump, reflection k follows its :class:`~uedflow.simulate.pump.PeakDyna
   factor is frozen so that −ln(A/A0)/(4π²s0²) returns Δ⟨u²⟩ exactly)
 * FWHM    w_k(t) = w0_k + Δw_k(t)
 
-and the TDS term uses the mean Δ⟨u²⟩(t) over the principal reflections. Widths w0
-combine Scherrer size broadening K/D (K = 0.94, D the diameter) and an instrumental FWHM in quadrature.
+Total scattering is conserved (the electrons the Debye–Waller factor removes from
+the rings reappear as thermal diffuse scattering, Warren §11.4): after the pump the
+diffuse term gains, with the first-order TDS shape g(s) ∝ f²(s) s² e^{−4π²⟨u²⟩s²},
+exactly the ring intensity lost on the detector's valid pixels, Σ_k [W_k(before) − W_k(t)] with
+W_k = ∫ A_k P_k N(s) ds and N(s) the valid pixels per unit s
+(:attr:`PowderModel.pixel_density`; default a flat detector, N ∝ s). The frame total
+therefore does not change with delay, which is what normalising frames by their
+total counts (``uedflow reduce``) assumes; an earlier version drove the TDS with
+the mean Δ⟨u²⟩ of the principal reflections, whose faster rise changed the total
+by up to 7·10⁻⁴ and biased the Δ⟨u²⟩ time constants of frame-level data low.
+Widths w0 combine Scherrer size broadening K/D (K = 0.94, D the diameter) and an
+instrumental FWHM in quadrature.
 """
 
 from __future__ import annotations
@@ -76,7 +86,10 @@ def pseudo_voigt(s: np.ndarray, center: np.ndarray, fwhm: np.ndarray, eta: float
 class PowderModel:
     """Static powder pattern plus per-reflection dynamics (see module docstring).
 
-    Arrays have one entry per reflection, ordered by s.
+    Arrays have one entry per reflection, ordered by s. ``pixel_density`` is
+    (s nodes [Å⁻¹], uniform; detector pixels per unit s at them), the weight with
+    which the frame total counts I(s) (:meth:`~uedflow.simulate.detector.DetectorModel.pixel_density`);
+    default a flat detector (∝ s).
     """
 
     structure: Structure
@@ -93,23 +106,49 @@ class PowderModel:
     msd_static_angstrom2: float = 0.0
     substrate_level: float = 0.05
     substrate_decay: float = 0.25
+    pixel_density: tuple[np.ndarray, np.ndarray] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def mean_msd(self, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> np.ndarray:
-        """Mean Δ⟨u²⟩(t) [Å²] over the principal-direction reflections (drives the TDS)."""
-        t0 = self.t0_ps if t0_ps is None else t0_ps
-        idx = [i for i, f in enumerate(self.families) if f.startswith("<")] or list(range(len(self.labels)))
-        tr = [self.dynamics[i].trajectory("msd", delay_ps, t0_ps=t0, irf_fwhm_ps=self.irf_fwhm_ps) for i in idx]
-        return np.mean(tr, axis=0)
+    def __post_init__(self) -> None:
+        if self.pixel_density is None:  # a flat detector: pixels per unit s ∝ s, out to past the last ring
+            nodes = np.linspace(0.0, float(self.s0.max() + 5.0 * self.fwhm0.max()), 4001)
+            object.__setattr__(self, "pixel_density", (nodes, nodes.copy()))
+
+    def ring_totals(self, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> np.ndarray:
+        """Detector-weighted ring intensities W_k(t) = ∫ A_k P_k N(s) ds, shape (n_delay, n_peak)."""
+        nodes, density = self.pixel_density
+        centre, area, fwhm = self.peak_state(delay_ps, t0_ps=t0_ps)
+        out = np.empty(centre.shape)
+        for k in range(len(self.labels)):
+            prof = pseudo_voigt(nodes[None, :], centre[:, k, None], fwhm[:, k, None], self.eta)
+            out[:, k] = area[:, k] * np.trapezoid(prof * density, nodes, axis=1)
+        return out
+
+    def _tds_shape(self, s: np.ndarray) -> np.ndarray:
+        """First-order TDS shape g(s) = d/d⟨u²⟩ of Σ f_j²(1 − e^{−4π²⟨u²⟩s²}), normalised to ∫ g N ds = 1."""
+        nodes, density = self.pixel_density
+
+        def g(x: np.ndarray) -> np.ndarray:
+            c = 4.0 * np.pi**2 * x * x
+            return sum(electron_scattering_factor(el, x) ** 2 for el in self.structure.species) * c * np.exp(
+                -c * self.msd_static_angstrom2)
+
+        return g(s) / np.trapezoid(g(nodes) * density, nodes)
 
     def diffuse(self, s: np.ndarray, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> np.ndarray:
-        """Laue + thermal diffuse + substrate background, shape (n_delay, n_s)."""
+        """Laue + thermal diffuse + substrate background, shape (n_delay, n_s).
+
+        The TDS gains exactly the detector-weighted ring intensity lost since before the pump (module docstring).
+        """
         s = np.asarray(s, dtype=float)
+        delay = np.atleast_1d(np.asarray(delay_ps, dtype=float))
         f2 = sum(electron_scattering_factor(el, s) ** 2 for el in self.structure.species)
         f2_0 = sum(float(electron_scattering_factor(el, 0.0)) ** 2 for el in self.structure.species)
-        u2 = self.msd_static_angstrom2 + self.mean_msd(np.atleast_1d(delay_ps), t0_ps=t0_ps)[:, None]
-        tds = f2 * -np.expm1(-4.0 * np.pi**2 * u2 * s * s)
-        return f2 + tds + self.substrate_level * f2_0 * np.exp(-s / self.substrate_decay)
+        tds0 = f2 * -np.expm1(-4.0 * np.pi**2 * self.msd_static_angstrom2 * s * s)
+        t0 = self.t0_ps if t0_ps is None else t0_ps
+        before = self.ring_totals(np.array([t0 - 1e3]), t0_ps=t0)[0]
+        lost = np.sum(before - self.ring_totals(delay, t0_ps=t0), axis=1)
+        return f2 + tds0 + lost[:, None] * self._tds_shape(s) + self.substrate_level * f2_0 * np.exp(-s / self.substrate_decay)
 
     def peak_state(self, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(centre [Å⁻¹], area, FWHM [Å⁻¹]) of every reflection, each shape (n_delay, n_peak)."""
@@ -149,6 +188,8 @@ class PowderModel:
                 "strain": "s(t) = s0 / (1 + strain(t)); strain = -ds/s to first order",
                 "msd": "area(t) = area0 * exp(-4 pi^2 msd(t) s0^2)",
                 "width": "fwhm(t) = fwhm0 + width(t)  [1/Angstrom]",
+                "diffuse": "the TDS gains the ring intensity lost on the detector's valid pixels: frame totals "
+                           "do not change with delay (only with the incident dose, scans[].dose_factor)",
                 "kinetics": "X(t) = A (1 - exp(-(t - t0)/tau)) for t > t0, convolved with a Gaussian IRF of FWHM irf_fwhm_ps",
             },
             **self.metadata,

@@ -71,6 +71,8 @@ def paper_dynamics(sample: str, base_temperature_K: float, fluence_mJ_cm2: float
     """Per-family PeakDynamics parameters (dicts) for ``sample`` in {individual, attached, attached-300K}."""
     from uedflow.physics.debye import msd_debye_angstrom2
 
+    if sample not in _SAMPLES:
+        raise ConfigError(f"unknown dynamics sample {sample!r}; choose one of {', '.join(_SAMPLES)}")
     dt = temperature_rise_K(base_temperature_K, fluence_mJ_cm2)
     msd = float(msd_debye_angstrom2(base_temperature_K + dt, DEBYE_TEMPERATURE_K, PBSE_MASS_U)
                 - msd_debye_angstrom2(base_temperature_K, DEBYE_TEMPERATURE_K, PBSE_MASS_U))

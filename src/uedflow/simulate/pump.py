@@ -178,6 +178,10 @@ def dynamics_for_reflections(
             fams[key.strip()] = dyn
         else:
             by_hkl[parse_hkl(key)] = dyn
+    unknown = sorted(set(by_hkl) - {parse_hkl(label) for label in labels})
+    if unknown:
+        raise ConfigError(f"dynamics given for reflection(s) {', '.join(''.join(map(str, h)) for h in unknown)} that "
+                          f"the simulation does not contain (its rings: {', '.join(labels)}); fix or remove them")
     out = []
     for label in labels:
         hkl = parse_hkl(label)

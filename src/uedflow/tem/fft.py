@@ -9,6 +9,7 @@ the (111)/(200) ratio, the oriented-attachment indicator (dots attached along
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ __all__ = ["read_image", "power_spectrum", "radial_profile", "TemFFTResult", "an
 def read_image(path: str | Path) -> np.ndarray:
     """Read a grey-scale micrograph as float (M, N).
 
-    TIFF via tifffile, PNG/JPEG/BMP via scikit-image; colour images are
+    TIFF via tifffile, PNG/JPEG/BMP via Pillow; colour images are
     averaged over channels. DM3/DM4 are read with ncempy when it is installed
     (an optional package uedflow does not depend on); otherwise convert them
     to TIFF first. The pixel size is never taken from the file: pass it.
@@ -38,16 +39,24 @@ def read_image(path: str | Path) -> np.ndarray:
     if not path.is_file():
         raise FileFormatError(f"image {path} does not exist")
     suffix = path.suffix.lower()
-    if suffix in (".tif", ".tiff"):
-        import tifffile
-
-        data = tifffile.imread(path)
-    elif suffix in (".png", ".jpg", ".jpeg", ".bmp", ".gif"):
-        from skimage.io import imread
-
-        data = imread(path)
-    elif suffix in (".dm3", ".dm4"):
+    if suffix in (".dm3", ".dm4"):
         data = _read_dm(path)
+    elif suffix in (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif"):
+        try:
+            if suffix in (".tif", ".tiff"):
+                import tifffile
+
+                data = tifffile.imread(path)
+            else:
+                from PIL import Image
+
+                with Image.open(path) as im:  # closes the file even when the image is broken
+                    data = np.asarray(im.convert("RGBA") if im.mode in ("P", "PA") else im)
+        except (OSError, ValueError, SyntaxError, struct.error) as exc:
+            raise FileFormatError(
+                f"cannot read image {path} ({exc}); the file is truncated or not a {suffix[1:].upper()} image — "
+                "export it again"
+            ) from None
     else:
         raise FileFormatError(f"{path.name}: unsupported image type {suffix!r}; use TIFF or PNG")
     data = np.asarray(data, dtype=float)
@@ -55,6 +64,10 @@ def read_image(path: str | Path) -> np.ndarray:
         data = data[..., :3].mean(axis=-1)
     if data.ndim != 2:
         raise FileFormatError(f"{path.name}: expected a 2D grey-scale image, got shape {data.shape}")
+    bad = ~np.isfinite(data)
+    if bad.any():
+        raise FileFormatError(f"image {path} has {int(bad.sum())} NaN/inf pixel(s), first at (row, col) = "
+                              f"{tuple(int(i) for i in np.argwhere(bad)[0])}; replace them before the analysis")
     return data
 
 
