@@ -5,6 +5,7 @@ the data are tiny synthetic images or the ``small`` preset.
 """
 
 import signal
+from pathlib import Path
 
 import click
 import numpy as np
@@ -129,6 +130,7 @@ def test_simulate_negative_seed_is_a_usage_error(tmp_path):
     ("dose_jitter = -0.1", ("dose_jitter", "-0.1")),
     ('[dynamics]\nsample = "foo"', ("'foo'", "individual, attached")),
     ("[dynamics.peaks.999]\nmsd_amplitude_angstrom2 = 0.01", ("999", "200")),
+    ("[detector]\ncamera_lenght_m = 0.3", ("'camera_lenght_m'", "did you mean 'camera_length_m'")),
 ])
 def test_simulate_bad_run_config_is_a_clean_error(tmp_path, body, needles):
     cfg = tmp_path / "run.toml"
@@ -151,3 +153,101 @@ def test_reduce_rejects_impossible_experiment_values(tmp_path, small_sim, old, n
     out = tmp_path / "r.h5"
     _fails_cleanly(["reduce", str(exp), "-o", str(out), "-q"], str(exp), needle)
     assert not out.exists()
+
+
+def test_failed_run_prints_its_error_once_and_logs_it(tmp_path, small_sim):
+    import subprocess
+    import sys
+
+    rows = (small_sim / "frames.csv").read_text().splitlines()
+    keep = [rows[0]] + [r for r in rows[1:] if float(r.split(",")[2]) >= 0]  # no delay before time zero
+    (tmp_path / "frames.csv").write_text("\n".join(keep).replace("scan_0", f"{small_sim}/scan_0") + "\n")
+    text = (small_sim / "experiment.toml").read_text()
+    for name in ("dark.npy", "mask.npy"):
+        text = text.replace(f'"{name}"', f'"{small_sim / name}"')
+    (tmp_path / "experiment.toml").write_text(text)
+    out = tmp_path / "out"
+    uedflow = str(Path(sys.executable).with_name("uedflow"))
+    proc = subprocess.run([uedflow, "run", str(tmp_path / "experiment.toml"), "-o", str(out),
+                           "-q"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "before time zero" in lines[0], proc.stderr
+    assert "failed: " in (out / "uedflow.log").read_text()
+    assert not (out / "reduced.h5").exists()
+
+
+def test_misspelt_subcommand_gets_a_suggestion():
+    res = CliRunner().invoke(main, ["reduse", "x.toml"])
+    assert res.exit_code == 2 and "did you mean 'reduce'" in res.output
+
+
+@pytest.mark.parametrize("command", ["reduce", "simulate", "run", "report", "demo", "tem", "physics"])
+def test_help_shows_an_example(command):
+    sub = {"tem": ["tem", "fft"], "physics": ["physics", "heating"]}.get(command, [command])
+    res = CliRunner().invoke(main, [*sub, "--help"])
+    assert res.exit_code == 0
+    assert "Example" in res.output and f"uedflow {' '.join(sub)} " in res.output
+
+
+def test_wrong_stage_file_names_the_command_that_makes_the_right_one(tmp_path):
+    import xarray as xr
+
+    path = tmp_path / "dynamics.h5"
+    ds = xr.Dataset({"x": ("peak", np.zeros(2))}, attrs={"format": "uedflow-dynamics", "format_version": 1})
+    ds.to_netcdf(path, engine="h5netcdf")
+    _fails_cleanly(["analyze", str(path), "-o", str(tmp_path / "d2.h5")], str(path), "`uedflow reduce EXPERIMENT.toml`")
+    assert not (tmp_path / "d2.h5").exists()
+
+
+def test_demo_runs_a_preset_given_twice_once(tmp_path, monkeypatch):
+    import types
+
+    import uedflow.pipeline as pipeline
+    import uedflow.simulate
+
+    simulated, folders = [], []
+    monkeypatch.setattr(uedflow.simulate, "simulate_experiment", lambda preset, data, **kw: simulated.append(preset))
+    monkeypatch.setattr(pipeline, "load_experiment", lambda path: path)
+    monkeypatch.setattr(pipeline, "_run_set", lambda exps, names, out, **kw: folders.extend(names)
+                        or types.SimpleNamespace(runs=(), report=None, stages=()))
+    pipeline.run_demo(tmp_path / "demo", presets=("small", "small"))
+    assert simulated == ["small"] and folders == ["small"]
+
+
+@pytest.fixture(scope="module")
+def particles_tif(tmp_path_factory):
+    from uedflow.tem.synthetic import render_particle_image
+
+    path = tmp_path_factory.mktemp("tem") / "particles.tif"
+    tifffile.imwrite(path, np.asarray(render_particle_image((256, 256), n_particles=40)[0], dtype=np.float32))
+    return path
+
+
+def test_tem_size_negative_min_diameter_is_an_error(tmp_path, particles_tif):
+    _fails_cleanly(["tem", "size", str(particles_tif), "--pixel-nm", "0.5", "--min-diameter-nm", "-1", "-o",
+                    str(tmp_path / "o")], "min_diameter_nm", "-1")
+    assert not (tmp_path / "o").exists()
+
+
+def test_tem_size_inverted_contrast_is_flagged_not_a_silent_number(tmp_path, particles_tif):
+    res = CliRunner().invoke(main, ["tem", "size", str(particles_tif), "--pixel-nm", "0.5", "--bright-particles",
+                                    "-o", str(tmp_path / "o")])
+    assert res.exit_code == 0, res.output
+    assert "warning: the foreground covers" in res.output and "substrate" in res.output
+    ok = CliRunner().invoke(main, ["tem", "size", str(particles_tif), "--pixel-nm", "0.5", "-o", str(tmp_path / "p")])
+    assert ok.exit_code == 0 and "warning" not in ok.output
+
+
+@pytest.mark.parametrize("target", ["frames.csv", "experiment.toml", "scan_00.npy", "dark.npy"])
+def test_reduce_refuses_to_overwrite_its_own_input(small_sim, target):
+    before = (small_sim / target).read_bytes()
+    _fails_cleanly(["reduce", str(small_sim / "experiment.toml"), "-o", str(small_sim / target), "-q"],
+                   "is an input of this command")
+    assert (small_sim / target).read_bytes() == before
+
+
+def test_simulate_never_replaces_a_folder_of_other_files(tmp_path):
+    (tmp_path / "thesis.txt").write_text("precious")
+    _fails_cleanly(["simulate", "--preset", "small", "-o", str(tmp_path), "-q"], "not empty", str(tmp_path))
+    assert [p.name for p in tmp_path.iterdir()] == ["thesis.txt"]

@@ -216,7 +216,8 @@ def _logging_to(out_dir: Path) -> Iterator[None]:
     try:
         yield
     except BaseException as exc:
-        log.error("failed: %s", exc)
+        logger.removeHandler(console)  # to the log file only: the command line prints the error once itself
+        log.error("failed: %s", exc or type(exc).__name__)
         raise
     finally:
         logger.removeHandler(handler)
@@ -479,6 +480,7 @@ def run_demo(out_dir: str | Path, *, presets: Sequence[str] = PAPER_PRESETS, see
 
     if not presets:
         raise InputError("run_demo got no presets; give at least one, e.g. 'small'")
+    presets = list(dict.fromkeys(presets))  # a preset given twice is run once
     for preset in presets:  # unknown names fail here, before any output
         get_preset(preset)
     out = _prepare_out_dir(out_dir)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import click
 
-__all__ = ["progress", "quiet_option", "ProgressCallback"]
+__all__ = ["progress", "quiet_option", "refuse_overwriting_inputs", "ProgressCallback"]
 
 #: Library functions report progress as ``callback(done, total)``.
 ProgressCallback = Callable[[int, int], None]
@@ -39,3 +40,17 @@ def progress(desc: str, *, quiet: bool = False, unit: str = "it") -> Iterator[Pr
         yield update
     finally:
         bar.close()
+
+
+def refuse_overwriting_inputs(output: str | Path, inputs: Iterable[str | Path]) -> None:
+    """Raise :class:`~uedflow.errors.ConfigError` if ``output`` is one of the command's ``inputs``.
+
+    An atomic write would otherwise silently replace the input (frames, manifest, reduced file) by the result.
+    """
+    from uedflow.errors import ConfigError
+
+    out = Path(output).resolve()
+    for path in inputs:
+        if Path(path).resolve() == out:
+            raise ConfigError(f"output {output} is an input of this command ({path}); write the result elsewhere "
+                              "with -o")

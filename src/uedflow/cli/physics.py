@@ -12,12 +12,12 @@ def physics_group() -> None:
     """Heating, Debye model and thermal-expansion calculators."""
 
 
-@physics_group.command("heating")
+@physics_group.command("heating", short_help="Excitons per dot and lattice temperature rise.")
 @click.option("--fluence", type=float, required=True, help="Pump fluence [mJ/cm²].")
 @click.option("--diameter", type=float, required=True, help="Dot diameter [nm].")
 @click.option("--temperature", type=float, required=True, help="Base temperature [K].")
 @click.option("--wavelength", type=float, default=800.0, show_default=True, help="Pump wavelength [nm].")
-@click.option("--material", default="PbSe", show_default=True)
+@click.option("--material", default="PbSe", show_default=True, help="Dot material (PbSe or PbS cross-sections).")
 @click.option("--debye-temperature", type=float, default=None, help="Debye temperature [K] (default per material).")
 @click.option("--cross-section", type=float, default=None, help="Absorption cross-section per dot [cm²].")
 @click.option("--excitons", type=float, default=None, help="Excitons per dot, overriding σ × photons.")
@@ -26,7 +26,12 @@ def physics_group() -> None:
 def heating_cmd(fluence: float, diameter: float, temperature: float, wavelength: float, material: str,
                 debye_temperature: float | None, cross_section: float | None, excitons: float | None,
                 host_index: float) -> None:
-    """Excitons per dot and lattice temperature rise (Debye heat capacity)."""
+    """Excitons per dot and lattice temperature rise (Debye heat capacity).
+
+    \b
+    Example (the paper's conditions):
+      uedflow physics heating --fluence 3.6 --diameter 5.5 --temperature 90
+    """
     from uedflow.physics.heating import laser_heating
 
     res = laser_heating(
@@ -37,12 +42,17 @@ def heating_cmd(fluence: float, diameter: float, temperature: float, wavelength:
     click.echo(res.table())
 
 
-@physics_group.command("debye")
+@physics_group.command("debye", short_help="⟨u²⟩(T), B factor and heat capacity (Debye model).")
 @click.option("--temperature", type=float, multiple=True, required=True, help="Temperature [K] (repeatable).")
 @click.option("--debye-temperature", type=float, required=True, help="Debye temperature [K].")
 @click.option("--material", default="PbSe", show_default=True, help="Material whose atoms to use.")
 def debye_cmd(temperature: tuple[float, ...], debye_temperature: float, material: str) -> None:
-    """⟨u²⟩ per element and mass-weighted, B = 8π²⟨u²⟩, C_V per atom."""
+    """⟨u²⟩ per element and mass-weighted, B = 8π²⟨u²⟩, C_V per atom.
+
+    \b
+    Example:
+      uedflow physics debye --temperature 90 --temperature 240 --debye-temperature 250
+    """
     import numpy as np
 
     from uedflow.crystal import get_structure
@@ -60,12 +70,17 @@ def debye_cmd(temperature: tuple[float, ...], debye_temperature: float, material
         click.echo(f"{t:7.1f} {cols}   {comp[i]:17.5f}   {8 * np.pi**2 * comp[i]:14.4f}   {cv:9.4f}")
 
 
-@physics_group.command("expansion")
+@physics_group.command("expansion", short_help="Lattice temperature from a measured strain.")
 @click.option("--temperature", type=float, required=True, help="Base temperature [K].")
-@click.option("--strain", type=float, required=True, help="Measured strain Δa/a (fraction).")
-@click.option("--material", default="PbSe", show_default=True)
+@click.option("--strain", type=float, required=True, help="Measured strain Δa/a (fraction, not per cent).")
+@click.option("--material", default="PbSe", show_default=True, help="PbSe or PbS (bulk α(T) model).")
 def expansion_cmd(temperature: float, strain: float, material: str) -> None:
-    """Lattice temperature from a strain with the bulk α(T) model."""
+    """Lattice temperature from a strain with the bulk α(T) model.
+
+    \b
+    Example:
+      uedflow physics expansion --temperature 90 --strain 1.2e-3
+    """
     from uedflow.physics.expansion import EXPANSION_MODELS, linear_expansion_coefficient, temperature_from_strain
 
     t = float(temperature_from_strain(strain, temperature, material))

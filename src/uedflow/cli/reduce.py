@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from uedflow.cli._common import progress, quiet_option
+from uedflow.cli._common import progress, quiet_option, refuse_overwriting_inputs
 
 __all__ = ["reduce_cmd"]
 
@@ -19,11 +19,21 @@ __all__ = ["reduce_cmd"]
               help="dask.distributed scheduler address (e.g. tcp://10.0.0.5:8786); default: local threads.")
 @quiet_option
 def reduce_cmd(experiment: Path, output: Path, scheduler: str | None, quiet: bool) -> None:
-    """Reduce the frames of EXPERIMENT (a .toml file) to a calibrated powder series I(delay, s)."""
+    """Reduce the frames of EXPERIMENT (a .toml file) to a calibrated powder series I(delay, s).
+
+    s = 1/d in 1/Å, delays in ps. EXPERIMENT names the frames manifest (CSV: file,scan,delay_ps),
+    the beam energy, the detector geometry and the sample; see docs/formats.md.
+
+    \b
+    Example:
+      uedflow reduce sim/experiment.toml -o reduced.h5
+    """
     from uedflow.config import load_experiment
+    from uedflow.pipeline import _reduce_inputs
     from uedflow.reduce import reduce_experiment, write_reduced
 
     exp = load_experiment(experiment)
+    refuse_overwriting_inputs(output, [experiment, *(p for group in _reduce_inputs(exp) for p in group)])
     with progress("reduce", quiet=quiet, unit="chunk") as bar:
         ds = reduce_experiment(exp, scheduler=scheduler, progress=bar)
     write_reduced(ds, output, experiment=exp)

@@ -39,6 +39,10 @@ def run_cmd(experiments: tuple[Path, ...], out_dir: Path, compare: bool, schedul
 
     Stages whose inputs have not changed since the last run into OUT are
     skipped. Several experiments go to one sub-folder each.
+
+    \b
+    Example:
+      uedflow run individual.toml attached.toml --compare -o beamtime-report
     """
     from uedflow.pipeline import run_experiment, run_many
 
@@ -65,6 +69,10 @@ def report_cmd(dynamics: tuple[Path, ...], out_dir: Path, labels: tuple[str, ...
     """Figures and an HTML report from analysed DYNAMICS.h5 file(s).
 
     reduced.h5 and truth.json are picked up from beside each file when present.
+
+    \b
+    Example:
+      uedflow report individual/dynamics.h5 attached/dynamics.h5 --label individual --label attached -o rep
     """
     from uedflow.pipeline import report_files
 
@@ -84,7 +92,11 @@ def demo_cmd(out_dir: Path, presets: tuple[str, ...], force: bool, quiet: bool) 
     """Simulate the paper's PbSe quantum-dot experiments and run them end to end into OUT.
 
     Individual dots at 90 K, attached dots at 90 K and 300 K: frames are
-    simulated, reduced, analysed and compared in OUT/report.html.
+    simulated, reduced, analysed and compared in OUT/report.html (about 3 minutes on 2 cores).
+
+    \b
+    Example:
+      uedflow demo -o demo-out
     """
     from uedflow.pipeline import PAPER_PRESETS, run_demo
 

@@ -14,7 +14,7 @@ __all__ = ["simulate_cmd"]
 @click.command("simulate")
 @click.option("--preset", "preset", default=None, help="Preset name (see --list).")
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Output folder (replaced atomically).")
+              help="Output folder (new, empty, or an earlier simulation, which is replaced).")
 @click.option("--config", "config", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Run description TOML (may start from a preset with preset = NAME).")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Random seed (>= 0).")
@@ -24,7 +24,9 @@ def simulate_cmd(preset: str | None, output: Path | None, config: Path | None, s
                  quiet: bool) -> None:
     """Virtual UED experiment: frames, manifest, experiment.toml and truth.json.
 
-    Example: uedflow simulate --preset pbse-attached-90K -o sim-attached
+    \b
+    Example:
+      uedflow simulate --preset pbse-attached-90K -o sim-attached
     """
     from uedflow.errors import ConfigError
     from uedflow.simulate import PRESETS, load_run_config, simulate_experiment

@@ -21,14 +21,21 @@ def _outputs(out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
 
 
-@tem_group.command("fft")
+@tem_group.command("fft", short_help="FFT d-spacings and the (111)/(200) ratio.")
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--pixel-nm", type=float, required=True, help="Pixel size [nm].")
 @click.option("--material", default="PbSe", show_default=True, help="Crystal whose reflections identify peaks.")
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output folder (fft.png, fft_peaks.csv).")
 def fft_cmd(image: Path, pixel_nm: float, material: str, out: Path) -> None:
-    """Radially integrated FFT of a lattice image, peaks as d-spacings, (111)/(200)."""
+    """Radially integrated FFT of a lattice image, peaks as d-spacings, (111)/(200).
+
+    IMAGE is a TIFF, PNG or DM3/DM4 lattice-resolved micrograph.
+
+    \b
+    Example:
+      uedflow tem fft dots.tif --pixel-nm 0.05 -o tem-fft
+    """
     from uedflow.tem.fft import analyze_lattice_image, read_image
 
     res = analyze_lattice_image(read_image(image), pixel_nm, structure=material)
@@ -71,15 +78,23 @@ def _plot_fft(res, path: Path) -> None:  # noqa: ANN001
     plt.close(fig)
 
 
-@tem_group.command("size")
+@tem_group.command("size", short_help="Particle diameters and substrate coverage.")
 @click.argument("image", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--pixel-nm", type=float, required=True, help="Pixel size [nm].")
 @click.option("--bright-particles", is_flag=True, help="Particles brighter than the substrate (dark field/HAADF).")
-@click.option("--min-diameter-nm", type=float, default=1.0, show_default=True)
+@click.option("--min-diameter-nm", type=float, default=1.0, show_default=True,
+              help="Smaller objects are ignored as noise [nm].")
 @click.option("-o", "--output", "out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Output folder (sizes.png, sizes.csv).")
 def size_cmd(image: Path, pixel_nm: float, bright_particles: bool, min_diameter_nm: float, out: Path) -> None:
-    """Segment particles: diameter distribution (mean ± std) and substrate coverage."""
+    """Segment particles: diameter distribution (mean ± std) and substrate coverage.
+
+    IMAGE is a low-magnification TIFF or PNG micrograph (dark particles on a bright substrate by default).
+
+    \b
+    Example:
+      uedflow tem size overview.tif --pixel-nm 0.5 -o tem-size
+    """
     from uedflow.tem.fft import read_image
     from uedflow.tem.sizing import size_particles
 

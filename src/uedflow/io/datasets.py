@@ -75,6 +75,10 @@ def write_dataset(
     return path
 
 
+#: the command that writes each stage file, named in error messages
+_WRITTEN_BY = {"uedflow-reduced": "`uedflow reduce EXPERIMENT.toml`", "uedflow-dynamics": "`uedflow analyze REDUCED.h5`"}
+
+
 def open_dataset(path: str | Path, *, format: str, version: int) -> xr.Dataset:
     """Open a stage file, checking that it is ``format`` at ``version``; loads it into memory.
 
@@ -97,7 +101,7 @@ def open_dataset(path: str | Path, *, format: str, version: int) -> xr.Dataset:
     if found != format:
         raise FileFormatError(
             f"{path} is not a {format} file (format attribute: {found!r}); "
-            f"make it with the uedflow command that writes {format}"
+            f"make it with {_WRITTEN_BY.get(format, f'the uedflow command that writes {format}')}"
         )
     if found_version is None or int(found_version) != version:
         raise FileFormatError(

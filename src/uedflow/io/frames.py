@@ -187,7 +187,7 @@ def open_frames(records: Sequence[FrameRecord], *, chunk_frames: int = 16) -> Fr
     for rec in records:
         firsts.setdefault((rec.file, rec.dataset), rec)
     # header reads are small random I/O (slow from a cold disk): a few threads keep several in flight
-    with ThreadPoolExecutor(min(32, len(firsts))) as pool:
+    with ThreadPoolExecutor(min(8, len(firsts))) as pool:
         infos = dict(zip(firsts, pool.map(_probe, firsts.values()), strict=True))
     first = None
     for rec in records:

@@ -48,7 +48,7 @@ from typing import Any
 
 import numpy as np
 
-from uedflow.config import experiment_to_toml, write_manifest
+from uedflow.config import _unknown_key, experiment_to_toml, write_manifest
 from uedflow.crystal import Structure, get_structure, reflections
 from uedflow.errors import ConfigError, FileFormatError, InputError
 from uedflow.io.atomic import atomic_dir
@@ -137,10 +137,11 @@ def _detector(cfg: dict[str, Any], seed: int) -> DetectorModel:
     geo = Geometry(shape=tuple(int(v) for v in det.pop("shape")), center_rc=tuple(float(v) for v in det.pop("center_rc")),
                    pixel_size_m=float(det.pop("pixel_size_m")), camera_length_m=float(det.pop("camera_length_m")),
                    energy_keV=float(det.pop("energy_keV")))
-    try:
-        return DetectorModel(geo, seed=seed, **det)
-    except TypeError:
-        raise ConfigError(f"simulation config: unknown [detector] key(s) in {sorted(det)}") from None
+    valid = [f.name for f in dataclasses.fields(DetectorModel) if f.name not in ("geometry", "seed")]
+    for key in sorted(det):
+        if key not in valid:
+            raise _unknown_key("detector", key, [*_GEOMETRY_KEYS, *valid], "simulation config")
+    return DetectorModel(geo, seed=seed, **det)
 
 
 def simulate_experiment(
@@ -158,7 +159,9 @@ def simulate_experiment(
         A preset name (:data:`~uedflow.simulate.presets.PRESETS`) or a run
         description dict (module docstring; may contain ``preset``).
     out_dir : str or Path
-        Output folder; written atomically (nothing is left on failure).
+        Output folder; written atomically (nothing is left on failure). An
+        existing folder is replaced only if it is empty or an earlier simulation
+        (holds ``truth.json``).
     seed : int
         Random seed (noise, jitter, delay order, detector defects).
     progress : callable, optional
@@ -175,7 +178,13 @@ def simulate_experiment(
     ConfigError, InputError, GeometryError, CrystalError
         Unknown preset or key, negative dose, diameter below one cell, a detector
         that sees no ring, unknown material or element.
+    FileFormatError
+        ``out_dir`` is a file, or a folder with other content than a simulation.
     """
+    out_dir = Path(out_dir).resolve()
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / "truth.json").is_file():
+        raise FileFormatError(f"output folder {out_dir} is not empty and holds no earlier simulation (truth.json); "
+                              "it would be replaced — choose a new folder with -o")
     cfg = get_preset(preset) if isinstance(preset, str) else _resolve(preset)
     level = cfg.get("level", "phenomenological")
     if level not in ("phenomenological", "atomistic"):

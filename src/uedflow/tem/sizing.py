@@ -101,6 +101,8 @@ def size_particles(
         raise InputError(f"image must be a finite 2D array, got shape {img.shape}")
     if not pixel_nm > 0:
         raise InputError(f"pixel_nm must be positive, got {pixel_nm!r}")
+    if not min_diameter_nm >= 0:
+        raise InputError(f"min_diameter_nm must be >= 0 nm, got {min_diameter_nm!r}")
     sm = ndimage.gaussian_filter(img, (smooth_nm / pixel_nm) if smooth_nm else 1.0)
     if np.ptp(sm) == 0:
         return SizingResult(np.array([]), float("nan"), float("nan"), 0.0, np.zeros(img.shape, int), pixel_nm,
@@ -121,6 +123,10 @@ def size_particles(
     keep = [r for r in regionprops(clear_border(labels)) if r.area >= min_area]
     diam = np.array([2 * np.sqrt(r.area / np.pi) * pixel_nm for r in keep])
     coverage = float(fg.mean())
+    if diam.size < 2 and coverage > 0.5:
+        return SizingResult(diam, float(diam.mean()) if diam.size else float("nan"), float("nan"), coverage, labels,
+                            float(pixel_nm), False, f"the foreground covers {coverage:.0%} of the image: that is the "
+                            "substrate, not particles; check the contrast (dark_particles, --bright-particles)")
     if diam.size == 0:
         return SizingResult(diam, float("nan"), float("nan"), coverage, labels, float(pixel_nm), False,
                             "no particles found above min_diameter_nm away from the border")
