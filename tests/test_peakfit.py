@@ -9,6 +9,7 @@ from uedflow.peaks import (
     FLAG_AT_BOUND,
     FLAG_NO_DATA,
     FLAG_POOR_FIT,
+    POOR_FIT_MISFIT,
     Ring,
     candidate_rings,
     fit_group,
@@ -53,8 +54,9 @@ def test_overlapping_pair_unbiased_with_unit_pulls(shape):
 
 
 def test_flags_no_data_bounds_and_poor_fits():
-    s, y, sig = _batch("gaussian", n=4)
-    sig[3] /= 30.0  # errors 30× too small: χ²_red ~ 900, the model "does not describe" the data
+    s, y, sig = _batch("gaussian", n=5)
+    sig[3:] /= 30.0  # errors 30× too small (high counts): χ²_red ~ 900
+    y[3] += pseudo_voigt(s, 0.3 * TRUE["311"][0], 0.555, 0.006, 0.0)  # an unmodelled feature: the model fails
     y[1] = np.nan
     y[2] = y[2] - pseudo_voigt(s, TRUE["311"][0], TRUE["311"][1], TRUE["311"][2], 0.0)
     y[2] += pseudo_voigt(s, TRUE["311"][0], 0.530, TRUE["311"][2], 0.0)  # moved outside the ±FWHM/2 bound
@@ -64,7 +66,9 @@ def test_flags_no_data_bounds_and_poor_fits():
     assert flags[0] == 0
     assert flags[1] & FLAG_NO_DATA and not fit.success[1]
     assert flags[2] & FLAG_AT_BOUND
-    assert flags[3] == FLAG_POOR_FIT and fit.chi2_red[3] > 500
+    assert flags[3] == FLAG_POOR_FIT and fit.chi2_red[3] > 500 and fit.misfit[3] > POOR_FIT_MISFIT
+    # χ²_red ~ 900 from tiny errors alone, with the right model (residual ≪ peak): not a poor fit
+    assert flags[4] == 0 and fit.chi2_red[4] > 500 and fit.misfit[4] < 0.01
 
 
 def test_indexing_helpers():

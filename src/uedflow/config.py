@@ -106,7 +106,7 @@ class ReduceConfig:
     outlier_sigma: float = 5.0
     find_center: bool = True
     calibrate_camera_length: bool = False
-    chunk_frames: int = 16
+    chunk_frames: int = 32
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,8 @@ class KineticsFit:
     chi2_red : float
     success : bool
         False when the solver failed, a parameter hit a bound, a time constant exceeds
-        the delay range after t0, the parameters are not determined (ill-conditioned),
+        the delay range after t0 or is shorter than the time resolution
+        (:func:`time_resolution_ps`), the parameters are not determined (ill-conditioned),
         or the trace had too few points.
     message : str
     irf_fwhm_ps : float
@@ -290,6 +291,24 @@ class _Context:
     span: float
 
 
+def time_resolution_ps(delay_ps: np.ndarray, *, t0_ps: float, irf_fwhm_ps: float) -> float:
+    """Shortest rise time a delay series resolves [ps]: the larger of the IRF FWHM and the delay step at t0.
+
+    A rise faster than both is a step to the data (at most one delay falls on it, and the
+    IRF blurs it to its own width), so its τ is not measured; :func:`fit_global` flags such
+    fits. The step at t0 is the smallest spacing of the first four delays from t0 − IRF on.
+
+    Examples
+    --------
+    >>> time_resolution_ps(np.array([-4.0, -1, 0, 1, 2, 4, 8]), t0_ps=0.3, irf_fwhm_ps=0.5)
+    1.0
+    """
+    t = np.sort(np.asarray(delay_ps, float))
+    steps = np.diff(t[t >= t0_ps - irf_fwhm_ps][:4])
+    step = float(steps[steps > 0].min()) if np.any(steps > 0) else 0.0
+    return max(float(irf_fwhm_ps), step)
+
+
 #: Largest condition number of a trace's (diagonally scaled) normal matrix whose parameters count as determined.
 _MAX_CONDITION = 1e10
 
@@ -325,9 +344,14 @@ def _one(c: _Context, row: int) -> KineticsFit:
     condition = float(np.linalg.cond(block / d[:, None] / d[None, :]))
     bounded = [all_names[j] for j, i in enumerate(idx) if c.at_bound[i]]
     too_slow = [n for n in all_names if n.startswith("tau") and p[n] > c.span]
-    success = bool(c.res.success) and not bounded and not too_slow and condition < _MAX_CONDITION
+    resolution = time_resolution_ps(c.ts[r], t0_ps=p["t0_ps"], irf_fwhm_ps=c.irf)
+    too_fast = [n for n in all_names if n.startswith("tau") and p[n] < resolution]
+    success = bool(c.res.success) and not bounded and not too_slow and not too_fast and condition < _MAX_CONDITION
     if too_slow:
         message = f"{', '.join(too_slow)} longer than the delay range after t0 ({c.span:.3g} ps): not measured"
+    elif too_fast:
+        message = (f"{', '.join(too_fast)} shorter than the time resolution ({resolution:.3g} ps: the larger of the "
+                   "IRF FWHM and the delay step at t0): not resolved")
     elif bounded:
         message = f"parameter(s) at a bound: {', '.join(bounded)}"
     elif condition >= _MAX_CONDITION:

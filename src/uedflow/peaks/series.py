@@ -129,19 +129,25 @@ def _check(reduced: xr.Dataset) -> None:
         raise InputError("reduced data: intensity is all NaN; nothing to fit")
 
 
-def _reference(reduced: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+def _reference(reduced: xr.Dataset, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reference profile (before time zero) and its 1σ from the per-delay σ ``sig`` (delay, s).
+
+    The σ is propagated from the σ the combined profiles are weighted with (Poisson
+    per scan when scans are present), not taken from ``reference_sigma``: with 2-3
+    scans that standard error scatters by a factor 10 from bin to bin (some bins near
+    zero), which wrecks the weights of the reference fit.
+    """
+    before = reduced["delay"].values < 0
     if "reference" in reduced and np.isfinite(reduced["reference"].values).any():
-        ref = reduced["reference"].values
-        sig = reduced["reference_sigma"].values if "reference_sigma" in reduced else None
-    else:
-        before = reduced["delay"].values < 0
-        if not before.any():
-            raise InputError("reduced data has no delay before time zero, so there is no reference profile")
+        ref = reduced["reference"].values.astype(float)
+    elif before.any():
         ref = np.nanmean(reduced["intensity"].values[before], axis=0)
-        sig = None
-    if sig is None or not np.isfinite(sig).any():
-        sig = np.sqrt(np.nanmean(reduced["intensity_sigma"].values ** 2, axis=0) / reduced.sizes["delay"])
-    return ref, sig
+    else:
+        raise InputError("reduced data has no delay before time zero, so there is no reference profile")
+    rows = sig[before] if before.any() else sig
+    ok = np.isfinite(rows)
+    n = np.maximum(ok.sum(axis=0), 1)
+    return ref, np.sqrt((np.where(ok, rows, 0.0) ** 2).sum(axis=0)) / n
 
 
 def _peaks_model(s: np.ndarray, fit: PeakFit, eta: dict[str, float]) -> np.ndarray:
@@ -293,11 +299,6 @@ def fit_powder_series(
     background = resolve_background(background)
     structure = structure or structure_of(reduced)
     s = reduced["s"].values.astype(float)
-    ref, ref_sig = _reference(reduced)
-    # every ring is fitted (neighbours shape each other's windows); the requested ones are reported
-    wanted = {r.label for r in index_profile(s, ref, structure, sigma=ref_sig, peaks=peaks,
-                                             half_window=half_window).rings} if peaks is not None else set()
-    indexing = index_profile(s, ref, structure, sigma=ref_sig, half_window=half_window)
     prof = reduced["intensity"].values.astype(float)
     sig = reduced["intensity_sigma"].values.astype(float)
     has_scans = "intensity_scan" in reduced and "scan" in reduced.dims
@@ -310,6 +311,11 @@ def fit_powder_series(
         sig_all = np.concatenate([sig, scan_sig.reshape(-1, s.size)])
     else:
         prof_all, sig_all = prof, sig
+    ref, ref_sig = _reference(reduced, sig)
+    # every ring is fitted (neighbours shape each other's windows); the requested ones are reported
+    wanted = {r.label for r in index_profile(s, ref, structure, sigma=ref_sig, peaks=peaks,
+                                             half_window=half_window).rings} if peaks is not None else set()
+    indexing = index_profile(s, ref, structure, sigma=ref_sig, half_window=half_window)
     degree: str | int | None = "auto"
     if background == "baseline":
         windows = [(r.s_expected - 2 * GROUP_HALF_WIDTH * r.fwhm_guess, r.s_expected + 2 * GROUP_HALF_WIDTH * r.fwhm_guess)

@@ -113,7 +113,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "small": {
         **_paper_preset("small", "attached", 90.0, 3.6, "small test run"),
         "delays_ps": [-4.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 50.0],
-        "detector": {"shape": [160, 160], "center_rc": [78.4, 81.2], "pixel_size_m": 1.5e-4,
+        "detector": {"shape": [256, 256], "center_rc": [125.4, 130.2], "pixel_size_m": 9.0e-5,
                      "camera_length_m": 0.30, "energy_keV": 50.0},
         "electrons_per_frame": 1.0e7,
     },
