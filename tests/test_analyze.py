@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from uedflow.cli import main
 from uedflow.config import AnalyzeConfig
 from uedflow.crystal import get_structure
-from uedflow.dynamics import analyze, open_dynamics, write_dynamics
+from uedflow.dynamics import OBSERVABLES, analyze, compute_traces, open_dynamics, write_dynamics
 from uedflow.errors import CrystalError, FileFormatError, InputError
 from uedflow.io import write_dataset
 from uedflow.simulate import PeakDynamics, get_preset, paper_dynamics, simulate_powder_series
@@ -45,7 +45,7 @@ def test_recovers_truth_within_the_issue_tolerances(result):
     for i, hkl in enumerate(out["hkl"].values):
         if str(out["family"].values[i]) not in PRINCIPAL:
             continue
-        true = truth["peaks"][str(hkl)]
+        true = truth["peaks"][str(hkl).split("/")[0]]
         for obs, amp_key, tau_key in OBS:
             o = out.sel(observable=obs).isel(peak=i)
             assert int(o["fit_success"]) == 1
@@ -63,7 +63,7 @@ def test_quasi_equilibrium_families_and_temperature(result):
     # Δ⟨u²⟩ in 40–60 ps: the rise is complete, so it equals the amplitude
     for i, hkl in enumerate(out["hkl"].values):
         if str(out["family"].values[i]) in PRINCIPAL:
-            assert float(out["msd_qe"][i]) == pytest.approx(truth["peaks"][str(hkl)]["msd_amplitude_angstrom2"],
+            assert float(out["msd_qe"][i]) == pytest.approx(truth["peaks"][str(hkl).split("/")[0]]["msd_amplitude_angstrom2"],
                                                             rel=0.05)
     assert list(out["direction"].values) == list(PRINCIPAL)
     fam = out["family_strain_qe"].sel(direction="<100>")
@@ -127,6 +127,32 @@ def test_cli_analyze(tmp_path):
     assert res.exit_code == 2 and "not a uedflow-reduced file" in res.output
 
 
+@pytest.mark.parametrize(
+    "args, match",
+    [
+        (["-o", "{red}/d.h5"], "is a file, not a directory"),  # QA A1: was a FileExistsError traceback
+        (["-o", "{red}"], "is an input of this command"),  # QA A2: silently overwrote the input
+        (["--bootstrap", "-3"], "not in the range x>=0"),  # QA A3
+        (["--irf", "-1"], "not in the range x>=0"),
+        (["--qe-window", "60", "40"], "END must be larger than START"),  # QA A4: only after the whole fit
+        (["--qe-window", "100", "140"], "holds no delay"),
+    ],
+)
+def test_cli_analyze_rejects_bad_options_before_fitting(tmp_path, small, monkeypatch, args, match):
+    import importlib
+
+    red = write_dataset(small, tmp_path / "reduced.h5", format="uedflow-reduced", version=1)
+    before = red.read_bytes()
+
+    def no_fit(*a, **k):
+        raise AssertionError("the peaks were fitted before the options were checked")
+
+    monkeypatch.setattr(importlib.import_module("uedflow.dynamics.analyze"), "fit_powder_series", no_fit)
+    res = CliRunner().invoke(main, ["analyze", str(red), "-q", *[a.format(red=red) for a in args]])
+    assert res.exit_code == 2 and match in res.output and "Traceback" not in res.output, res.output
+    assert red.read_bytes() == before
+
+
 @pytest.fixture(scope="module")
 def small():
     return simulate(seed=5, counts=1e5, n_scans=2)[0]
@@ -187,3 +213,40 @@ def test_small_preset_end_to_end_recovers_strain(tmp_path):
         assert not np.any(dyn["fit_flag"].values[i]), (hkl, dyn["fit_flag"].values[i])
         assert bool(dyn["fit_success"][i, strain]), hkl
         assert float(dyn["amplitude"][i, strain]) == pytest.approx(truth[hkl]["strain_amplitude"], rel=0.05), hkl
+    # the coincident (333)/(511) ring is labelled as the blend it is, never as a plain "333"
+    assert "333/511" in labels and "333" not in labels
+    assert str(dyn["family"].values[labels.index("333/511")]) == "(333/511)"
+    assert "333/511" in dyn.attrs.get("peaks", "333/511")
+
+
+def test_wrong_sign_kinetic_amplitudes_are_flagged(caplog):
+    """QA D3: a ring whose fitted rise has the opposite sign to every other ring's is not a measurement."""
+    from uedflow.dynamics.analyze import _flag_wrong_sign
+
+    assert list(OBSERVABLES) == ["strain", "msd", "width", "intensity"]
+    amp = np.array([[2e-3, 1.7e-3, 1e-4, -0.02], [2.5e-3, 1.9e-3, 2e-4, -0.03], [2.2e-3, -1.65e-3, -1e-4, 0.01],
+                    [2.4e-3, np.nan, 1e-4, -0.01]])
+    success = np.ones_like(amp)
+    success[3, 1] = 0
+    with caplog.at_level("WARNING"):
+        _flag_wrong_sign(amp, success, ("200", "220", "400", "222"))
+    assert success[:, 0].tolist() == [1, 1, 1, 1] and success[:, 1].tolist() == [1, 1, 0, 0]
+    assert success[:, 2].tolist() == [1, 1, 1, 1]  # the width's sign is not fixed by heating
+    assert success[:, 3].tolist() == [1, 1, 0, 1] and "(400)" in caplog.text
+    # no majority of at least 3 good fits: nothing flagged
+    success = np.ones((3, 4))
+    _flag_wrong_sign(np.array([[1.0] * 4, [-1.0] * 4, [np.nan] * 4]), success, ("a", "b", "c"))
+    assert (success == 1).all()
+
+
+def test_missing_reference_warning_names_the_ring(caplog):
+    """QA D1: the warning names the hkl, not a row index."""
+    t = np.array([-2.0, -1.0, 1.0, 2.0])
+    pos = np.array([[0.5, 0.5, 0.499, 0.499], [0.6, 0.6, 0.599, 0.599]])
+    flag = np.array([[0, 0, 0, 0], [8, 8, 0, 0]])
+    one = np.ones_like(pos)
+    with caplog.at_level("WARNING"):
+        tr = compute_traces(t, pos, 1e-4 * one, 0.02 * one, 1e-4 * one, one, 0.01 * one, flag=flag,
+                            labels=("200", "333/511"))
+    assert "(333/511)" in caplog.text and "rows" not in caplog.text
+    assert np.isnan(tr.values["strain"][1]).all() and np.isfinite(tr.values["strain"][0]).all()

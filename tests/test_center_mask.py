@@ -81,3 +81,26 @@ def test_ring_residual_measures_a_known_offset(offset):
     wrong = (center[0] + offset[0], center[1] + offset[1])
     res = ring_center_offset(frames[0], wrong, mask=~block & (frames[0] > 0) & (frames[0] < 50000))
     assert res == pytest.approx(np.hypot(*offset), abs=0.05)
+
+
+def test_hot_pixels_of_the_simulator_and_no_ring_crests(tmp_path):
+    """The simulator's detector knows its hot pixels: exactly those are found, none on the sharp (200)/(220) crests."""
+    import json
+
+    from uedflow.config import read_manifest
+    from uedflow.io import read_records
+    from uedflow.reduce.masks import median_peak, pixel_defects
+    from uedflow.simulate import simulate_experiment
+    from uedflow.simulate.detector import DetectorModel
+
+    folder = simulate_experiment("small", tmp_path / "small")
+    truth = json.loads((folder / "truth.json").read_text())
+    det = dict(truth["config"]["detector"])
+    geometry = Geometry(tuple(det["shape"]), tuple(det["center_rc"]), det["pixel_size_m"], det["camera_length_m"],
+                        det["energy_keV"])
+    model = DetectorModel(geometry, seed=truth["seed"])
+    records = read_manifest(folder / "frames.csv")
+    frames = read_records(records[::3], geometry.shape, np.uint16)
+    _, hot, _ = pixel_defects(*median_peak(frames), saturation=65535)
+    assert model.hot_pixels.sum() >= 5
+    np.testing.assert_array_equal(hot, model.hot_pixels)

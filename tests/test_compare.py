@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from uedflow.cli import main
 from uedflow.crystal import get_structure
 from uedflow.dynamics import analyze, compare, write_dynamics
-from uedflow.errors import InputError
+from uedflow.errors import ConfigError, InputError
 from uedflow.simulate import PeakDynamics, paper_dynamics, simulate_powder_series
 
 DELAYS = np.array([-5, -3, -1, -0.5, 0, 0.5, 1, 2, 3, 5, 8, 12, 20, 30, 40, 50, 60.0])
@@ -65,6 +65,9 @@ def test_three_datasets_and_bad_calls(runs):
         compare([runs["individual"]])
     with pytest.raises(InputError, match="labels"):
         compare([runs["individual"], runs["attached"]], labels=["x"])
+    for alpha in (-1.0, 0.0, 1.0, 2.0):
+        with pytest.raises(ConfigError, match="strictly between 0 and 1"):
+            compare([runs["individual"], runs["attached"]], alpha=alpha)
 
 
 def test_cli_compare(runs, tmp_path):
@@ -75,6 +78,14 @@ def test_cli_compare(runs, tmp_path):
     res = CliRunner().invoke(main, ["compare", *paths, "-o", str(tmp_path / "table.csv")])
     assert res.exit_code == 0, res.output
     assert "msd qe" in res.output and "differ significantly" in res.output
+    # the Holm correction runs over every tested quantity, not over the significant rows printed (QA A6)
+    n_tested = compare([runs["individual"], runs["attached"]]).n_tested
+    n_sig = len(compare([runs["individual"], runs["attached"]]).significant)
+    assert n_tested > n_sig > 0
+    assert f"Holm-Bonferroni over {n_tested} tested quantities" in res.output
+    assert f"{n_sig} of {n_tested} tested quantities differ significantly" in res.output
+    res = CliRunner().invoke(main, ["compare", *paths, "--alpha", "2"])
+    assert res.exit_code == 2 and "0<x<1" in res.output
     with (tmp_path / "table.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     assert {"hkl", "quantity", "individual", "attached_err", "z_attached", "significant"} <= set(rows[0])

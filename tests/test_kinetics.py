@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from uedflow.dynamics import fit_global, fit_kinetics
+from uedflow.dynamics.kinetics import time_resolution_ps
 from uedflow.dynamics.models import exp_rise
 from uedflow.errors import FitError
 
@@ -100,3 +101,21 @@ def test_one_bad_trace_in_a_global_fit_is_flagged_not_fatal():
     good, bad = fit_global(DELAYS, y, np.full(y.shape, 1e-3))
     assert good.success and not bad.success
     assert np.isnan(bad.value("tau_ps")) and "too few" in bad.message
+
+
+def test_rise_faster_than_the_time_resolution_is_flagged():
+    """QA D3: a τ below both the IRF and the delay step at t0 is a step to the data, not a measurement."""
+    t = np.array([-4.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 50.0])  # the small preset's delays
+    rng = np.random.default_rng(11)
+    err = np.full(t.size, 1e-4)
+    fast = exp_rise(t, 2e-3, 0.3, 0.35, 0.5) + rng.normal(0, 1e-4, t.size)
+    slow = exp_rise(t, 2e-3, 8.0, 0.35, 0.5) + rng.normal(0, 1e-4, t.size)
+    fits = fit_global(t, np.array([fast, slow]), np.array([err, err]), irf_fwhm_ps=0.5)
+    assert time_resolution_ps(t, t0_ps=0.35, irf_fwhm_ps=0.5) == 1.0
+    assert fits[0].value("tau_ps") < 1.0 and not fits[0].success and "time resolution" in fits[0].message
+    assert fits[1].success and fits[1].value("tau_ps") == pytest.approx(8.0, rel=0.1)
+    # delays 0.25 ps apart and a 0.2 ps IRF resolve a 0.5 ps rise
+    dense = np.arange(-2.0, 10.0, 0.25)
+    fit = fit_kinetics(dense, exp_rise(dense, 2e-3, 0.5, 0.35, 0.2) + rng.normal(0, 2e-5, dense.size),
+                       np.full(dense.size, 2e-5), irf_fwhm_ps=0.2)
+    assert fit.success and fit.value("tau_ps") == pytest.approx(0.5, rel=0.1)

@@ -157,3 +157,27 @@ def test_manifest_rows_index_into_hdf5_and_iris_files(tmp_path, stack):
     write_manifest(tmp_path / "frames.csv", rows)
     with pytest.raises(FileFormatError, match="manifest line 3.*index 5 is out of range"):
         open_frames(read_manifest(tmp_path / "frames.csv"))
+
+
+def test_truncated_multipage_tiff_is_one_clean_error(tmp_path, stack, caplog):
+    big = np.tile(stack, (4, 8, 8))  # 12 pages of 96x80
+    tifffile.imwrite(tmp_path / "cut.tif", big)
+    raw = (tmp_path / "cut.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(raw[: len(raw) // 2])
+    np.save(tmp_path / "good.npy", big[0])
+    with caplog.at_level("DEBUG"), pytest.raises(FileFormatError, match=r"cut\.tif"):
+        open_frames(_manifest(tmp_path, ["good.npy"] + ["cut.tif"])).data.compute()
+    assert not [r for r in caplog.records if r.name.startswith("tifffile")], caplog.text
+
+
+def test_iris_sniff_reads_the_signature_before_opening(tmp_path, stack, monkeypatch):
+    from uedflow.io import iris
+
+    (tmp_path / "fake.h5").write_bytes(b"not hdf5" * 100)
+    path = tmp_path / "block.h5"
+    with h5py.File(path, "w", userblock_size=512) as fh:  # the signature after a user block
+        fh["processed/intensity"] = np.moveaxis(stack, 0, -1)
+    assert iris.is_iris_file(path)
+    for name in ("File", "is_hdf5"):
+        monkeypatch.setattr(h5py, name, lambda *a, **k: pytest.fail("h5py opened a file without the HDF5 signature"))
+    assert not iris.is_iris_file(tmp_path / "fake.h5") and not iris.is_iris_file(tmp_path / "missing.h5")

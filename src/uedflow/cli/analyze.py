@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from uedflow.cli._common import progress, quiet_option
+from uedflow.cli._common import progress, quiet_option, refuse_overwriting_inputs
 
 __all__ = ["analyze_cmd", "compare_cmd"]
 
@@ -29,9 +29,9 @@ def _peaks(value: str | None) -> tuple[str, ...] | None:
               help="Background model (default auto).")
 @click.option("--qe-window", nargs=2, type=float, default=None, metavar="START END",
               help="Quasi-equilibrium window in ps (default 40 60).")
-@click.option("--debye-temperature", type=float, default=None, help="Debye temperature in K (default 250).")
-@click.option("--bootstrap", type=int, default=None, help="Bootstrap resamplings over scans (default 0).")
-@click.option("--irf", "irf_fwhm_ps", type=float, default=None, help="Instrument response FWHM in ps (default: the file's irf_fwhm_ps attribute, else 0.5).")
+@click.option("--debye-temperature", type=click.FloatRange(min=0, min_open=True), default=None, help="Debye temperature in K (default 250).")
+@click.option("--bootstrap", type=click.IntRange(min=0), default=None, help="Bootstrap resamplings over scans (default 0).")
+@click.option("--irf", "irf_fwhm_ps", type=click.FloatRange(min=0), default=None, help="Instrument response FWHM in ps (default: the file's irf_fwhm_ps attribute, else 0.5).")
 @click.option("--model", type=click.Choice(["exp", "biexp"]), default=None, help="Kinetic model (default exp).")
 @quiet_option
 def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temperature, bootstrap, irf_fwhm_ps,
@@ -39,8 +39,18 @@ def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temp
     """Fit the Bragg peaks of REDUCED (reduced.h5) and write strain, MSD and time constants."""
     from uedflow.config import AnalyzeConfig
     from uedflow.dynamics import analyze, write_dynamics
+    from uedflow.errors import ConfigError
     from uedflow.io import open_dataset
 
+    if qe_window and not qe_window[1] > qe_window[0]:
+        raise click.BadParameter(f"{qe_window[0]:g} {qe_window[1]:g}: END must be larger than START",
+                                 param_hint="--qe-window")
+    output = output or reduced.with_name("dynamics.h5")
+    refuse_overwriting_inputs(output, [reduced])
+    blocking = next((p for p in output.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ConfigError(f"cannot write {output}: {blocking} is a file, not a directory; give -o a path in a "
+                          "directory, e.g. -o results/dynamics.h5")
     ds = open_dataset(reduced, format="uedflow-reduced", version=1)
     changes = {k: v for k, v in {"peaks": _peaks(peaks), "shape": shape, "background": background,
                                  "qe_window_ps": tuple(qe_window) if qe_window else None,
@@ -50,7 +60,6 @@ def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temp
     cfg = dataclasses.replace(AnalyzeConfig(), **changes)
     with progress("analyze", quiet=quiet) as cb:
         out = analyze(ds, config=cfg, progress=cb)
-    output = output or reduced.with_name("dynamics.h5")
     output.parent.mkdir(parents=True, exist_ok=True)
     write_dynamics(out, output, config=dataclasses.asdict(cfg), inputs=[reduced])
     if not quiet:
@@ -67,7 +76,7 @@ def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temp
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the table as CSV.")
 @click.option("--labels", default=None, help="Comma-separated names, one per dataset.")
-@click.option("--alpha", type=float, default=0.05, show_default=True, help="Family-wise significance level.")
+@click.option("--alpha", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.05, show_default=True, help="Family-wise significance level.")
 @click.option("--all", "show_all", is_flag=True, help="Print every row, not only the significant ones.")
 def compare_cmd(datasets, output, labels, alpha, show_all):
     """Compare analysed DATASETS (dynamics.h5) ring by ring; the first is the reference."""
@@ -77,10 +86,10 @@ def compare_cmd(datasets, output, labels, alpha, show_all):
     loaded = [open_dynamics(p) for p in datasets]
     names = [s.strip() for s in labels.split(",")] if labels else None
     result = compare(loaded, labels=names, alpha=alpha)
-    shown = result if show_all else CompareResult(result.labels, result.significant, result.alpha)
+    shown = result if show_all else CompareResult(result.labels, result.significant, result.alpha, result.n_tested)
     click.echo(shown.table())
     if not show_all:
-        click.echo(f"{len(result.significant)} of {len(result.rows)} quantities differ significantly "
+        click.echo(f"{len(result.significant)} of {result.n_tested} tested quantities differ significantly "
                    "(--all prints every row)")
     if output:
         result.to_csv(output)

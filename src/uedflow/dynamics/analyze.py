@@ -21,7 +21,13 @@ import xarray as xr
 from uedflow.config import AnalyzeConfig
 from uedflow.crystal import FAMILIES
 from uedflow.dynamics.kinetics import KineticsFit, fit_global, stack_fits
-from uedflow.dynamics.summary import linear_fit, temperature_from_msd_rise, temperature_from_strain, window_average
+from uedflow.dynamics.summary import (
+    linear_fit,
+    temperature_from_msd_rise,
+    temperature_from_strain,
+    window_average,
+    window_mask,
+)
 from uedflow.dynamics.traces import OBSERVABLES, Traces, compute_traces, family_average
 from uedflow.errors import ConfigError, FileFormatError, FitError, InputError
 from uedflow.peaks import PeakSeries, fit_powder_series, structure_of
@@ -193,7 +199,12 @@ def analyze(
     model = cfg.kinetic_model
     if model not in ("exp", "biexp"):
         raise ConfigError(f"analyze.kinetic_model must be 'exp' or 'biexp', got {model!r}")
-    total = 2 + max(cfg.bootstrap, 0)
+    if cfg.bootstrap < 0:
+        raise ConfigError(f"analyze.bootstrap must be >= 0 resamplings, got {cfg.bootstrap}")
+    if not irf >= 0:
+        raise ConfigError(f"the IRF FWHM must be >= 0 ps, got {irf}; give --irf or analyze.irf_fwhm_ps")
+    window_mask(reduced["delay"].values, cfg.qe_window_ps)  # a bad window fails before the fits, not after
+    total = 2 + cfg.bootstrap
 
     def step(done: int) -> None:
         if progress is not None:
@@ -202,7 +213,8 @@ def analyze(
     ps = fit_powder_series(reduced, peaks=cfg.peaks, shape=cfg.shape, background=cfg.background)
     step(1)
     errs = _effective_errors(ps)
-    traces = compute_traces(ps.delay, ps.position, errs[0], ps.fwhm, errs[1], ps.area, errs[2], flag=ps.flag)
+    traces = compute_traces(ps.delay, ps.position, errs[0], ps.fwhm, errs[1], ps.area, errs[2], flag=ps.flag,
+                            labels=ps.labels)
     for obs in ("strain", "msd"):
         dead = [lab for lab, row in zip(ps.labels, traces.values[obs], strict=True) if not np.isfinite(row).any()]
         if dead:
@@ -216,12 +228,12 @@ def analyze(
     return _to_dataset(reduced, cfg, ps, traces, fits, boot, irf, model)
 
 
-def _kinetic_arrays(fits, traces: Traces, n_peaks: int) -> dict[str, np.ndarray]:
+def _kinetic_arrays(fits, traces: Traces, labels: tuple[str, ...]) -> dict[str, np.ndarray]:
     names = ("amplitude", "amplitude_err", "tau_ps", "tau_err_ps", "t0_ps", "t0_err_ps", "chi2_red", "success")
-    out = {k: np.full((n_peaks, len(OBSERVABLES)), np.nan) for k in names}
+    out = {k: np.full((len(labels), len(OBSERVABLES)), np.nan) for k in names}
     curves = {}
     for j, obs in enumerate(OBSERVABLES):
-        curves[obs] = np.full((n_peaks, traces.delay.size), np.nan)
+        curves[obs] = np.full((len(labels), traces.delay.size), np.nan)
         if fits[obs] is None:
             out["success"][:, j] = 0
             continue
@@ -229,13 +241,40 @@ def _kinetic_arrays(fits, traces: Traces, n_peaks: int) -> dict[str, np.ndarray]
         for k in names:
             out[k][:, j] = st[k]
         curves[obs] = np.array([f.curve(traces.delay) for f in fits[obs]])
+    _flag_wrong_sign(out["amplitude"], out["success"], labels)
     out["curves"] = curves  # type: ignore[assignment]
     return out
 
 
+def _flag_wrong_sign(amplitude: np.ndarray, success: np.ndarray, labels: tuple[str, ...]) -> None:
+    """Unflag (success = 0, in place) kinetic fits whose amplitude sign opposes the other rings'.
+
+    Heating moves every ring the same way (expansion: strain > 0; Debye–Waller:
+    Δ⟨u²⟩ > 0, I/I0 < 1), so when at least 3 good fits of strain, Δ⟨u²⟩ or I/I0 agree
+    on a sign by a 2/3 majority, a good fit of the opposite sign is a fit of noise or of
+    a distorted trace (e.g. a weak or blended ring), not a measurement (QA: a (400)
+    Δ⟨u²⟩ of −0.0017 Å² with τ = 1.1 ps passed as a success where the truth was
+    +0.0017 Å², 8 ps). The width is exempt: its sign is not fixed by heating. A
+    material with negative expansion along some directions would trip the strain rule;
+    the warning names the rings.
+    """
+    for j, obs in enumerate(OBSERVABLES):
+        if obs == "width":
+            continue
+        good = (success[:, j] > 0) & np.isfinite(amplitude[:, j])
+        sign = np.sign(amplitude[good, j])
+        if sign.size < 3 or abs(sign.sum()) < sign.size / 3:
+            continue
+        wrong = good & (np.sign(amplitude[:, j]) == -np.sign(sign.sum()))
+        if wrong.any():
+            success[wrong, j] = 0
+            log.warning("%s kinetic fits of %s flagged: amplitude of the opposite sign to the other rings'",
+                        obs, ", ".join(f"({labels[i]})" for i in np.flatnonzero(wrong)))
+
+
 def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: float, model: str) -> xr.Dataset:
     pk, dl, ob = "peak", "delay", "observable"
-    kin = _kinetic_arrays(fits, traces, len(ps.labels))
+    kin = _kinetic_arrays(fits, traces, ps.labels)
     curves = kin.pop("curves")
     data: dict[str, Any] = {
         "s0": (pk, traces.s0), "s0_err": (pk, traces.s0_err), "eta": (pk, ps.eta),

@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from uedflow.errors import InputError
+from uedflow.errors import ConfigError, InputError
 from uedflow.io import atomic_path
 
 __all__ = ["CompareRow", "CompareResult", "compare"]
@@ -66,6 +66,7 @@ class CompareResult:
     labels: tuple[str, ...]
     rows: tuple[CompareRow, ...]
     alpha: float
+    n_tested: int
 
     @property
     def significant(self) -> tuple[CompareRow, ...]:
@@ -78,6 +79,7 @@ class CompareResult:
             "labels": list(self.labels),
             "alpha": self.alpha,
             "n_rows": len(self.rows),
+            "n_tested": self.n_tested,
             "significant": [
                 {"hkl": r.hkl, "quantity": r.quantity, "values": list(r.values), "errors": list(r.errors),
                  "z": list(r.z), "p": list(r.p)}
@@ -95,7 +97,7 @@ class CompareResult:
             zs = "".join(f" {z:>12.2f}" for z in r.z[1:])
             p = r.p_all if len(self.labels) > 2 else (r.p[1] if len(r.p) > 1 else float("nan"))
             lines.append(f"{r.hkl:>6} {r.family:>7} {r.quantity:<16}{vals}{zs} {p:>9.2g}  {'*' if r.significant else ''}")
-        lines.append(f"* significant at alpha = {self.alpha} after Holm-Bonferroni over {len(self.rows)} rows; "
+        lines.append(f"* significant at alpha = {self.alpha} after Holm-Bonferroni over {self.n_tested} tested quantities; "
                      f"z relative to {self.labels[0]!r}")
         return "\n".join(lines)
 
@@ -177,9 +179,13 @@ def compare(datasets: list[xr.Dataset], *, labels: list[str] | None = None, alph
     ------
     InputError
         Fewer than two datasets, labels of the wrong length, or no ring in common.
+    ConfigError
+        ``alpha`` not in (0, 1).
     """
     if len(datasets) < 2:
         raise InputError(f"compare needs at least two datasets, got {len(datasets)}")
+    if not 0.0 < alpha < 1.0:
+        raise ConfigError(f"significance level alpha = {alpha} must lie strictly between 0 and 1 (e.g. 0.05)")
     if labels is None:
         labels = [str(d.attrs.get("sample_label") or chr(65 + i)) for i, d in enumerate(datasets)]
         if len(set(labels)) < len(labels):
@@ -223,7 +229,7 @@ def compare(datasets: list[xr.Dataset], *, labels: list[str] | None = None, alph
                    tuple(float(x) for x in z), tuple(float(x) for x in p), p_all, bool(s))
         for (h, f, n, u, pairs), (z, p, p_all), s in zip(raw, tests, sig, strict=True)
     )
-    return CompareResult(tuple(labels), rows, alpha)
+    return CompareResult(tuple(labels), rows, alpha, int(np.isfinite(p_used).sum()))
 
 
 def _holm(p: np.ndarray, alpha: float) -> np.ndarray:

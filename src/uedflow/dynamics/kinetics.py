@@ -24,7 +24,7 @@ from scipy.optimize import least_squares
 from uedflow.dynamics.models import biexp_rise, exp_rise
 from uedflow.errors import ConfigError, FitError
 
-__all__ = ["KineticsFit", "fit_kinetics", "fit_global", "stack_fits", "MODELS"]
+__all__ = ["KineticsFit", "fit_kinetics", "fit_global", "stack_fits", "time_resolution_ps", "MODELS"]
 
 #: Kinetic models and their per-trace parameters (t0_ps is shared and listed last).
 MODELS: dict[str, tuple[str, ...]] = {

@@ -22,9 +22,36 @@ import numpy as np
 from uedflow.dynamics.traces import weighted_mean
 from uedflow.errors import ConfigError, InputError
 
-__all__ = ["window_average", "LineFit", "linear_fit", "temperature_from_msd_rise", "temperature_from_strain"]
+__all__ = ["window_mask", "window_average", "LineFit", "linear_fit", "temperature_from_msd_rise", "temperature_from_strain"]
 
 log = logging.getLogger(__name__)
+
+
+def window_mask(delay_ps: np.ndarray, window_ps: tuple[float, float]) -> np.ndarray:
+    """(D,) bool: the delays inside ``window_ps`` (inclusive) [ps].
+
+    Raises
+    ------
+    ConfigError
+        An empty or reversed window, or one holding no delay.
+
+    Examples
+    --------
+    >>> window_mask(np.array([0.0, 40.0, 50.0]), (40.0, 60.0)).tolist()
+    [False, True, True]
+    """
+    delay_ps = np.asarray(delay_ps, float)
+    lo, hi = (float(v) for v in window_ps)
+    if not hi > lo:
+        raise ConfigError(f"quasi-equilibrium window {lo:g} {hi:g} ps must be (start, end) with end > start; "
+                          "give e.g. --qe-window 40 60")
+    sel = (delay_ps >= lo) & (delay_ps <= hi)
+    if not sel.any():
+        raise ConfigError(
+            f"quasi-equilibrium window {lo:g}-{hi:g} ps holds no delay (delays span {delay_ps.min():g} to "
+            f"{delay_ps.max():g} ps); choose --qe-window inside the measured range"
+        )
+    return sel
 
 
 def window_average(
@@ -50,15 +77,7 @@ def window_average(
     ConfigError
         An empty or reversed window, or one holding no delay.
     """
-    lo, hi = (float(v) for v in window_ps)
-    if not hi > lo:
-        raise ConfigError(f"quasi-equilibrium window {window_ps} ps must be (start, end) with end > start")
-    sel = (delay_ps >= lo) & (delay_ps <= hi)
-    if not sel.any():
-        raise ConfigError(
-            f"quasi-equilibrium window {lo:g}-{hi:g} ps holds no delay (delays span {delay_ps.min():g} to "
-            f"{delay_ps.max():g} ps); choose --qe-window inside the measured range"
-        )
+    sel = window_mask(delay_ps, window_ps)
     mean, err = weighted_mean(values[:, sel], errors[:, sel], axis=1)
     return mean, np.sqrt(err**2 + np.nan_to_num(reference_err) ** 2)
 

@@ -16,6 +16,7 @@ as ``reference_err`` and absorbed in the kinetic fits by a free baseline.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,6 +101,7 @@ def compute_traces(
     *,
     flag: np.ndarray | None = None,
     reference_before_ps: float = 0.0,
+    labels: Sequence[str] | None = None,
 ) -> Traces:
     """Observables relative to the mean of the delays before ``reference_before_ps``.
 
@@ -113,6 +115,8 @@ def compute_traces(
         Non-zero marks a flagged fit; those points become NaN.
     reference_before_ps : float
         Delays strictly below this [ps] form the reference.
+    labels : sequence of str, optional
+        Ring labels (hkl) of the P rows, to name rings in warnings.
 
     Raises
     ------
@@ -148,8 +152,10 @@ def compute_traces(
     if not np.any(np.isfinite(s0)):
         raise InputError("no ring has a valid fit before time zero; cannot form a reference for any trace")
     if not np.all(np.isfinite(s0)):
-        log.warning("rings at rows %s have no valid fit before time zero: their traces are NaN",
-                    np.flatnonzero(~np.isfinite(s0)).tolist())
+        rows = np.flatnonzero(~np.isfinite(s0)).tolist()
+        names = [f"({labels[i]})" for i in rows] if labels is not None else [f"row {i}" for i in rows]
+        log.warning("rings %s have no valid fit before time zero (every fit flagged): their traces are NaN",
+                    ", ".join(names))
     w0, w0_err = ref["w"]
     a0, a0_err = ref["a"]
     s0c, a0c = s0[:, None], a0[:, None]

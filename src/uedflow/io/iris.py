@@ -39,12 +39,32 @@ _ATTRS = {
 }
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _has_hdf5_signature(path: Path) -> bool:
+    """The 8-byte HDF5 signature at offset 0 or after a user block (512, 1024, 2048... bytes), read cheaply."""
+    try:
+        with open(path, "rb") as fh:
+            offset = 0
+            while True:
+                fh.seek(offset)
+                head = fh.read(8)
+                if head == _HDF5_SIGNATURE:
+                    return True
+                if len(head) < 8 or offset >= 1 << 20:
+                    return False
+                offset = 512 if offset == 0 else 2 * offset
+    except OSError:
+        return False
+
+
 def is_iris_file(path: str | Path) -> bool:
     """True when ``path`` is an HDF5 file with the iris-ued ``/processed/intensity`` layout."""
     import h5py
 
     path = Path(path)
-    if not h5py.is_hdf5(path):
+    if not _has_hdf5_signature(path):
         return False
     with h5py.File(path, "r") as fh:
         return _INTENSITY in fh and fh[_INTENSITY].ndim == 3

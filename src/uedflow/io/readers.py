@@ -12,9 +12,12 @@ pixels of frame ``index``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
+import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -249,10 +252,40 @@ register_reader(FrameReader("NumPy", (".npy",), _npy_info, _npy_read, read_into=
 # --- TIFF -------------------------------------------------------------------------------------------------
 
 
+class _QuietTifffile(logging.Filter):
+    """Drops tifffile's own log records (e.g. "invalid page offset") while a read is under way: a truncated
+    file gives one clear FileFormatError instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._active = 0
+        self._lock = threading.Lock()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False  # attached only while a read is under way
+
+    @contextlib.contextmanager
+    def reading(self):  # noqa: ANN201
+        with self._lock:
+            if self._active == 0:
+                logging.getLogger("tifffile").addFilter(self)
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
+                if self._active == 0:
+                    logging.getLogger("tifffile").removeFilter(self)
+
+
+_QUIET_TIFF = _QuietTifffile()
+
+
 def _tiff_info(path: Path, dataset: str | None) -> FrameInfo:
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
+    with _QUIET_TIFF.reading(), tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         return _shape3(path, tuple(series.shape), series.dtype)
 
@@ -260,7 +293,7 @@ def _tiff_info(path: Path, dataset: str | None) -> FrameInfo:
 def _tiff_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
     import tifffile
 
-    with tifffile.TiffFile(path) as tif:
+    with _QUIET_TIFF.reading(), tifffile.TiffFile(path) as tif:
         series = tif.series[0]
         n = 1 if len(series.shape) == 2 else series.shape[0]
         _check_index(path, index, n)

@@ -27,7 +27,8 @@ class Ring:
     ----------
     hkl : tuple of int
     label : str
-        e.g. ``"311"``; coincident reflections (333)/(511) are one ring labelled by the first.
+        e.g. ``"311"``; coincident reflections of different families are one ring labelled
+        as a blend, ``"333/511"`` (its ``hkl`` is the first, (333)).
     family : str
         Direction family (``"<111>"``, ``"(311)"``...).
     s_expected : float
@@ -108,6 +109,11 @@ def ring_family(
     if len({direction_family(lab) for lab in labels}) > 1:
         return "(" + "/".join(labels) + ")"
     return direction_family(hkl)
+
+
+def _blend_label(hkl: tuple[int, int, int], family: str) -> str:
+    """Ring label: ``"200"``; a blend of coincident reflections of different families is ``"333/511"``."""
+    return family.strip("()") if "/" in family else hkl_label(hkl)
 
 
 def candidate_rings(
@@ -308,9 +314,10 @@ def index_profile(
     width_at = np.full(len(centers), fwhm0)
     groups = group_overlapping(centers, width_at)
     allowed = reflections(refined, s[-1] + 1.0)
+    families = [ring_family(h, refined, allowed=allowed) for h, _ in chosen]
     rings = tuple(
-        Ring(h, hkl_label(h), ring_family(h, refined, allowed=allowed), float(c), float(w), int(g))
-        for (h, _), c, w, g in zip(chosen, centers, width_at, groups, strict=True)
+        Ring(h, _blend_label(h, fam), fam, float(c), float(w), int(g))
+        for (h, _), fam, c, w, g in zip(chosen, families, centers, width_at, groups, strict=True)
     )
     overlaps = tuple(
         (r1.label, r2.label, r2.s_expected - r1.s_expected)

@@ -10,6 +10,14 @@ counts-per-pixel units). Outliers are rejected robustly, then scans averaged:
   at a delay.
 * **points**: at each (delay, s), values farther than ``outlier_sigma`` robust
   σ from the median over scans are dropped (≥ 3 scans).
+* **bursts** (any number of scans, when ``window_counts`` is given): each frame's
+  profile is compared with the median of all frames of the 5 nearest delays (its
+  own included, edges replicated: the median of a monotone series is the series
+  itself, so real dynamics are not flagged), after a robust rescaling of the frame;
+  (frame, s) points farther than ``outlier_sigma`` × max(Poisson σ, robust spread)
+  and points saturated in that frame (NaN) are dropped, the frame's normalisation
+  total is recomputed with those bins taken from the median, and a frame with more
+  than half its bins dropped is rejected whole (an arcing burst, a saturated frame).
 
 The reference is the mean over delays before time zero; differential
 profiles are intensity − reference.
@@ -17,14 +25,20 @@ profiles are intensity − reference.
 
 from __future__ import annotations
 
+import logging
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import binary_closing
 
 from uedflow.errors import InputError
 
 __all__ = ["PowderSeries", "frame_totals", "combine_scans"]
+
+log = logging.getLogger(__name__)
+_BURST_HALF_WINDOW = 2  # delays on each side in the running median of the burst check
+_BURST_GAP_BINS = 14  # widest gap (s bins) closed inside a burst's flagged range
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,7 @@ class PowderSeries:
     frame_weight: np.ndarray
     frame_rejected: np.ndarray
     n_points_rejected: int
+    points_flagged: np.ndarray | None = None
 
     @property
     def differential(self) -> np.ndarray:
@@ -89,6 +104,52 @@ def _robust_sigma(x: np.ndarray, axis: int) -> np.ndarray:
     return 1.4826 * np.nanmedian(np.abs(x - med), axis=axis)
 
 
+def _running_median(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Median over all scans of the 5 nearest delays (edges replicated) and the robust spread around it, (delay, s)."""
+    h = _BURST_HALF_WINDOW
+    padded = np.concatenate([np.repeat(cube[:, :1], h, axis=1), cube, np.repeat(cube[:, -1:], h, axis=1)], axis=1)
+    n = cube.shape[1]
+    pool = np.concatenate([padded[:, k:k + n] for k in range(2 * h + 1)], axis=0)
+    med = np.nanmedian(pool, axis=0)
+    return med, 1.4826 * np.nanmedian(np.abs(pool - med), axis=0)
+
+
+def _flag_bursts(cube: np.ndarray, cube_var: np.ndarray, present: np.ndarray, window_counts: np.ndarray,
+                 outlier_sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Bursts and saturation in single frames (module docstring).
+
+    ``cube``/``cube_var`` are the raw per-frame profiles (scan, delay, s) with NaN at saturated points,
+    ``present`` (scan, delay) marks existing frames, ``window_counts`` the pixel weight of each bin in the
+    normalisation window (0 outside). Returns the dropped points (scan, delay, s), the rejected frames
+    (scan, delay) and the corrected normalisation totals (scan, delay).
+    """
+    has_data = np.isfinite(cube).any(axis=(0, 1))
+    win = window_counts > 0
+    full = np.where(win, window_counts, 0.0)
+    # first weights: window average over the bins that are not NaN, scaled to the whole window
+    covered = np.nansum(np.where(np.isfinite(cube), full, 0.0), axis=-1)
+    totals0 = np.nansum(cube * full, axis=-1) / np.where(covered > 0, covered, np.nan) * full.sum()
+    weight = totals0 / np.nanmedian(totals0[present])
+    ref, spread = _running_median(cube / weight[..., None])
+    flagged = np.zeros(cube.shape, bool)
+    for _ in range(2):  # robust per-frame rescaling, then again without the flagged bins (they bias the median)
+        ratio = np.where(win & ~flagged, cube / weight[..., None] / ref, np.nan)
+        weight = weight * np.nanmedian(ratio, axis=-1)
+        norm = cube / weight[..., None]
+        scale = np.maximum(np.sqrt(cube_var) / weight[..., None], spread)
+        flagged = present[..., None] & has_data & (~np.isfinite(cube) | (np.abs(norm - ref) > outlier_sigma * scale))
+    # a burst covers a range of s: close gaps inside it (ring crests, where real dynamics widen the spread)
+    # and drop its edge bins, which hold a fraction of a burst pixel below the threshold
+    flagged |= binary_closing(flagged, structure=np.ones((1, 1, _BURST_GAP_BINS + 1), bool))
+    flagged[..., 1:] |= flagged[..., :-1]
+    flagged[..., :-1] |= flagged[..., 1:]
+    flagged &= has_data
+    rejected = present & (flagged.sum(axis=-1) > 0.5 * has_data.sum())
+    filled = np.where(flagged, ref * weight[..., None], cube)
+    totals = np.where(present, np.nansum(filled * full, axis=-1), np.nan)
+    return flagged, rejected, totals
+
+
 def combine_scans(
     intensity: np.ndarray,
     variance: np.ndarray,
@@ -99,6 +160,7 @@ def combine_scans(
     totals: np.ndarray,
     outlier_sigma: float = 5.0,
     time_zero_ps: float = 0.0,
+    window_counts: np.ndarray | None = None,
 ) -> PowderSeries:
     """Normalise, reject outliers and average frame profiles over scans.
 
@@ -111,11 +173,15 @@ def combine_scans(
     s : (bins,) ndarray
         Bin centres [Å⁻¹].
     totals : (frames,) ndarray
-        Normalisation counts of each frame (:func:`frame_totals`), positive.
+        Normalisation counts of each frame (:func:`frame_totals`), positive (NaN if a saturated point is in
+        the window, recomputed when ``window_counts`` is given).
     outlier_sigma : float
         Robust z-score above which frames and points are rejected (``inf`` disables).
     time_zero_ps : float
         Subtracted from the delays; the reference is the mean over delays < 0.
+    window_counts : (bins,) ndarray, optional
+        Pixel weight of each bin inside the normalisation window, 0 outside: enables the burst and
+        per-frame saturation check (module docstring), which recomputes the totals.
 
     Raises
     ------
@@ -125,8 +191,9 @@ def combine_scans(
     intensity, variance = np.asarray(intensity, float), np.asarray(variance, float)
     totals = np.asarray(totals, float)
     scan, delay = np.asarray(scan), np.asarray(delay_ps, float) - time_zero_ps
-    if np.any(~(totals > 0)):
-        i = int(np.argmin(np.where(np.isfinite(totals), totals, -np.inf)))
+    bad = ~(totals > 0) if window_counts is None else totals <= 0  # NaN: saturated in the window, recomputed
+    if np.any(bad):
+        i = int(np.flatnonzero(bad)[0])
         raise InputError(f"frame of scan {scan[i]} at delay {delay_ps[i]} ps has {totals[i]} counts in the normalisation "
                          "window; choose reduce.normalize_window where the frames have signal, or drop the frame")
     scans, si = np.unique(scan, return_inverse=True)
@@ -135,28 +202,35 @@ def combine_scans(
         raise InputError(f"no delay before time zero ({time_zero_ps} ps): delays span {delays.min() + time_zero_ps}.."
                          f"{delays.max() + time_zero_ps} ps; the reference needs frames at negative delay — "
                          "add them or set experiment.time_zero_ps")
-    weight = totals / np.median(totals)
-    norm = intensity / weight[:, None]
-    norm_var = variance / weight[:, None] ** 2
     cube = np.full((len(scans), len(delays), len(s)), np.nan)
     cube_var = np.full_like(cube, np.nan)
-    cube[si, di] = norm
-    cube_var[si, di] = norm_var
-    frame_weight = np.full((len(scans), len(delays)), np.nan)
-    frame_weight[si, di] = weight
-    rejected = np.zeros(frame_weight.shape, bool)
-    present = np.isfinite(frame_weight)
-    n_per_delay = present.sum(axis=0)
+    cube[si, di] = intensity
+    cube_var[si, di] = variance
+    present = np.zeros(cube.shape[:2], bool)
+    present[si, di] = True
+    tot = np.full(present.shape, np.nan)
+    tot[si, di] = totals
+    flagged = np.zeros(cube.shape, bool)
+    burst = np.zeros(present.shape, bool)
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (empty bins, missing scans) are expected
+        if window_counts is not None:
+            flagged, burst, tot = _flag_bursts(cube, cube_var, present, np.asarray(window_counts, float),
+                                               outlier_sigma if np.isfinite(outlier_sigma) else np.inf)
+            _log_bursts(flagged, burst, scans, delays + time_zero_ps)
+        frame_weight = tot / np.median(tot[present & ~burst] if (present & ~burst).any() else tot[present])
+        cube = np.where(flagged, np.nan, cube) / frame_weight[..., None]
+        cube_var = cube_var / frame_weight[..., None] ** 2
+        rejected = burst.copy()
+        n_per_delay = (present & ~burst).sum(axis=0)
         if np.isfinite(outlier_sigma) and np.any(n_per_delay >= 3):
             med = np.nanmedian(cube, axis=0)
             # 90th percentile of |residual|/σ over s: a broad burst raises it, a single bad point does not
             dev = _nanpercentile_last(np.abs(cube - med) / np.sqrt(cube_var), 90)
-            usable = present & (n_per_delay >= 3)[None, :]
+            usable = present & ~burst & (n_per_delay >= 3)[None, :]
             vals = dev[usable]
             z = (dev - np.median(vals)) / max(1.4826 * np.median(np.abs(vals - np.median(vals))), 1e-12)
-            rejected = usable & (z > outlier_sigma)
+            rejected |= usable & (z > outlier_sigma)
         kept = np.where(rejected[:, :, None], np.nan, cube)
         n_points = 0
         if np.isfinite(outlier_sigma):
@@ -178,5 +252,13 @@ def combine_scans(
     return PowderSeries(
         s=np.asarray(s, float), delay_ps=delays, scans=scans, intensity=mean, intensity_sigma=sigma,
         intensity_scan=cube, intensity_scan_sigma=np.sqrt(cube_var), reference=reference,
-        reference_sigma=reference_sigma, frame_weight=frame_weight, frame_rejected=rejected, n_points_rejected=n_points,
+        reference_sigma=reference_sigma, frame_weight=frame_weight, frame_rejected=rejected,
+        n_points_rejected=n_points + int(flagged[~burst].sum()), points_flagged=flagged.sum(axis=-1),
     )
+
+
+def _log_bursts(flagged: np.ndarray, burst: np.ndarray, scans: np.ndarray, delays_ps: np.ndarray) -> None:
+    for k, d in zip(*np.nonzero(flagged.any(axis=-1)), strict=True):
+        what = "frame rejected" if burst[k, d] else f"{int(flagged[k, d].sum())} s bins dropped"
+        log.warning("scan %s, delay %g ps: burst or saturation in %d of %d s bins (%s)", scans[k], delays_ps[d],
+                    int(flagged[k, d].sum()), flagged.shape[-1], what)

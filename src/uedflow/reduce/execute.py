@@ -30,7 +30,7 @@ class PassResult:
     """Everything one pass over the frames produces (frames in manifest order).
 
     ``sums``/``var_sums`` are (frames, bins) from :func:`integrate_sums`,
-    ``totals`` the normalisation counts of each frame; ``raw_before``/``raw_after``
+    ``totals`` the normalisation counts of each frame (NaN points: saturated in that frame); ``raw_before``/``raw_after``
     the sums of the raw frames before/after time zero (rows*cols,),
     ``tot_before``/``tot_after`` the sums of their totals and ``n_before``/``n_after``
     the frame counts.
@@ -47,12 +47,26 @@ class PassResult:
     n_after: int
 
 
-def _chunk(frames: np.ndarray, operator: RadialOperator, window: np.ndarray, delay: np.ndarray) -> PassResult:
+def _saturated_bins(frame: np.ndarray, operator: RadialOperator, saturation: float) -> np.ndarray:
+    """The s bins that a valid pixel at or above ``saturation`` in ``frame`` contributes to."""
+    pix = np.flatnonzero(frame.ravel() >= saturation)
+    starts, lens = operator.indptr[pix], operator.indptr[pix + 1] - operator.indptr[pix]
+    idx = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
+    return np.unique(operator.bins[idx])
+
+
+def _chunk(frames: np.ndarray, operator: RadialOperator, window: np.ndarray, delay: np.ndarray,
+           saturation: float | None = None) -> PassResult:
     group = np.where(delay < 0, 0, np.where(delay > 0, 1, -1))
     # float32 sums of up to 256 16-bit frames are exact (< 2**24) and halve the memory traffic
     exact32 = frames.dtype.kind in "ui" and frames.dtype.itemsize <= 2 and len(frames) <= 256
     raw = np.zeros((2, frames[0].size), np.float32 if exact32 else np.float64)
     sums, var = integrate_sums(frames, operator, group=group, group_sums=raw)
+    reachable = saturation is not None and (frames.dtype.kind not in "ui" or np.iinfo(frames.dtype).max >= saturation)
+    if reachable:  # one max per frame; only frames that reach the level are searched pixel by pixel
+        for i in np.flatnonzero(frames.reshape(len(frames), -1).max(axis=1) >= saturation):
+            hit = _saturated_bins(frames[i], operator, saturation)
+            sums[i, hit] = var[i, hit] = np.nan
     totals = sums[:, window].sum(axis=1)
     before, after = group == 0, group == 1
     return PassResult(sums, var, totals, raw[0], raw[1], float(totals[before].sum()), float(totals[after].sum()),
@@ -85,6 +99,7 @@ def run_pass(
     *,
     window: np.ndarray,
     delay_ps: np.ndarray,
+    saturation: float | None = None,
     scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> PassResult:
@@ -100,6 +115,9 @@ def run_pass(
         Bins summed for the normalisation totals.
     delay_ps : (frames,) ndarray
         Delays relative to time zero [ps], in stack order.
+    saturation : float, optional
+        Detector saturation level [counts]: the bins a valid pixel at or above it touches in one frame are
+        NaN in that frame's ``sums``/``var_sums`` (and its total, when they fall in the window).
     scheduler : str, optional
         ``None`` for local threads, else the address of a ``dask.distributed`` scheduler.
     progress : callable, optional
@@ -111,7 +129,7 @@ def run_pass(
     op = dask.delayed(operator, pure=True)
     chunk = dask.delayed(_chunk, pure=True)
     blocks = stack.data.to_delayed().ravel()  # type: ignore[attr-defined]
-    tasks = [chunk(b, op, window, delay_ps[a:e]) for b, a, e in zip(blocks, bounds[:-1], bounds[1:], strict=True)]
+    tasks = [chunk(b, op, window, delay_ps[a:e], saturation) for b, a, e in zip(blocks, bounds[:-1], bounds[1:], strict=True)]
     total = len(tasks)
     report = progress or (lambda done, total: None)
     report(0, total)
@@ -138,14 +156,27 @@ def _run_local(tasks: list, final, report: Callable[[int, int], None]) -> PassRe
     return result
 
 
+def _check_address(address: str) -> None:
+    """Raise ConfigError unless ``address`` is tcp://host:port, host:port or an existing scheduler file."""
+    import re
+
+    from uedflow.errors import ConfigError
+
+    if os.path.isfile(address) or re.fullmatch(r"(?:[a-z0-9+]+://)?\[?[\w.:-]+?\]?:\d{1,5}", address, re.IGNORECASE):
+        return
+    raise ConfigError(f"--scheduler {address!r} is not a Dask scheduler address: give tcp://HOST:PORT, HOST:PORT "
+                      "or the path of a scheduler file")
+
+
 def _run_distributed(tasks: list, final, report: Callable[[int, int], None], address: str) -> PassResult:
     from distributed import Client, as_completed
 
     from uedflow.errors import ConfigError
 
+    _check_address(address)
     try:
-        client = Client(address, timeout="20s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
+        client = Client(address, timeout="10s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"cannot connect to the Dask scheduler at {address!r} ({exc}); check --scheduler") from None
     with client:
         log.info("running %d chunk tasks on %s", len(tasks), address)

@@ -103,9 +103,28 @@ def pixel_defects(median: np.ndarray, peak: np.ndarray, *, saturation: float | N
     resid = med - local
     mad = 1.4826 * np.median(np.abs(resid - np.median(resid)))
     noise = np.maximum(mad, np.sqrt(np.maximum(local, 1.0)))
-    hot = resid > n_sigma * noise
+    # hot: an isolated spike, above even the second-brightest of its 8 neighbours. The 3x3 median alone
+    # flags the crest of a sharp ring (its radial neighbours are darker), but a crest pixel always has
+    # neighbours along the ring that are about as bright.
+    hot = (resid > n_sigma * noise) & (med - _second_brightest_neighbour(med) > n_sigma * noise)
     dead = (peak <= 0) | ((resid < -n_sigma * noise) & (med < 0.2 * local))
     return dead, hot, saturated
+
+
+def _second_brightest_neighbour(image: np.ndarray) -> np.ndarray:
+    """Second-largest of the 8 neighbours of every pixel (edges padded by reflection), two running maxima."""
+    pad = np.pad(image, 1, mode="reflect")
+    rows, cols = image.shape
+    first = np.full(image.shape, -np.inf)
+    second = np.full(image.shape, -np.inf)
+    for dr in (0, 1, 2):
+        for dc in (0, 1, 2):
+            if dr == dc == 1:
+                continue
+            view = pad[dr:dr + rows, dc:dc + cols]
+            second = np.maximum(second, np.minimum(first, view))
+            first = np.maximum(first, view)
+    return second
 
 
 def beam_block(image: np.ndarray, center_rc: tuple[float, float], *, invalid: np.ndarray | None = None,

@@ -23,7 +23,7 @@ import xarray as xr
 
 from uedflow.config import Experiment, read_manifest
 from uedflow.crystal import get_structure
-from uedflow.errors import InputError, UedflowError
+from uedflow.errors import ConfigError, GeometryError, InputError, UedflowError
 from uedflow.io import frame_info, load_image, open_dataset, open_frames, read_records, write_dataset
 from uedflow.reduce.calibrate import calibrate_camera_length
 from uedflow.reduce.center import find_center, ring_center_offset
@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 REDUCED_FORMAT = "uedflow-reduced"
 REDUCED_VERSION = 1
 _SAMPLE_FRAMES = 8
+_MIN_BINS = 16
 
 
 def _images(exp: Experiment, shape: tuple[int, int]) -> dict[str, np.ndarray | None]:
@@ -87,6 +88,12 @@ def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[G
     if images["dark"] is not None:
         median = median - images["dark"]
     usable = ~(dead | hot | saturated) & (True if images["mask"] is None else images["mask"])
+    if usable.sum() < 16:
+        where = f"the mask file {exp.detector.mask} (experiment.detector.mask)" if exp.detector.mask else "no user mask"
+        raise GeometryError(f"only {int(usable.sum())} valid pixels with {where} and the automatic masks ("
+                            f"{int(dead.sum())} dead, {int(hot.sum())} hot, {int(saturated.sum())} saturated): the beam "
+                            "center cannot be found; a mask marks usable pixels with 1/True — check it is not inverted "
+                            "or all zero")
     low = median < 0.2 * np.median(median[usable]) if usable.any() else np.zeros(shape, bool)
     center, residual = _center(exp, median, usable & ~low)
     block = beam_block(median, center, invalid=hot | saturated)
@@ -125,11 +132,13 @@ def _drop_rejected(res: PassResult, records, rejected: np.ndarray, delay: np.nda
         if delay[i] < 0:
             res.raw_before -= frame
             res.n_before -= 1
-            res.tot_before -= float(res.totals[i])
         elif delay[i] > 0:
             res.raw_after -= frame
             res.n_after -= 1
-            res.tot_after -= float(res.totals[i])
+    kept = np.ones(len(delay), bool)
+    kept[rejected] = False  # totals of rejected frames may be NaN (saturated): sum the others afresh
+    res.tot_before = float(res.totals[kept & (delay < 0)].sum())
+    res.tot_after = float(res.totals[kept & (delay > 0)].sum())
 
 
 def reduce_experiment(
@@ -162,6 +171,9 @@ def reduce_experiment(
         frames, a center off the image, an unknown material, no delay before t0.
     """
     exp, red = experiment, experiment.reduce
+    if red.n_bins < _MIN_BINS:
+        raise ConfigError(f"[reduce] n_bins = {red.n_bins} in {exp.path}: at least {_MIN_BINS} s bins are needed "
+                          "to resolve the rings; use a few hundred (the default) or leave it out")
     clock = _Clock()
     structure = get_structure(exp.sample.structure or exp.sample.material, a_angstrom=exp.sample.lattice_constant_angstrom)
     records = read_manifest(exp.manifest)
@@ -186,26 +198,34 @@ def reduce_experiment(
         raise InputError(f"manifest {exp.manifest}: no frame before time zero ({exp.time_zero_ps} ps; delays span "
                          f"{delay.min() + exp.time_zero_ps}..{delay.max() + exp.time_zero_ps} ps); the reference needs "
                          "negative delays — add such frames or set experiment.time_zero_ps")
+    if not np.any(delay > 0):
+        raise ConfigError(f"manifest {exp.manifest}: no frame after time zero ({exp.time_zero_ps} ps; delays span "
+                          f"{delay.min() + exp.time_zero_ps}..{delay.max() + exp.time_zero_ps} ps); check "
+                          "experiment.time_zero_ps (it must lie inside the delay range) and the manifest's delay_ps")
     shape, dtype = stack.shape, stack.data.dtype
     s = op.s
     window = np.ones(len(s), bool) if red.normalize_window is None else (
         (s >= red.normalize_window[0]) & (s <= red.normalize_window[1]))
     if not window.any():
         raise InputError(f"reduce.normalize_window {red.normalize_window} Å⁻¹ holds no s bin (s spans {s[0]:.4g}..{s[-1]:.4g})")
-    res = run_pass(stack, op, window=window, delay_ps=delay, scheduler=scheduler, progress=progress)
+    res = run_pass(stack, op, window=window, delay_ps=delay, saturation=exp.detector.saturation, scheduler=scheduler,
+                   progress=progress)
     clock.lap("pass")
-    for i in np.flatnonzero(~(res.totals > 0)):
+    for i in np.flatnonzero(res.totals <= 0):  # NaN: a saturated bin in the window, handled by combine_scans
         rec = records[i]
         raise InputError(f"frame {rec.file} (manifest line {rec.row}) has {res.totals[i]:.4g} counts in the normalisation "
                          "window after dark subtraction; check the dark file and reduce.normalize_window")
     with np.errstate(invalid="ignore", divide="ignore"):
         c = np.where(op.counts > 0, op.counts, np.nan)
         series = combine_scans(res.sums / c, res.var_sums / c**2, stack.scan, stack.delay_ps, s, totals=res.totals,
-                               outlier_sigma=red.outlier_sigma, time_zero_ps=exp.time_zero_ps)
+                               outlier_sigma=red.outlier_sigma, time_zero_ps=exp.time_zero_ps,
+                               window_counts=np.where(window, op.counts, 0.0))
     scan_idx = np.searchsorted(series.scans, stack.scan)
     delay_idx = np.searchsorted(series.delay_ps, delay)
-    _drop_rejected(res, records, np.flatnonzero(series.frame_rejected[scan_idx, delay_idx]), delay, shape, dtype)
-    diff = _diff_pattern(res, images["dark"], images["flat"], float(np.median(res.totals)), masks.valid)
+    # frames with a burst or saturation leave the 2D pattern too (their profiles only lose the affected bins)
+    spoiled = series.frame_rejected | (series.points_flagged > 0)
+    _drop_rejected(res, records, np.flatnonzero(spoiled[scan_idx, delay_idx]), delay, shape, dtype)
+    diff = _diff_pattern(res, images["dark"], images["flat"], float(np.nanmedian(res.totals)), masks.valid)
     ds = _to_dataset(exp, structure, series, op.counts, masks.valid, diff, geometry, residual)
     clock.lap("combine")
     log.info("reduced %d frames in %.2f s: %s", len(records), sum(clock.laps.values()),
