@@ -86,3 +86,30 @@ def test_single_scan_uses_poisson_sigma():
     scan, delay, prof, var, _ = _frames(rng, n_scans=1)
     res = combine_scans(prof, var, scan, delay, S, totals=frame_totals(prof, S))
     np.testing.assert_allclose(res.intensity_sigma, res.intensity_scan_sigma[0])
+
+
+def test_one_scan_burst_and_saturation_are_dropped_but_a_sharp_step_is_kept():
+    """One scan: each frame is checked against the median of its neighbouring delays (a monotone step passes)."""
+    rng = np.random.default_rng(11)
+    delays = np.array([-4.0, -2.0, -1.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0])
+    counts = np.full(S.size, 400.0)
+    truth = np.array([_profile(d) * (1 - 0.3 * (d > 0)) for d in delays])  # a 30 % drop at time zero
+    var = truth / counts  # Poisson variance of a bin mean
+    prof = truth + rng.normal(0, np.sqrt(var))
+    clean = combine_scans(prof, var, np.zeros(10), delays, S, totals=(prof * counts).sum(1), counts=counts)
+    assert clean.n_points_rejected == 0 and not clean.frame_rejected.any()
+    spoiled = prof.copy()
+    spoiled[5, 40:70] += 30.0  # burst in one frame
+    spoiled[7, 20:30] = np.nan  # saturated in one frame (NaN from the pass), total NaN
+    totals = np.nansum(spoiled * counts, axis=1)
+    totals[7] = np.nan
+    res = combine_scans(spoiled, var, np.zeros(10), delays, S, totals=totals, counts=counts)
+    assert not res.frame_rejected.any()
+    assert np.isnan(res.intensity[5, 40:70]).all() and np.isnan(res.intensity[7, 20:30]).all()
+    keep = np.isfinite(res.intensity)
+    assert keep.sum() > 0.9 * keep.size
+    pull = (res.intensity - clean.intensity)[keep] / clean.intensity_sigma[keep]
+    assert np.max(np.abs(pull)) < 4  # the rescaled frames agree with the clean ones
+    res = combine_scans(np.where(np.arange(10)[:, None] == 3, np.nan, prof), var, np.zeros(10), delays, S,
+                        totals=np.where(np.arange(10) == 3, np.nan, (prof * counts).sum(1)), counts=counts)
+    assert res.frame_rejected[0].tolist() == [False, False, False, True] + [False] * 6  # a saturated frame

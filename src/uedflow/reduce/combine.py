@@ -10,7 +10,7 @@ counts-per-pixel units). Outliers are rejected robustly, then scans averaged:
   at a delay.
 * **points**: at each (delay, s), values farther than ``outlier_sigma`` robust
   σ from the median over scans are dropped (≥ 3 scans).
-* **bursts** (any number of scans, when ``window_counts`` is given): each frame's
+* **bursts** (any number of scans, when ``counts`` is given): each frame's
   profile is compared with the median of all frames of the 5 nearest delays (its
   own included, edges replicated: the median of a monotone series is the series
   itself, so real dynamics are not flagged), after a robust rescaling of the frame;
@@ -110,22 +110,25 @@ def _running_median(cube: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     padded = np.concatenate([np.repeat(cube[:, :1], h, axis=1), cube, np.repeat(cube[:, -1:], h, axis=1)], axis=1)
     n = cube.shape[1]
     pool = np.concatenate([padded[:, k:k + n] for k in range(2 * h + 1)], axis=0)
-    med = np.nanmedian(pool, axis=0)
-    return med, 1.4826 * np.nanmedian(np.abs(pool - med), axis=0)
+    median = np.median if np.isfinite(pool).all() else np.nanmedian  # no missing frame or point: 5x faster
+    med = median(pool, axis=0)
+    return med, 1.4826 * median(np.abs(pool - med), axis=0)
 
 
-def _flag_bursts(cube: np.ndarray, cube_var: np.ndarray, present: np.ndarray, window_counts: np.ndarray,
+def _flag_bursts(cube: np.ndarray, cube_var: np.ndarray, present: np.ndarray, counts: np.ndarray, window: np.ndarray,
                  outlier_sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Bursts and saturation in single frames (module docstring).
 
     ``cube``/``cube_var`` are the raw per-frame profiles (scan, delay, s) with NaN at saturated points,
-    ``present`` (scan, delay) marks existing frames, ``window_counts`` the pixel weight of each bin in the
-    normalisation window (0 outside). Returns the dropped points (scan, delay, s), the rejected frames
+    ``present`` (scan, delay) marks existing frames, ``counts`` the pixel weight of each bin and ``window``
+    the bins of the normalisation window. Returns the dropped points (scan, delay, s), the rejected frames
     (scan, delay) and the corrected normalisation totals (scan, delay).
     """
     has_data = np.isfinite(cube).any(axis=(0, 1))
-    win = window_counts > 0
-    full = np.where(win, window_counts, 0.0)
+    win = window & (counts > 0)
+    full = np.where(win, counts, 0.0)
+    # a bin's noise is at least ~1 count² per pixel (read noise, digitisation), even where the signal is ~0
+    floor = 1.0 / np.where(counts > 0, counts, np.nan)
     # first weights: window average over the bins that are not NaN, scaled to the whole window
     covered = np.nansum(np.where(np.isfinite(cube), full, 0.0), axis=-1)
     totals0 = np.nansum(cube * full, axis=-1) / np.where(covered > 0, covered, np.nan) * full.sum()
@@ -134,9 +137,9 @@ def _flag_bursts(cube: np.ndarray, cube_var: np.ndarray, present: np.ndarray, wi
     flagged = np.zeros(cube.shape, bool)
     for _ in range(2):  # robust per-frame rescaling, then again without the flagged bins (they bias the median)
         ratio = np.where(win & ~flagged, cube / weight[..., None] / ref, np.nan)
-        weight = weight * np.nanmedian(ratio, axis=-1)
+        weight = weight * _nanpercentile_last(ratio, 50)
         norm = cube / weight[..., None]
-        scale = np.maximum(np.sqrt(cube_var) / weight[..., None], spread)
+        scale = np.maximum(np.sqrt(cube_var + floor) / weight[..., None], spread)
         flagged = present[..., None] & has_data & (~np.isfinite(cube) | (np.abs(norm - ref) > outlier_sigma * scale))
     # a burst covers a range of s: close gaps inside it (ring crests, where real dynamics widen the spread)
     # and drop its edge bins, which hold a fraction of a burst pixel below the threshold
@@ -160,7 +163,8 @@ def combine_scans(
     totals: np.ndarray,
     outlier_sigma: float = 5.0,
     time_zero_ps: float = 0.0,
-    window_counts: np.ndarray | None = None,
+    counts: np.ndarray | None = None,
+    window: np.ndarray | None = None,
 ) -> PowderSeries:
     """Normalise, reject outliers and average frame profiles over scans.
 
@@ -174,14 +178,16 @@ def combine_scans(
         Bin centres [Å⁻¹].
     totals : (frames,) ndarray
         Normalisation counts of each frame (:func:`frame_totals`), positive (NaN if a saturated point is in
-        the window, recomputed when ``window_counts`` is given).
+        the window, recomputed when ``counts`` is given).
     outlier_sigma : float
         Robust z-score above which frames and points are rejected (``inf`` disables).
     time_zero_ps : float
         Subtracted from the delays; the reference is the mean over delays < 0.
-    window_counts : (bins,) ndarray, optional
-        Pixel weight of each bin inside the normalisation window, 0 outside: enables the burst and
-        per-frame saturation check (module docstring), which recomputes the totals.
+    counts : (bins,) ndarray, optional
+        Pixel weight of each bin (the operator's ``counts``): enables the burst and per-frame saturation
+        check (module docstring), which recomputes the totals.
+    window : (bins,) ndarray of bool, optional
+        Bins of the normalisation window that gave ``totals`` (default: all).
 
     Raises
     ------
@@ -191,7 +197,7 @@ def combine_scans(
     intensity, variance = np.asarray(intensity, float), np.asarray(variance, float)
     totals = np.asarray(totals, float)
     scan, delay = np.asarray(scan), np.asarray(delay_ps, float) - time_zero_ps
-    bad = ~(totals > 0) if window_counts is None else totals <= 0  # NaN: saturated in the window, recomputed
+    bad = ~(totals > 0) if counts is None else totals <= 0  # NaN: saturated in the window, recomputed
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
         raise InputError(f"frame of scan {scan[i]} at delay {delay_ps[i]} ps has {totals[i]} counts in the normalisation "
@@ -214,8 +220,9 @@ def combine_scans(
     burst = np.zeros(present.shape, bool)
     with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices (empty bins, missing scans) are expected
-        if window_counts is not None:
-            flagged, burst, tot = _flag_bursts(cube, cube_var, present, np.asarray(window_counts, float),
+        if counts is not None:
+            win = np.ones(len(s), bool) if window is None else np.asarray(window, bool)
+            flagged, burst, tot = _flag_bursts(cube, cube_var, present, np.asarray(counts, float), win,
                                                outlier_sigma if np.isfinite(outlier_sigma) else np.inf)
             _log_bursts(flagged, burst, scans, delays + time_zero_ps)
         frame_weight = tot / np.median(tot[present & ~burst] if (present & ~burst).any() else tot[present])

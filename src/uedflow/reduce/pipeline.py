@@ -219,7 +219,7 @@ def reduce_experiment(
         c = np.where(op.counts > 0, op.counts, np.nan)
         series = combine_scans(res.sums / c, res.var_sums / c**2, stack.scan, stack.delay_ps, s, totals=res.totals,
                                outlier_sigma=red.outlier_sigma, time_zero_ps=exp.time_zero_ps,
-                               window_counts=np.where(window, op.counts, 0.0))
+                               counts=op.counts, window=window)
     scan_idx = np.searchsorted(series.scans, stack.scan)
     delay_idx = np.searchsorted(series.delay_ps, delay)
     # frames with a burst or saturation leave the 2D pattern too (their profiles only lose the affected bins)
