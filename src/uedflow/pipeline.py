@@ -17,21 +17,19 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from uedflow import __version__
 from uedflow.config import Experiment, load_experiment, read_manifest
 from uedflow.errors import FileFormatError, InputError, UedflowError
-from uedflow.io.atomic import atomic_path, file_fingerprint
+from uedflow.stages import STATE_DIR, StageRecord, run_stage, stage_key
 
 __all__ = [
     "PAPER_PRESETS",
@@ -51,19 +49,7 @@ Progress = Callable[[int, int], None] | None
 
 #: Presets of the virtual experiment that mirror the paper (individual/attached dots, 90/300 K).
 PAPER_PRESETS = ("pbse-individual-90K", "pbse-attached-90K", "pbse-attached-300K")
-#: Folder (inside OUTDIR) of the per-stage state files.
-STATE_DIR = ".uedflow-state"
 _TICKS = 1000  # resolution of the overall progress bar
-
-
-@dataclass(frozen=True)
-class StageRecord:
-    """One stage of a run: its name, whether it ran or was up to date, wall time [s], outputs."""
-
-    name: str
-    ran: bool
-    seconds: float
-    outputs: tuple[Path, ...]
 
 
 @dataclass(frozen=True)
@@ -131,69 +117,6 @@ class _Steps:
     def sub(self, k: int, n: int) -> _Steps:
         """Steps 0..n-1 inside step k (for nested runs)."""
         return _Steps(self.step(k), n)
-
-
-# -- stage state --------------------------------------------------------------------------------------------------
-
-
-def _stat(path: Path) -> list[int]:
-    st = path.stat()
-    return [st.st_size, st.st_mtime_ns]
-
-
-def _stage_key(stage: str, config: Any, inputs: Sequence[Path], stat_inputs: Sequence[Path] = ()) -> str:
-    """Hash of the stage, uedflow version, configuration and input fingerprints."""
-    missing = [p for p in [*inputs, *stat_inputs] if not p.is_file()]
-    if missing:
-        raise FileFormatError(f"stage {stage}: input {missing[0]} does not exist; run the stage that makes it "
-                              "or fix the path")
-    blob = {"stage": stage, "version": __version__, "config": config,
-            "inputs": {str(p): file_fingerprint(p) for p in inputs},
-            "stat": {str(p): _stat(p) for p in stat_inputs}}
-    return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def _state_file(out_dir: Path, stage: str) -> Path:
-    return out_dir / STATE_DIR / f"{stage}.json"
-
-
-def _up_to_date(out_dir: Path, stage: str, key: str) -> bool:
-    try:
-        state = json.loads(_state_file(out_dir, stage).read_text())
-    except (OSError, json.JSONDecodeError):
-        return False
-    if state.get("key") != key:
-        return False
-    outputs = state.get("outputs", {})
-    return bool(outputs) and all(Path(p).exists() and _fingerprint(Path(p)) == fp for p, fp in outputs.items())
-
-
-def _fingerprint(path: Path) -> str:
-    """Fingerprint of an output file, or of a folder's listing and sizes."""
-    if path.is_dir():
-        listing = sorted((str(p.relative_to(path)), p.stat().st_size) for p in path.rglob("*") if p.is_file())
-        return hashlib.sha256(json.dumps(listing).encode()).hexdigest()
-    return file_fingerprint(path)
-
-
-def _run_stage(out_dir: Path, stage: str, key: str, outputs: Sequence[Path], work: Callable[[], None], *,
-               force: bool) -> StageRecord:
-    """Run ``work`` unless the state file says ``outputs`` were made from the same ``key``."""
-    if not force and _up_to_date(out_dir, stage, key):
-        log.info("%s: up to date, skipped", stage)
-        return StageRecord(stage, False, 0.0, tuple(outputs))
-    log.info("%s: running", stage)
-    t = time.perf_counter()
-    work()
-    seconds = time.perf_counter() - t
-    state = {"key": key, "outputs": {str(p): _fingerprint(p) for p in outputs if p.exists()},
-             "finished_utc": datetime.now(UTC).isoformat(timespec="seconds"), "seconds": round(seconds, 3),
-             "uedflow_version": __version__}
-    (out_dir / STATE_DIR).mkdir(exist_ok=True)
-    with atomic_path(_state_file(out_dir, stage)) as tmp:
-        tmp.write_text(json.dumps(state, indent=1))
-    log.info("%s: done in %.2f s", stage, seconds)
-    return StageRecord(stage, True, seconds, tuple(outputs))
 
 
 @contextlib.contextmanager
@@ -313,8 +236,8 @@ def run_experiment(experiment_path: str | Path, out_dir: str | Path, *, schedule
                 _write_report([sample], out, title=f"uedflow report — {exp.name}", progress=steps.step(2))
 
             truth = _truth_of(exp)
-            key = _stage_key("report", {"name": exp.name}, [dynamics, reduced, *([truth] if truth else [])])
-            records.append(_run_stage(out, "report", key, [out / "report.html", out / "figures"], work, force=force))
+            key = stage_key("report", {"name": exp.name}, [dynamics, reduced, *([truth] if truth else [])])
+            records.append(run_stage(out, "report", key, [out / "report.html", out / "figures"], work, force=force))
         steps.step(len(records) - 1)(1, 1)
         result = RunResult(out, reduced, dynamics, out / "report.html" if report else None, tuple(records),
                            time.perf_counter() - t0)
@@ -327,13 +250,13 @@ def _reduce_stage(exp: Experiment, out: Path, inputs: list[Path], frames: list[P
     from uedflow.reduce import reduce_experiment, write_reduced
 
     config = {k: v for k, v in exp.to_dict().items() if k != "analyze"}
-    key = _stage_key("reduce", config, inputs, frames)
+    key = stage_key("reduce", config, inputs, frames)
 
     def work() -> None:
         ds = reduce_experiment(exp, scheduler=scheduler, progress=progress)
         write_reduced(ds, out / "reduced.h5", experiment=exp)
 
-    return _run_stage(out, "reduce", key, [out / "reduced.h5"], work, force=force)
+    return run_stage(out, "reduce", key, [out / "reduced.h5"], work, force=force)
 
 
 def _analyze_stage(exp: Experiment, out: Path, progress: Callable[[int, int], None], force: bool) -> StageRecord:
@@ -342,14 +265,14 @@ def _analyze_stage(exp: Experiment, out: Path, progress: Callable[[int, int], No
 
     reduced = out / "reduced.h5"
     config = dataclasses.asdict(exp.analyze)
-    key = _stage_key("analyze", config, [reduced])
+    key = stage_key("analyze", config, [reduced])
 
     def work() -> None:
         ds = analyze(open_reduced(reduced), config=exp.analyze, progress=progress)
         write_dynamics(ds, out / "dynamics.h5", config=config, inputs=[reduced])
 
     outputs = [out / "dynamics.h5", out / "traces.csv", out / "fits.csv"]
-    return _run_stage(out, "analyze", key, outputs, work, force=force)
+    return run_stage(out, "analyze", key, outputs, work, force=force)
 
 
 def _write_report(samples: Sequence[Any], out: Path, *, title: str, comparison: Any = None,
@@ -432,8 +355,8 @@ def _combined_report(runs: Sequence[RunResult], labels: Sequence[str], truths: S
         _write_report(samples, out, title=title, comparison=_compare(samples), progress=progress)
 
     inputs = [p for r, t in zip(runs, truths, strict=True) for p in (r.dynamics, r.reduced, t) if p is not None]
-    key = _stage_key("report", {"labels": list(labels), "title": title}, inputs)
-    return _run_stage(out, "report", key, [out / "report.html", out / "figures"], work, force=force)
+    key = stage_key("report", {"labels": list(labels), "title": title}, inputs)
+    return run_stage(out, "report", key, [out / "report.html", out / "figures"], work, force=force)
 
 
 def report_files(dynamics_paths: Sequence[str | Path], out_dir: str | Path, *, labels: Sequence[str] | None = None,
@@ -496,8 +419,8 @@ def run_demo(out_dir: str | Path, *, presets: Sequence[str] = PAPER_PRESETS, see
             def work(preset: str = preset, data: Path = data, k: int = k) -> None:
                 simulate_experiment(preset, data, seed=seed, progress=sim_steps.step(k))  # writes atomically
 
-            key = _stage_key("simulate", {"preset": preset, "seed": seed}, [])
-            rec = _run_stage(out / preset, "simulate", key, [data / "experiment.toml", data / "truth.json"], work,
+            key = stage_key("simulate", {"preset": preset, "seed": seed}, [])
+            rec = run_stage(out / preset, "simulate", key, [data / "experiment.toml", data / "truth.json"], work,
                              force=force)
             simulated.append(dataclasses.replace(rec, name=f"{preset}:simulate"))
             exp_files.append(data / "experiment.toml")
