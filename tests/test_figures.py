@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
+from uedflow.crystal import FAMILIES
 from uedflow.report import (
     figure_diff_pattern,
     figure_kinetics,
@@ -13,7 +14,7 @@ from uedflow.report import (
     figure_widths,
     truth_rows,
 )
-from uedflow.report.figures import WIDTH_SCALE
+from uedflow.report.figures import WIDTH_SCALE, shown_peaks
 from uedflow.report.synthetic import synthetic_dynamics, synthetic_reduced, synthetic_truth
 
 
@@ -76,7 +77,12 @@ def test_figure3_positions_msd_fits_and_mean(data):
     ax = fig.axes  # row-major: a(ind), a(att), b(ind), b(att)
     for col, ds in enumerate(dyn):
         good = ds.fit_flag.values == 0
+        shown = shown_peaks(ds)
+        assert {str(ds.family.values[i]) for i in shown} <= set(FAMILIES)
         for i, h in enumerate(ds.hkl.values):
+            if i not in shown:
+                assert f"data:{h}" not in [c.lines[0].get_gid() for c in ax[col].containers]
+                continue
             t, y, err = _errorbar(ax[col], f"data:{h}")
             assert_allclose(t, ds.delay.values[good[i]])
             assert_allclose(y, (ds.position.values[i] / ds.s0.values[i])[good[i]])

@@ -17,6 +17,7 @@ import xarray as xr
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from uedflow.crystal import FAMILIES
 from uedflow.report.style import (
     FAMILY_MARKERS,
     new_figure,
@@ -35,6 +36,7 @@ __all__ = [
     "labels_for",
     "peak_mean",
     "peak_order",
+    "shown_peaks",
 ]
 
 MSD_LABEL = r"$\Delta\langle u^2\rangle_s$ (Å$^2$)"
@@ -103,12 +105,28 @@ def _figure_legend(fig: Figure, axes: Sequence[Axes], n_columns: int) -> None:
     fig.legend(list(seen.values()), list(seen), loc="outside lower center", ncol=min(len(seen), 3 * n_columns))
 
 
-def figure_kinetics(datasets: Sequence[xr.Dataset], *, labels: Sequence[str] | None = None) -> Figure:
+def shown_peaks(ds: xr.Dataset, peaks: Sequence[str] | None = None) -> list[int]:
+    """Indices of the peaks to draw, ordered by s0.
+
+    ``peaks`` (hkl labels) selects them explicitly; by default the rings of the
+    principal direction families (⟨100⟩, ⟨110⟩, ⟨111⟩), as in the paper's
+    Figure 3, or every ring when none of those was fitted.
+    """
+    order = [int(i) for i in np.argsort(ds.s0.values)]
+    hkl = [str(h) for h in ds.hkl.values]
+    if peaks is not None:
+        return [i for i in order if hkl[i] in set(peaks)]
+    principal = [i for i in order if str(ds.family.values[i]) in FAMILIES]
+    return principal or order
+
+
+def figure_kinetics(datasets: Sequence[xr.Dataset], *, labels: Sequence[str] | None = None,
+                    peaks: Sequence[str] | None = None) -> Figure:
     """Paper Figure 3: (a) normalised peak positions s/s₀ and (b) Δ⟨u²⟩_s vs delay, per peak.
 
     One column per dataset. In (a) the line is 1 − ε_fit (ε = −Δs/s, single
     exponential with IRF); in (b) the line is the Δ⟨u²⟩ fit and the black dashed
-    line the average of Δ⟨u²⟩_s over all peaks at each delay.
+    line the average of Δ⟨u²⟩_s over all peaks (drawn or not) at each delay.
 
     Parameters
     ----------
@@ -116,6 +134,8 @@ def figure_kinetics(datasets: Sequence[xr.Dataset], *, labels: Sequence[str] | N
         ``uedflow-dynamics`` datasets (e.g. individual and attached dots).
     labels : sequence of str, optional
         Column titles; default the datasets' sample labels.
+    peaks : sequence of str, optional
+        hkl labels to draw; default see :func:`shown_peaks`.
     """
     names = labels_for(datasets, labels)
     colors = peak_colors(peak_order(datasets))
@@ -125,7 +145,7 @@ def figure_kinetics(datasets: Sequence[xr.Dataset], *, labels: Sequence[str] | N
         for col, (ds, name) in enumerate(zip(datasets, names, strict=True)):
             ax_a, ax_b = axes[0][col], axes[1][col]
             s0 = ds.s0.values[:, None]
-            for i in np.argsort(ds.s0.values):
+            for i in shown_peaks(ds, peaks):
                 c = colors[str(ds.hkl.values[i])]
                 _trace(ax_a, ds, i, ds.position.values[i] / s0[i], ds.position_err.values[i] / s0[i],
                        1.0 - ds.strain_fit.values[i] if "strain_fit" in ds else None, c)

@@ -112,9 +112,10 @@ def build_figures(samples: Sequence[Sample], *, progress: Callable[[int, int], N
         ("fig3_kinetics", "Figure 3 — peak positions and Δ⟨u²⟩ vs delay",
          lambda: F.figure_kinetics(dyn, labels=labels),
          "(a) Bragg peak positions s normalised to their mean before time zero, s/s₀ = 1 − ε, and (b) the change of "
-         "mean-square displacement along each scattering vector, Δ⟨u²⟩_s = −ln(I/I₀)/(4π²s²), for each peak "
-         f"(colours; markers by direction family), one column per sample, 1σ error bars. {method} Solid lines: "
-         "those fits. Black dashed line: Δ⟨u²⟩_s averaged over all peaks at each delay (weighted by 1/σ²). "
+         "mean-square displacement along each scattering vector, Δ⟨u²⟩_s = −ln(I/I₀)/(4π²s²), for the peaks of the "
+         "principal direction families ⟨100⟩, ⟨110⟩, ⟨111⟩ (colours; markers by family; every ring is in the "
+         f"fitted-parameter table), one column per sample, 1σ error bars. {method} Solid lines: "
+         "those fits. Black dashed line: Δ⟨u²⟩_s averaged over all fitted peaks at each delay (weighted by 1/σ²). "
          "Hollow grey points: peak fits flagged as failed or at a bound."),
         ("fig4_quasi_equilibrium", "Figure 4 — quasi-equilibrium Δ⟨u²⟩ and time constants per peak",
          lambda: F.figure_quasi_equilibrium(dyn, labels=labels),
