@@ -53,6 +53,10 @@ POOR_FIT_CHI2 = 100.0
 #: of the profile leaves residuals of 5-30 % of the peak.
 POOR_FIT_MISFIT = 0.03
 _PEAK_PARAMS = ("area", "center", "fwhm", "eta")
+#: A tied ring's centre stays within ± this × its FWHM guess (room for a 0.4 % strain at s = 1 Å⁻¹)
+#: and its FWHM within these factors of the guess, so that a weak ring cannot run away into a neighbour.
+_TIED_CENTER = 0.25
+_TIED_WIDTH = (0.8, 1.25)
 
 
 def check_shape(shape: str) -> str:
@@ -224,7 +228,8 @@ def fit_group(
         Intensities and their 1σ (NaN points ignored).
     rings : sequence of Ring
         The group; ``s_expected`` and ``fwhm_guess`` give start values and bounds
-        (centre within ± FWHM/2, FWHM within 0.3–3 × the guess).
+        (centre within ± FWHM/2, FWHM within 0.3–3 × the guess; for ``tied`` rings
+        ± FWHM/4 and 0.8–1.25 ×).
     shape : str
         ``"pseudo-voigt"`` (η fitted unless ``eta`` is given), ``"gaussian"`` or ``"lorentzian"``.
     eta : sequence of float, optional
@@ -270,8 +275,9 @@ def fit_group(
     per = 3 if eta_fixed is not None else 4
     lower, upper = np.full(len(names), -np.inf), np.full(len(names), np.inf)
     for k, r in enumerate(rings):
-        lower[k * per : k * per + 3] = [0.0, r.s_expected - 0.5 * r.fwhm_guess, 0.3 * r.fwhm_guess]
-        upper[k * per : k * per + 3] = [np.inf, r.s_expected + 0.5 * r.fwhm_guess, 3.0 * r.fwhm_guess]
+        dc, w_lo, w_hi = (_TIED_CENTER, _TIED_WIDTH[0], _TIED_WIDTH[1]) if r.tied else (0.5, 0.3, 3.0)
+        lower[k * per : k * per + 3] = [0.0, r.s_expected - dc * r.fwhm_guess, w_lo * r.fwhm_guess]
+        upper[k * per : k * per + 3] = [np.inf, r.s_expected + dc * r.fwhm_guess, w_hi * r.fwhm_guess]
         if per == 4:
             lower[k * per + 3], upper[k * per + 3] = 0.0, 1.0
     x0 = start if start is not None else _guess(x, y, err, rings, per, design)

@@ -37,6 +37,14 @@ class Ring:
         Starting FWHM [Å⁻¹].
     group : int
         Index of the group of overlapping rings fitted jointly.
+    tied : bool
+        A reflection too weak to fit on its own: it stays in the model (so that its
+        intensity is not absorbed by its neighbours or the background) with its position
+        and width held close to ``s_expected`` and ``fwhm_guess``, and is not reported.
+    reported : bool
+        False for rings only modelled: tied rings, unresolved shoulders of much stronger
+        rings and rings too close to an end of the s range for a full fit window (the
+        last two fitted freely, so that their own shape is right).
     """
 
     hkl: tuple[int, int, int]
@@ -45,6 +53,8 @@ class Ring:
     s_expected: float
     fwhm_guess: float
     group: int = 0
+    tied: bool = False
+    reported: bool = True
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,8 @@ class Indexing:
         return {
             "rings": [r.label for r in self.rings],
             "families": [r.family for r in self.rings],
+            "reported": [r.reported for r in self.rings],
+            "tied": [r.tied for r in self.rings],
             "a_angstrom": self.a_angstrom,
             "a_err_angstrom": self.a_err_angstrom,
             "s_offset": self.s_offset,
@@ -82,7 +94,9 @@ class Indexing:
         """Readable text."""
         lines = [f"a_eff = {self.a_angstrom:.4f} ± {self.a_err_angstrom:.4f} Å, s offset = "
                  f"{self.s_offset:+.5f} ± {self.s_offset_err:.5f} Å⁻¹"]
-        lines += [f"  ({r.label}) {r.family:>7} s = {r.s_expected:.4f} Å⁻¹ group {r.group}" for r in self.rings]
+        lines += [f"  ({r.label}) {r.family:>7} s = {r.s_expected:.4f} Å⁻¹ group {r.group}"
+                  + ("" if r.reported else (" (tied, not reported)" if r.tied else " (modelled, not reported)"))
+                  for r in self.rings]
         lines += [f"  overlap: ({a})/({b}) {d:.4f} Å⁻¹ apart, fitted jointly" for a, b, d in self.overlaps]
         return "\n".join(lines)
 
@@ -259,11 +273,12 @@ def index_profile(
     sigma : (N,) ndarray, optional
         1σ of the profile (for the detection threshold).
     peaks : sequence of str, optional
-        Rings to use (``"111"``...); default: every allowed ring in the fittable range
-        (the peak fits drop those too weak to fit).
+        Rings to report (``"111"``...); default: every allowed ring in the fittable range
+        (the peak fits tie those too weak to fit). All other allowed reflections inside
+        the s range are returned with ``reported`` False.
     half_window : float
         Fit window half-width in FWHMs: rings closer than this to the ends of the
-        s range are not used. Rings closer than 2 × GROUP_HALF_WIDTH FWHMs are grouped.
+        s range are only modelled, not ``reported``. Rings closer than 2 × GROUP_HALF_WIDTH FWHMs are grouped.
 
     Raises
     ------
@@ -310,14 +325,19 @@ def index_profile(
     refined = structure.with_lattice_constant(a)
     s_lo, s_hi = s[0] + margin - off, s[-1] - margin - off
     chosen = candidate_rings(refined, s_lo, s_hi, peaks=peaks)
+    # every other allowed reflection inside the data stays in the model, not reported
+    extra = [(h, sv) for h, sv in candidate_rings(refined, s[0] - off, s[-1] - off) if h not in dict(chosen)]
+    reported = [True] * len(chosen) + [False] * len(extra)
+    order = np.argsort([sv for _, sv in chosen + extra], kind="stable")
+    chosen, reported = [(chosen + extra)[i] for i in order], [reported[i] for i in order]
     centers = np.array([sv + off for _, sv in chosen])
     width_at = np.full(len(centers), fwhm0)
     groups = group_overlapping(centers, width_at)
     allowed = reflections(refined, s[-1] + 1.0)
     families = [ring_family(h, refined, allowed=allowed) for h, _ in chosen]
     rings = tuple(
-        Ring(h, _blend_label(h, fam), fam, float(c), float(w), int(g))
-        for (h, _), fam, c, w, g in zip(chosen, families, centers, width_at, groups, strict=True)
+        Ring(h, _blend_label(h, fam), fam, float(c), float(w), int(g), reported=rep)
+        for (h, _), fam, c, w, g, rep in zip(chosen, families, centers, width_at, groups, reported, strict=True)
     )
     overlaps = tuple(
         (r1.label, r2.label, r2.s_expected - r1.s_expected)
