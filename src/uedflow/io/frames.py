@@ -70,11 +70,13 @@ def prefetch(records: Sequence[FrameRecord]) -> None:
 
 
 def read_records(records: Sequence[FrameRecord], shape: tuple[int, int], dtype: np.dtype | str, *,
-                 then: Sequence[FrameRecord] = ()) -> np.ndarray:
+                 then: Sequence[FrameRecord] = (), out: np.ndarray | None = None) -> np.ndarray:
     """Read and check the frames of ``records`` into one (n, rows, cols) array of ``dtype``.
 
     ``then``, the records read next, are prefetched first (:func:`prefetch`), so their
-    disk reads overlap with the work done on these frames.
+    disk reads overlap with the work done on these frames. ``out``, an (n, rows, cols)
+    C-contiguous array of ``dtype``, receives the frames instead of a new array (a reused
+    buffer spares the page faults of fresh memory).
 
     Raises
     ------
@@ -84,7 +86,11 @@ def read_records(records: Sequence[FrameRecord], shape: tuple[int, int], dtype: 
         A frame has another shape, NaN/inf pixels, or is all zero.
     """
     prefetch(then)
-    out = np.empty((len(records), *shape), dtype=dtype)
+    if out is None:
+        out = np.empty((len(records), *shape), dtype=dtype)
+    elif out.shape != (len(records), *shape) or out.dtype != np.dtype(dtype) or not out.flags.c_contiguous:
+        raise InputError(f"read_records: out has shape {out.shape} and dtype {out.dtype}, the frames need a "
+                         f"C-contiguous {(len(records), *shape)} array of {np.dtype(dtype)}")
     for i, rec in enumerate(records):
         try:
             frame = read_frame(rec.file, rec.index, rec.dataset, out=out[i])

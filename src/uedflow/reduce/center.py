@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 
 from uedflow.errors import GeometryError
@@ -82,20 +83,44 @@ def symmetry_center(image: np.ndarray, *, mask: np.ndarray | None = None) -> tup
     return (float((rows - 1 + ti) / 2), float((cols - 1 + tj) / 2))
 
 
+@numba.njit(nogil=True, cache=True)
+def _scatter_sums(r0, c0, rr, cc, vals, n_bins):  # pragma: no cover - compiled
+    """Σw, Σwv, Σwv² per 1-px radial bin, each pixel split linearly between its two bins."""
+    sw, swv, swv2 = np.zeros(n_bins), np.zeros(n_bins), np.zeros(n_bins)
+    for p in range(len(vals)):
+        r = np.hypot(rr[p] - r0, cc[p] - c0)
+        i = min(int(r), n_bins - 2)
+        w1 = min(r - i, 1.0)
+        v = vals[p]
+        for j, w in ((i, 1.0 - w1), (i + 1, w1)):
+            sw[j] += w
+            swv[j] += w * v
+            swv2[j] += w * v * v
+    return sw, swv, swv2
+
+
 def _radial_scatter(center: np.ndarray, rr: np.ndarray, cc: np.ndarray, vals: np.ndarray, n_bins: int) -> float:
-    r = np.hypot(rr - center[0], cc - center[1])
-    i = np.minimum(r.astype(np.int64), n_bins - 2)
-    t = r - i
-    w1 = np.minimum(t, 1.0)
-    w0 = 1.0 - w1
-    idx = np.concatenate([i, i + 1])
-    w = np.concatenate([w0, w1])
-    wv = w * np.concatenate([vals, vals])
-    sw = np.bincount(idx, w, n_bins)
-    swv = np.bincount(idx, wv, n_bins)
-    swv2 = np.bincount(idx, wv * np.concatenate([vals, vals]), n_bins)
+    sw, swv, swv2 = _scatter_sums(float(center[0]), float(center[1]), rr, cc, vals, n_bins)
     ok = sw > 0
     return float(np.sum(swv2[ok] - swv[ok] ** 2 / sw[ok]))
+
+
+@numba.njit(nogil=True, cache=True)
+def _interp_grid(x, step, table):  # pragma: no cover - compiled
+    """``np.interp(x, (arange(len(table)) + 0.5) * step, table)`` on that uniform grid, without a search."""
+    out = np.empty(len(x))
+    last = len(table) - 1
+    for i in range(len(x)):
+        u = x[i] / step - 0.5
+        if u <= 0:
+            out[i] = table[0]
+        elif u >= last:
+            out[i] = table[last]
+        else:
+            j = int(u)
+            t = u - j
+            out[i] = table[j] + t * (table[j + 1] - table[j])
+    return out
 
 
 def ring_center_offset(image: np.ndarray, center_rc: tuple[float, float], *, mask: np.ndarray | None = None,
@@ -120,17 +145,21 @@ def ring_center_offset(image: np.ndarray, center_rc: tuple[float, float], *, mas
     prof = np.interp(grid, grid[ok], prof[ok])
     slope = np.gradient(prof, step)
     sector = ((np.arctan2(dr, dc) + np.pi) / (2 * np.pi) * n_sectors).astype(int) % n_sectors
+    # pixels grouped by sector with one stable (radix) sort instead of a selection per sector
+    order = np.argsort(sector.astype(np.uint8 if n_sectors <= 256 else np.int64), kind="stable")
+    ends = np.cumsum(np.bincount(sector, minlength=n_sectors))
+    r, vals = r[order], vals[order]
     shifts, angles = [], []
     for k in range(n_sectors):
-        sel = sector == k
-        rk, vk = r[sel], vals[sel]
-        d = np.interp(rk, grid, slope)
-        if sel.sum() < 50 or np.sum(d * d) <= 0:
+        first = ends[k - 1] if k else 0
+        rk, vk = r[first:ends[k]], vals[first:ends[k]]
+        d = _interp_grid(rk, step, slope)
+        if len(rk) < 50 or np.sum(d * d) <= 0:
             continue
         delta = 0.0
         for _ in range(4):
-            d = np.interp(rk - delta, grid, slope)
-            delta -= np.sum((vk - np.interp(rk - delta, grid, prof)) * d) / np.sum(d * d)
+            d = _interp_grid(rk - delta, step, slope)
+            delta -= np.sum((vk - _interp_grid(rk - delta, step, prof)) * d) / np.sum(d * d)
         shifts.append(delta)
         angles.append(-np.pi + (k + 0.5) * 2 * np.pi / n_sectors)
     if len(shifts) < 6:

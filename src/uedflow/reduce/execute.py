@@ -1,17 +1,21 @@
-"""One pass over the frames on Dask: integrate, normalise and accumulate the before/after patterns.
+"""One pass over the frames: integrate, normalise and accumulate the before/after patterns.
 
 Each chunk of the frame stack becomes one task that reads its frames (the only
 per-frame I/O), integrates them with the shared operator and, in the same sweep over memory,
 adds the raw frames to before/after-time-zero sums (for the differential
-pattern). Chunk results are merged in a tree, so memory stays bounded. The
-same graph runs on the local threaded scheduler or on a ``dask.distributed``
-cluster.
+pattern). Locally, one thread per core (plus one, so a core computes while a
+thread waits for the disk) runs the chunk tasks, each into a frame buffer and
+before/after sums of its own that it reuses (no fresh memory to fault in per
+chunk, no task graph). On a ``dask.distributed`` cluster the chunks are tasks
+of a graph whose results are merged in a tree, so memory stays bounded.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -55,12 +59,20 @@ def _saturated_bins(frame: np.ndarray, operator: RadialOperator, saturation: flo
     return np.unique(operator.bins[idx])
 
 
+def _raw_dtype(dtype: np.dtype, n_frames: int) -> type:
+    """dtype of a chunk's before/after sums: float32 sums of up to 256 16-bit frames are exact (< 2**24) and halve
+    the memory traffic."""
+    return np.float32 if dtype.kind in "ui" and dtype.itemsize <= 2 and n_frames <= 256 else np.float64
+
+
 def _chunk(frames: np.ndarray, operator: RadialOperator, window: np.ndarray, delay: np.ndarray,
-           saturation: float | None = None) -> PassResult:
+           saturation: float | None = None, raw: np.ndarray | None = None) -> PassResult:
+    """Integrate one chunk; ``raw`` (2, rows*cols), zeroed here, receives the before/after sums (default: new)."""
     group = np.where(delay < 0, 0, np.where(delay > 0, 1, -1))
-    # float32 sums of up to 256 16-bit frames are exact (< 2**24) and halve the memory traffic
-    exact32 = frames.dtype.kind in "ui" and frames.dtype.itemsize <= 2 and len(frames) <= 256
-    raw = np.zeros((2, frames[0].size), np.float32 if exact32 else np.float64)
+    if raw is None:
+        raw = np.zeros((2, frames[0].size), _raw_dtype(frames.dtype, len(frames)))
+    else:
+        raw[:] = 0
     sums, var = integrate_sums(frames, operator, group=group, group_sums=raw)
     reachable = saturation is not None and (frames.dtype.kind not in "ui" or np.iinfo(frames.dtype).max >= saturation)
     if reachable:  # one max per frame; only frames that reach the level are searched pixel by pixel
@@ -123,37 +135,64 @@ def run_pass(
     progress : callable, optional
         ``progress(done, total)`` in chunks.
     """
+    bounds = np.cumsum((0, *stack.data.chunks[0]))  # type: ignore[attr-defined]
+    total = len(bounds) - 1
+    report = progress or (lambda done, total: None)
+    report(0, total)
+    if scheduler is None:
+        return _run_local(stack, bounds, operator, window, delay_ps, saturation, report)
     import dask
 
-    bounds = np.cumsum((0, *stack.data.chunks[0]))  # type: ignore[attr-defined]
     op = dask.delayed(operator, pure=True)
     chunk = dask.delayed(_chunk, pure=True)
     blocks = stack.data.to_delayed().ravel()  # type: ignore[attr-defined]
     tasks = [chunk(b, op, window, delay_ps[a:e], saturation) for b, a, e in zip(blocks, bounds[:-1], bounds[1:], strict=True)]
-    total = len(tasks)
-    report = progress or (lambda done, total: None)
-    report(0, total)
-    if scheduler is None:
-        return _run_local(tasks, _tree(tasks), report)
     return _run_distributed(tasks, _tree(tasks), report, scheduler)
 
 
-def _run_local(tasks: list, final, report: Callable[[int, int], None]) -> PassResult:
-    import dask
-    from dask.callbacks import Callback
+class _Worker(threading.local):
+    """A pool thread's reused buffers: its chunk's frames, the chunk's before/after sums, and their running sums."""
 
-    keys = {t.key for t in tasks}
-    done = [0]
+    frames: np.ndarray | None = None
+    raw: np.ndarray | None = None
+    total: np.ndarray | None = None
 
-    class _Progress(Callback):
-        def _posttask(self, key, result, dsk, state, worker_id):  # noqa: ANN001
-            if key in keys:
-                done[0] += 1
-                report(done[0], len(keys))
 
-    with _Progress():  # two threads per core: one can integrate while the other waits for its frames' I/O
-        (result,) = dask.compute(final, scheduler="threads", num_workers=2 * (os.cpu_count() or 1))
-    return result
+def _run_local(stack: FrameStack, bounds: np.ndarray, operator: RadialOperator, window: np.ndarray,
+               delay_ps: np.ndarray, saturation: float | None, report: Callable[[int, int], None]) -> PassResult:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from uedflow.io.frames import read_records
+
+    records, shape, dtype = stack.records, stack.shape, stack.data.dtype  # type: ignore[attr-defined]
+    size = int(np.prod(shape))
+    raw_dtype = _raw_dtype(dtype, int(np.max(np.diff(bounds))))
+    worker, totals, lock = _Worker(), [], threading.Lock()
+    threads = (os.cpu_count() or 1) + 1  # a core integrates while another thread reads (both release the GIL)
+
+    def run(a: int, e: int) -> PassResult:
+        if worker.frames is None or len(worker.frames) < e - a:
+            worker.frames = np.empty((e - a, *shape), dtype)
+            worker.raw = np.empty((2, size), raw_dtype)
+        if worker.total is None:
+            worker.total = np.zeros((2, size))
+            with lock:
+                totals.append(worker.total)
+        frames = read_records(records[a:e], shape, dtype, then=records[e:2 * e - a], out=worker.frames[:e - a])
+        part = _chunk(frames, operator, window, delay_ps[a:e], saturation, raw=worker.raw)
+        worker.total += worker.raw
+        return dataclasses.replace(part, raw_before=None, raw_after=None)
+
+    parts = []
+    with ThreadPoolExecutor(threads) as pool:
+        for i, part in enumerate(pool.map(run, bounds[:-1], bounds[1:]), start=1):
+            parts.append(part)
+            report(i, len(bounds) - 1)
+    raw = np.sum(totals, axis=0)
+    return PassResult(
+        np.concatenate([p.sums for p in parts]), np.concatenate([p.var_sums for p in parts]),
+        np.concatenate([p.totals for p in parts]), raw[0], raw[1], sum(p.tot_before for p in parts),
+        sum(p.tot_after for p in parts), sum(p.n_before for p in parts), sum(p.n_after for p in parts))
 
 
 def _check_address(address: str) -> None:

@@ -3,7 +3,7 @@
 :func:`reduce_experiment` chains the steps: manifest and frame headers are
 checked, a sample of frames gives the center and the automatic masks (and
 optionally the camera length), the pixel -> s operator is built once, one pass
-over all frames integrates and normalises them on Dask, and the scans are
+over all frames integrates and normalises them (local threads, or a Dask cluster), and the scans are
 combined. :func:`write_reduced` / :func:`open_reduced` store and load the
 result in the ``uedflow-reduced`` format of docs/formats.md.
 """
