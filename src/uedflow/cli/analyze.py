@@ -40,7 +40,7 @@ def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temp
     from uedflow.config import AnalyzeConfig
     from uedflow.dynamics import analyze, write_dynamics
     from uedflow.errors import ConfigError
-    from uedflow.io import open_dataset
+    from uedflow.reduce import open_reduced
 
     if qe_window and not qe_window[1] > qe_window[0]:
         raise click.BadParameter(f"{qe_window[0]:g} {qe_window[1]:g}: END must be larger than START",
@@ -51,7 +51,7 @@ def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temp
     if blocking is not None:
         raise ConfigError(f"cannot write {output}: {blocking} is a file, not a directory; give -o a path in a "
                           "directory, e.g. -o results/dynamics.h5")
-    ds = open_dataset(reduced, format="uedflow-reduced", version=1)
+    ds = open_reduced(reduced)
     changes = {k: v for k, v in {"peaks": _peaks(peaks), "shape": shape, "background": background,
                                  "qe_window_ps": tuple(qe_window) if qe_window else None,
                                  "debye_temperature_K": debye_temperature, "bootstrap": bootstrap,

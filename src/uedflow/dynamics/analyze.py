@@ -30,13 +30,12 @@ from uedflow.dynamics.summary import (
 )
 from uedflow.dynamics.traces import OBSERVABLES, Traces, compute_traces, family_average
 from uedflow.errors import ConfigError, FileFormatError, FitError, InputError
+from uedflow.io.datasets import DYNAMICS_FORMAT, DYNAMICS_VERSION, REDUCED_FORMAT, REDUCED_VERSION
 from uedflow.peaks import PeakSeries, fit_powder_series, structure_of
 
 __all__ = ["analyze", "DYNAMICS_FORMAT", "DYNAMICS_VERSION", "MIN_DELAYS", "DEFAULT_IRF_FWHM_PS"]
 
 log = logging.getLogger(__name__)
-DYNAMICS_FORMAT = "uedflow-dynamics"
-DYNAMICS_VERSION = 1
 #: Fewest delays a kinetic fit is attempted with.
 MIN_DELAYS = 6
 #: IRF FWHM [ps] when neither the caller nor the reduced file gives one (``irf_fwhm_ps`` attribute).
@@ -48,11 +47,12 @@ _SAMPLE_ATTRS = ("material", "structure_json", "lattice_constant_angstrom", "tem
 
 def _check_reduced(reduced: xr.Dataset) -> None:
     fmt = reduced.attrs.get("format")
-    if fmt is not None and fmt != "uedflow-reduced":
-        raise FileFormatError(f"analyze needs a uedflow-reduced dataset, got format {fmt!r}; run `uedflow reduce` first")
+    if fmt is not None and fmt != REDUCED_FORMAT:
+        raise FileFormatError(f"analyze needs a {REDUCED_FORMAT} dataset, got format {fmt!r}; run `uedflow reduce` first")
     version = reduced.attrs.get("format_version")
-    if version is not None and int(version) != 1:
-        raise FileFormatError(f"reduced dataset is version {version}; this uedflow reads version 1 — reduce again")
+    if version is not None and int(version) != REDUCED_VERSION:
+        raise FileFormatError(f"reduced dataset is version {version}; this uedflow reads version {REDUCED_VERSION} "
+                              "— reduce again")
     if "delay" not in reduced.coords:
         raise FileFormatError("reduced dataset has no 'delay' coordinate; give a uedflow-reduced file")
     delay = reduced["delay"].values

@@ -17,7 +17,14 @@ import xarray as xr
 from uedflow.errors import FileFormatError
 from uedflow.io.atomic import atomic_path, provenance
 
-__all__ = ["write_dataset", "open_dataset"]
+__all__ = ["write_dataset", "open_dataset", "REDUCED_FORMAT", "REDUCED_VERSION", "DYNAMICS_FORMAT", "DYNAMICS_VERSION"]
+
+#: Format name and version of ``reduced.h5`` (written by ``uedflow reduce``; docs/formats.md).
+REDUCED_FORMAT = "uedflow-reduced"
+REDUCED_VERSION = 1
+#: Format name and version of ``dynamics.h5`` (written by ``uedflow analyze``; docs/formats.md).
+DYNAMICS_FORMAT = "uedflow-dynamics"
+DYNAMICS_VERSION = 1
 
 
 def _attr_safe(value: Any) -> Any:
@@ -76,7 +83,7 @@ def write_dataset(
 
 
 #: the command that writes each stage file, named in error messages
-_WRITTEN_BY = {"uedflow-reduced": "`uedflow reduce EXPERIMENT.toml`", "uedflow-dynamics": "`uedflow analyze REDUCED.h5`"}
+_WRITTEN_BY = {REDUCED_FORMAT: "`uedflow reduce EXPERIMENT.toml`", DYNAMICS_FORMAT: "`uedflow analyze REDUCED.h5`"}
 
 
 def open_dataset(path: str | Path, *, format: str, version: int) -> xr.Dataset:

@@ -25,6 +25,7 @@ from uedflow.config import Experiment, read_manifest
 from uedflow.crystal import get_structure
 from uedflow.errors import ConfigError, GeometryError, InputError, UedflowError
 from uedflow.io import frame_info, load_image, open_dataset, open_frames, read_records, write_dataset
+from uedflow.io.datasets import REDUCED_FORMAT, REDUCED_VERSION
 from uedflow.reduce.calibrate import calibrate_camera_length
 from uedflow.reduce.center import find_center, ring_center_offset
 from uedflow.reduce.combine import PowderSeries, combine_scans
@@ -37,8 +38,6 @@ __all__ = ["reduce_experiment", "write_reduced", "open_reduced", "REDUCED_FORMAT
 
 log = logging.getLogger(__name__)
 
-REDUCED_FORMAT = "uedflow-reduced"
-REDUCED_VERSION = 1
 _SAMPLE_FRAMES = 8
 _MIN_BINS = 16
 

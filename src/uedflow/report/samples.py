@@ -14,14 +14,12 @@ from typing import Any
 
 import xarray as xr
 
+from uedflow.dynamics import open_dynamics
 from uedflow.errors import FileFormatError
-from uedflow.io.datasets import open_dataset
+from uedflow.reduce import open_reduced
 from uedflow.report.style import sample_label
 
-__all__ = ["Sample", "load_sample", "open_dynamics_file", "open_reduced_file", "read_truth"]
-
-DYNAMICS_FORMAT = ("uedflow-dynamics", 1)
-REDUCED_FORMAT = ("uedflow-reduced", 1)
+__all__ = ["Sample", "load_sample", "read_truth"]
 
 
 @dataclass(frozen=True)
@@ -52,24 +50,6 @@ class Sample:
     def name(self) -> str:
         """Display name."""
         return self.label or sample_label(self.dynamics)
-
-
-def open_dynamics_file(path: str | Path) -> xr.Dataset:
-    """Open a ``dynamics.h5`` (via :func:`uedflow.dynamics.open_dynamics` when available)."""
-    try:
-        from uedflow.dynamics import open_dynamics
-    except ImportError:
-        return open_dataset(path, format=DYNAMICS_FORMAT[0], version=DYNAMICS_FORMAT[1])
-    return open_dynamics(path)
-
-
-def open_reduced_file(path: str | Path) -> xr.Dataset:
-    """Open a ``reduced.h5`` (via :func:`uedflow.reduce.open_reduced` when available)."""
-    try:
-        from uedflow.reduce import open_reduced
-    except ImportError:
-        return open_dataset(path, format=REDUCED_FORMAT[0], version=REDUCED_FORMAT[1])
-    return open_reduced(path)
 
 
 def read_truth(path: str | Path) -> dict[str, Any]:
@@ -143,11 +123,11 @@ def load_sample(dynamics_path: str | Path, *, reduced_path: str | Path | None = 
         A given file is missing or in the wrong format.
     """
     dynamics_path = Path(dynamics_path)
-    dyn = open_dynamics_file(dynamics_path)
+    dyn = open_dynamics(dynamics_path)
     if reduced_path is None:
         near = [dynamics_path.with_name("reduced.h5"), *_provenance_files(dyn)]
         reduced_path = _find([p for p in near if p.resolve() != dynamics_path.resolve()], suffix=".h5")
-    reduced = open_reduced_file(reduced_path) if reduced_path is not None else None
+    reduced = open_reduced(reduced_path) if reduced_path is not None else None
     if truth_path is None:
         folders = [dynamics_path.parent] + [p.parent for p in _provenance_files(reduced)] if reduced is not None \
             else [dynamics_path.parent]

@@ -16,6 +16,7 @@ import xarray as xr
 
 from uedflow.crystal import get_structure, reflections
 from uedflow.dynamics.models import exp_rise
+from uedflow.io.datasets import DYNAMICS_FORMAT, DYNAMICS_VERSION, REDUCED_FORMAT, REDUCED_VERSION
 
 __all__ = ["OBSERVABLES", "synthetic_truth", "synthetic_dynamics", "synthetic_reduced"]
 
@@ -128,7 +129,7 @@ def synthetic_dynamics(
         data[f"{obs}_fit"] = (pd, fit_curves[obs] + (obs == "intensity"))
     ds = xr.Dataset(data, coords={"hkl": ("peak", labels), "family": ("peak", families), "delay": t,
                                   "observable": list(OBSERVABLES)})
-    ds.attrs.update({"format": "uedflow-dynamics", "format_version": 1, "material": "PbSe", "sample_label": label,
+    ds.attrs.update({"format": DYNAMICS_FORMAT, "format_version": DYNAMICS_VERSION, "material": "PbSe", "sample_label": label,
                      "experiment_name": label, "temperature_K": float(truth.get("temperature_K", 90.0)),
                      "fluence_mJ_cm2": float(truth.get("fluence_mJ_cm2", np.nan)), "diameter_nm": 5.5,
                      "lattice_constant_angstrom": 6.12, "qe_window_ps": np.asarray(qe_window_ps, float),
@@ -177,7 +178,7 @@ def synthetic_reduced(truth: dict[str, Any], *, n_s: int = 400, shape: tuple[int
             "frame_rejected": (("scan", "delay"), np.zeros((2, t.size), np.uint8)),
         },
         coords={"s": s, "delay": t, "scan": [1, 2]},
-        attrs={"format": "uedflow-reduced", "format_version": 1, "material": "PbSe", "sample_label": label,
+        attrs={"format": REDUCED_FORMAT, "format_version": REDUCED_VERSION, "material": "PbSe", "sample_label": label,
                "experiment_name": label, "temperature_K": float(truth.get("temperature_K", 90.0)),
                "fluence_mJ_cm2": float(truth.get("fluence_mJ_cm2", np.nan)), "diameter_nm": 5.5,
                "lattice_constant_angstrom": 6.12, "electron_energy_keV": 50.0, "wavelength_angstrom": 0.0536,
