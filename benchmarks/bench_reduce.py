@@ -8,7 +8,7 @@ Prints, in one run on the same frames and geometry:
   2048² frames, and the ratios;
 * the memory-bandwidth bound: bytes per frame / measured numpy copy bandwidth;
 * a ``--frames`` (default 1000) 1024² dataset of .npy files (chunks of 32
-  frames) reduced end to end (read, dark, normalise, integrate, combine:
+  frames, dark frame, saturation check at 65535) reduced end to end (read, dark, normalise, integrate, combine:
   ``reduce_experiment``) against just reading the same frames through the same
   lazy stack, with the page cache warm (frames already in memory: "reading" is a
   memory copy) and cold (the dataset's files dropped from the cache first: frames
@@ -126,7 +126,7 @@ def _write_dataset(folder: Path, n_frames: int, n: int = 1024) -> Path:
     path.write_text(
         '[experiment]\nmanifest = "frames.csv"\n[beam]\nenergy_keV = 50.0\n'
         f"[detector]\ncamera_length_m = 0.45\npixel_size_m = {geom.pixel_size_m}\n"
-        f'center_rc = [{geom.center_rc[0]}, {geom.center_rc[1]}]\ndark = "dark.npy"\n'
+        f'center_rc = [{geom.center_rc[0]}, {geom.center_rc[1]}]\ndark = "dark.npy"\nsaturation = 65535\n'
         f'[sample]\nmaterial = "PbSe"\n[reduce]\nn_bins = {N_BINS}\nchunk_frames = {BATCH}\n'
     )
     return path

@@ -86,6 +86,22 @@ def test_poisson_variance_matches_scatter(rng, image):
     assert np.median(measured / predicted) == pytest.approx(1.0, abs=0.03)
 
 
+def test_gain_and_read_noise_variance_matches_scatter(rng, image):
+    """Counts = g·Poisson(electrons·f) + dark + N(0, σ_r²), with a flat: the predicted variance against the scatter."""
+    gain, read_noise, dark = 2.5, 6.0, 100.0
+    flat = rng.uniform(0.7, 1.3, GEOM.shape)
+    electrons = 0.05 * image  # a few electrons per pixel: the read noise matters
+    op = build_operator(GEOM, n_bins=120, s_range=S_RANGE, flat=flat, dark=np.full(GEOM.shape, dark), gain=gain,
+                        read_noise=read_noise)
+    frames = gain * rng.poisson(electrons * flat, size=(400, *GEOM.shape)) + dark
+    frames += rng.normal(0.0, read_noise, frames.shape)
+    prof = integrate(frames, op)
+    ratio = prof.intensity.var(axis=0, ddof=1) / prof.variance.mean(axis=0)
+    assert np.median(ratio) == pytest.approx(1.0, abs=0.03)
+    shot_only = integrate(frames, build_operator(GEOM, n_bins=120, s_range=S_RANGE, flat=flat, dark=np.full(GEOM.shape, dark)))
+    assert np.median(prof.intensity.var(axis=0, ddof=1) / shot_only.variance.mean(axis=0)) > 1.5  # what it fixes
+
+
 def test_dark_and_flat(rng, image):
     dark = rng.uniform(90, 110, GEOM.shape)
     flat = rng.uniform(0.8, 1.2, GEOM.shape)
@@ -102,6 +118,8 @@ def test_bad_arguments():
         build_operator(GEOM, s_range=(5.0, 6.0))
     with pytest.raises(InputError, match="mask has shape"):
         build_operator(GEOM, mask=np.ones((3, 3), bool))
+    with pytest.raises(InputError, match="read_noise_counts"):
+        build_operator(GEOM, read_noise=-1.0)
 
 
 @settings(max_examples=25, deadline=None)
@@ -116,3 +134,23 @@ def test_counts_are_conserved_and_constants_preserved(r0, c0, n_bins, seed):
     assert op.counts.sum() == pytest.approx(frame.size, rel=1e-9)
     flat = integrate(np.full(geom.shape, 3.0), op).intensity[0]
     np.testing.assert_allclose(flat[op.counts > 0], 3.0, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.float32, np.float64, np.uint8])
+@pytest.mark.parametrize("n_frames", [1, 13, 40])
+def test_kernel_equals_sparse_product_and_group_sums(rng, dtype, n_frames):
+    """The vector kernel (8 x 8 shuffles, 32-frame register sums) against scipy's CSR product on an odd shape
+    (pixel count not a multiple of 8 or of the block), odd batch sizes and every dtype a reader can return."""
+    geom = Geometry((37, 53), (18.2, 25.9), 1e-4, 0.3, 50.0)
+    mask = rng.random(geom.shape) > 0.1
+    op = build_operator(geom, mask=mask, n_bins=30, dark=rng.uniform(0, 3, geom.shape))
+    frames = rng.integers(0, 200, (n_frames, *geom.shape)).astype(dtype)
+    group = rng.integers(-1, 3, n_frames)
+    frames.reshape(n_frames, -1)[np.arange(n_frames), rng.integers(0, frames[0].size, n_frames)] = 201 + np.arange(n_frames)
+    group_sums, peak = np.zeros((3, frames[0].size)), np.zeros(n_frames)
+    sums, _ = integrate_sums(frames, op, group=group, group_sums=group_sums, frame_max=peak)
+    flat = frames.reshape(n_frames, -1).astype(float)
+    np.testing.assert_allclose(sums, (op.to_csr() @ flat.T).T - op.dark_sum, rtol=1e-12, atol=1e-9)
+    np.testing.assert_array_equal(peak, flat.max(axis=1))
+    for g in range(3):
+        np.testing.assert_array_equal(group_sums[g], flat[group == g].sum(axis=0))

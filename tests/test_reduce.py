@@ -195,12 +195,13 @@ def small(tmp_path_factory):
 
 
 def test_scan_difference_pull_is_one_at_high_s(small):
-    """σ counts the detected electrons only (not the dark offset): scan 0 − scan 1 has unit pull."""
+    """σ counts the detected electrons and the read noise (not the dark offset): scan 0 − scan 1 has unit pull
+    (1.047 with the read noise left out)."""
     _, ds = small
     a, b = ds.intensity_scan.values, ds.intensity_scan_sigma.values
     high = ds.s.values > np.quantile(ds.s.values, 0.6)
     pull = ((a[0] - a[1]) / np.hypot(b[0], b[1]))[:, high]
-    assert pull.size > 1000 and abs(np.std(pull[np.isfinite(pull)]) - 1) < 0.05
+    assert pull.size > 1000 and abs(np.std(pull[np.isfinite(pull)]) - 1) < 0.025
     assert not ds.frame_rejected.values.any() and ds.attrs["points_rejected"] == 0
 
 

@@ -18,6 +18,8 @@ An experiment file describes one UED measurement::
     flat = "flat.npy"                # optional flat field
     mask = "mask.npy"                # optional user mask, True = valid pixel
     saturation = 65535               # optional saturation level [counts]
+    gain = 1.0                       # optional counts per electron (shot-noise variance g·counts)
+    read_noise_counts = 2.0          # optional read-noise σ per pixel [counts]
 
     [sample]
     material = "PbSe"                # built-in, or give [sample.structure]
@@ -39,6 +41,8 @@ from __future__ import annotations
 import csv
 import dataclasses
 import difflib
+import os
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,6 +84,8 @@ class DetectorConfig:
     flat: str | None = None
     mask: str | None = None
     saturation: float | None = None
+    gain: float = 1.0
+    read_noise_counts: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -357,6 +363,7 @@ def read_manifest(path: str | Path) -> list[FrameRecord]:
         raise ConfigError(f"manifest {path}: missing column(s) {', '.join(sorted(missing))}; the header must include file,scan,delay_ps")
     records = []
     seen: dict[tuple[int, float], int] = {}
+    real_dirs: dict[str, Path] = {}
     for i, row in enumerate(reader, start=2):
         try:
             scan = int(row["scan"])
@@ -373,13 +380,35 @@ def read_manifest(path: str | Path) -> list[FrameRecord]:
                 "each (scan, delay) must appear once"
             )
         seen[key] = i
-        file = (path.parent / (row["file"] or "")).resolve()
-        if not row["file"] or not file.is_file():
-            raise ConfigError(f"manifest {path}, line {i}: frame file {row['file']!r} does not exist (looked for {file})")
+        file = _frame_path(path.parent, row["file"] or "", real_dirs)
+        if file is None:
+            file = (path.parent / (row["file"] or "")).resolve()
+            if not row["file"] or not file.is_file():
+                raise ConfigError(f"manifest {path}, line {i}: frame file {row['file']!r} does not exist (looked for {file})")
         records.append(FrameRecord(file, scan, delay, index, row.get("dataset") or None, i))
     if not records:
         raise ConfigError(f"manifest {path} lists no frames")
     return records
+
+
+def _frame_path(folder: Path, name: str, real_dirs: dict[str, Path]) -> Path | None:
+    """``(folder / name).resolve()`` when that is a regular file (not a symlink), else None.
+
+    Each folder is resolved once (cached in ``real_dirs``), then one ``lstat`` checks the file:
+    ``Path.resolve`` would ``lstat`` every component of every row. Symlinks, odd names and
+    missing files return None, for the caller's exact (slow) path.
+    """
+    head, tail = os.path.split(name)
+    if tail in ("", ".", ".."):
+        return None
+    real = real_dirs.get(head)
+    if real is None:
+        real = real_dirs[head] = Path(os.path.realpath(os.path.join(folder, head)))
+    try:
+        regular = stat.S_ISREG(os.lstat(os.path.join(real, tail)).st_mode)
+    except OSError:
+        return None
+    return real / tail if regular else None
 
 
 def write_manifest(path: str | Path, records: list[dict[str, Any]]) -> None:

@@ -208,14 +208,19 @@ def _parse_npy_header(raw: bytes) -> tuple[tuple[int, ...], np.dtype, int, bool]
     return tuple(shape), dtype, fh.tell(), fortran
 
 
-def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype, int, bool]:
-    """(shape, dtype, data offset, fortran order) from the .npy header; checks the file is complete."""
-    with path.open("rb", buffering=0) as fh:
-        raw = fh.read(12)
-        if raw[:6] == b"\x93NUMPY" and len(raw) == 12:  # magic, version, header length (2 bytes in v1, else 4)
-            end = 10 + int.from_bytes(raw[8:10], "little") if raw[6] == 1 else 12 + int.from_bytes(raw[8:12], "little")
-            raw = raw[:end] + fh.read(max(end - 12, 0))
-        size = os.fstat(fh.fileno()).st_size
+def _npy_header(path: Path, fh: io.RawIOBase | None = None) -> tuple[tuple[int, ...], np.dtype, int, bool]:
+    """(shape, dtype, data offset, fortran order) from the .npy header; checks the file is complete.
+
+    ``fh``, the file already open (unbuffered, at its start), spares a second open.
+    """
+    if fh is None:
+        with path.open("rb", buffering=0) as fh:
+            return _npy_header(path, fh)
+    raw = fh.read(12)
+    if raw[:6] == b"\x93NUMPY" and len(raw) == 12:  # magic, version, header length (2 bytes in v1, else 4)
+        end = 10 + int.from_bytes(raw[8:10], "little") if raw[6] == 1 else 12 + int.from_bytes(raw[8:12], "little")
+        raw = raw[:end] + fh.read(max(end - 12, 0))
+    size = os.fstat(fh.fileno()).st_size
     shape, dtype, offset, fortran = _parse_npy_header(raw)
     need = offset + int(np.prod(shape)) * dtype.itemsize
     if size < need:
@@ -241,12 +246,12 @@ def _npy_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
 
 
 def _npy_read_into(path: Path, index: int, dataset: str | None, out: np.ndarray) -> bool:
-    shape, dtype, offset, fortran = _npy_header(path)
-    info = _shape3(path, shape, dtype)
-    _check_index(path, index, info.n_frames)
-    if fortran or dtype != out.dtype or info.shape != out.shape or not out.flags.c_contiguous:
-        return False
-    with path.open("rb", buffering=0) as fh:  # one read from the file straight into the caller's buffer
+    with path.open("rb", buffering=0) as fh:  # one open; one read from the file straight into the caller's buffer
+        shape, dtype, offset, fortran = _npy_header(path, fh)
+        info = _shape3(path, shape, dtype)
+        _check_index(path, index, info.n_frames)
+        if fortran or dtype != out.dtype or info.shape != out.shape or not out.flags.c_contiguous:
+            return False
         fh.seek(offset + index * out.nbytes)
         if fh.readinto(memoryview(out).cast("B")) != out.nbytes:
             raise FileFormatError(f".npy file {path} is truncated; write it again")

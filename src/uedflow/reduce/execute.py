@@ -3,10 +3,10 @@
 Each chunk of the frame stack becomes one task that reads its frames (the only
 per-frame I/O), integrates them with the shared operator and, in the same sweep over memory,
 adds the raw frames to before/after-time-zero sums (for the differential
-pattern). Locally, one thread per core (plus one, so a core computes while a
-thread waits for the disk) runs the chunk tasks, each into a frame buffer and
-before/after sums of its own that it reuses (no fresh memory to fault in per
-chunk, no task graph). On a ``dask.distributed`` cluster the chunks are tasks
+pattern). Locally, one thread per core (plus two, so the cores compute while
+threads wait for the disk) runs the chunk tasks, each into a frame buffer and
+running before/after sums of its own that it reuses (no fresh memory to fault
+in per chunk, no task graph). On a ``dask.distributed`` cluster the chunks are tasks
 of a graph whose results are merged in a tree, so memory stays bounded.
 """
 
@@ -67,16 +67,14 @@ def _raw_dtype(dtype: np.dtype, n_frames: int) -> type:
 
 def _chunk(frames: np.ndarray, operator: RadialOperator, window: np.ndarray, delay: np.ndarray,
            saturation: float | None = None, raw: np.ndarray | None = None) -> PassResult:
-    """Integrate one chunk; ``raw`` (2, rows*cols), zeroed here, receives the before/after sums (default: new)."""
+    """Integrate one chunk; its before/after sums are added to ``raw`` (2, rows*cols) (default: new zeros)."""
     group = np.where(delay < 0, 0, np.where(delay > 0, 1, -1))
     if raw is None:
         raw = np.zeros((2, frames[0].size), _raw_dtype(frames.dtype, len(frames)))
-    else:
-        raw[:] = 0
-    sums, var = integrate_sums(frames, operator, group=group, group_sums=raw)
-    reachable = saturation is not None and (frames.dtype.kind not in "ui" or np.iinfo(frames.dtype).max >= saturation)
-    if reachable:  # one max per frame; only frames that reach the level are searched pixel by pixel
-        for i in np.flatnonzero(frames.reshape(len(frames), -1).max(axis=1) >= saturation):
+    peak = np.empty(len(frames))
+    sums, var = integrate_sums(frames, operator, group=group, group_sums=raw, frame_max=peak)
+    if saturation is not None:  # the kernel gives each frame's max; only frames at the level are searched pixel by pixel
+        for i in np.flatnonzero(peak >= saturation):
             hit = _saturated_bins(frames[i], operator, saturation)
             sums[i, hit] = var[i, hit] = np.nan
     totals = sums[:, window].sum(axis=1)
@@ -151,10 +149,9 @@ def run_pass(
 
 
 class _Worker(threading.local):
-    """A pool thread's reused buffers: its chunk's frames, the chunk's before/after sums, and their running sums."""
+    """A pool thread's reused buffers: its chunk's frames and the running before/after sums of its chunks."""
 
     frames: np.ndarray | None = None
-    raw: np.ndarray | None = None
     total: np.ndarray | None = None
 
 
@@ -165,29 +162,30 @@ def _run_local(stack: FrameStack, bounds: np.ndarray, operator: RadialOperator, 
     from uedflow.io.frames import read_records
 
     records, shape, dtype = stack.records, stack.shape, stack.data.dtype  # type: ignore[attr-defined]
-    size = int(np.prod(shape))
-    raw_dtype = _raw_dtype(dtype, int(np.max(np.diff(bounds))))
     worker, totals, lock = _Worker(), [], threading.Lock()
-    threads = (os.cpu_count() or 1) + 1  # a core integrates while another thread reads (both release the GIL)
+    # Two threads more than cores: while some wait for the disk, the others integrate. Measured on 1,000
+    # 1024² frames, 2 cores: faster than separate reader and integrator threads (the chunk then changes core)
+    # and than announcing chunks ahead to the OS (posix_fadvise blocks while the disk queue is full).
+    threads = (os.cpu_count() or 1) + 2
+    n_chunks = len(bounds) - 1
 
-    def run(a: int, e: int) -> PassResult:
+    def run(c: int) -> PassResult:
+        a, e = bounds[c], bounds[c + 1]
         if worker.frames is None or len(worker.frames) < e - a:
             worker.frames = np.empty((e - a, *shape), dtype)
-            worker.raw = np.empty((2, size), raw_dtype)
         if worker.total is None:
-            worker.total = np.zeros((2, size))
+            worker.total = np.zeros((2, int(np.prod(shape))))
             with lock:
                 totals.append(worker.total)
-        frames = read_records(records[a:e], shape, dtype, then=records[e:2 * e - a], out=worker.frames[:e - a])
-        part = _chunk(frames, operator, window, delay_ps[a:e], saturation, raw=worker.raw)
-        worker.total += worker.raw
+        frames = read_records(records[a:e], shape, dtype, out=worker.frames[:e - a])
+        part = _chunk(frames, operator, window, delay_ps[a:e], saturation, raw=worker.total)
         return dataclasses.replace(part, raw_before=None, raw_after=None)
 
     parts = []
     with ThreadPoolExecutor(threads) as pool:
-        for i, part in enumerate(pool.map(run, bounds[:-1], bounds[1:]), start=1):
+        for i, part in enumerate(pool.map(run, range(n_chunks)), start=1):
             parts.append(part)
-            report(i, len(bounds) - 1)
+            report(i, n_chunks)
     raw = np.sum(totals, axis=0)
     return PassResult(
         np.concatenate([p.sums for p in parts]), np.concatenate([p.var_sums for p in parts]),

@@ -6,35 +6,44 @@ a pixel whose corners span [s_c - δ, s_c + δ] contributes to each bin the
 fraction of that interval inside the bin. For a batch of frames F (B, P):
 
 .. math:: I_j = \\frac{\\sum_p w_{jp} (F_p - D_p) / f_p}{\\sum_p w_{jp}}, \\qquad
-          \\sigma^2_j = \\frac{I_j \\sum_p w_{jp}^2 / f_p}{(\\sum_p w_{jp})^2}
+          \\sigma^2_j = \\frac{g I_j \\sum_p w_{jp}^2 / f_p + \\sigma_r^2 \\sum_p w_{jp}^2 / f_p^2}
+                                {(\\sum_p w_{jp})^2}
 
-with dark D, flat f, and the Poisson variance of the detected electrons evaluated with
-the bin's mean dark-subtracted count I_j (exact when the pixels of a bin
-share one expected count, as on a powder ring; it halves the per-frame work).
-The dark offset is a constant, not a Poisson count: including it (F̄ instead of
-I) overstated σ by √(F̄/I), 15 % at 300 counts over a 100-count offset.
-The dark term is projected once when the operator is built. The operator is
-stored by pixel (row-major, like the frames); the kernel transposes blocks of
-128 pixels of up to 32 frames to a (pixel, frame) float64 tile that stays in L1
-(eight frames at a time, which LLVM turns into vector shuffles), so every
-operator entry is read once per 32 frames and the innermost loop over frames is
-vectorised. Sums are float64 (uint16 x float32 weight products are exact), so a
-batch gives the same profiles as frame-by-frame integration. The same pass can
-sum the raw frames of the batch into before/after-time-zero images, through a
-block-sized buffer so the image-sized sums are touched once per 32 frames.
+with dark D, flat f, gain g (counts per electron) and read noise σ_r (counts). The shot
+noise of the detected electrons is evaluated with the bin's mean dark-subtracted count I_j
+(exact when the pixels of a bin share one expected count, as on a powder ring; it halves
+the per-frame work). The dark offset is a constant, not a Poisson count: including it (F̄
+instead of I) overstated σ by √(F̄/I), 15 % at 300 counts over a 100-count offset.
+The dark term is projected once when the operator is built.
+
+Kernel. The frames are cut into blocks of 64 pixels. For each block, 32 frames
+are transposed to a (pixel, frame) float64 tile (16 kB, in L1) by 8 x 8 vector
+shuffles; the block's operator entries, sorted by s bin when the operator is
+built, are then summed bin by bin with the 32 frame sums of the bin held in
+registers (:mod:`uedflow.reduce._simd`), so every operator entry is read once
+per 32 frames and no sum waits on a store to memory. Sums are float64 (uint16 x
+float32 weight products are exact), so a batch gives the same profiles as
+frame-by-frame integration. The same pass can sum the raw frames of the batch
+into before/after-time-zero images, through a block-sized buffer so the
+image-sized sums are touched once per 32 frames.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 from uedflow.errors import GeometryError, InputError
-from uedflow.reduce.geometry import Geometry, s_from_radius
+from uedflow.reduce._simd import LANES, segment_sum, transpose8
+from uedflow.reduce.geometry import Geometry
 
 __all__ = ["RadialOperator", "RadialProfiles", "build_operator", "integrate", "integrate_sums"]
+
+#: pixels per block: a block of LANES frames is transposed to a (pixel, frame) float64 tile (64 x 32 x 8 B = 16 kB)
+_BLOCK = 64
 
 
 @dataclass(frozen=True)
@@ -50,12 +59,20 @@ class RadialOperator:
         ``indptr[p]:indptr[p+1]``; ``weights`` (float32) include 1/flat.
     counts : (n_bins,) ndarray
         Σ_p w_jp, valid pixels per bin (fractional with splitting).
-    counts_sq : (n_bins,) ndarray
-        Σ_p w_jp² / f_p, for the Poisson variance.
+    variance_per_count : (n_bins,) ndarray
+        g Σ_p w_jp² / f_p: times the bin's mean count, the shot-noise variance of its sum (gain g, counts
+        per electron).
+    variance_floor : (n_bins,) ndarray
+        σ_r² Σ_p (w_jp / f_p)²: the read-noise variance of the bin's sum (σ_r in counts).
     dark_sum : (n_bins,) ndarray
         Σ_p w_jp D_p / f_p (zeros without a dark).
     shape : (int, int)
         Frame shape.
+    block_segments, segment_bins, segment_ptr, entry_pixels, entry_weights : ndarray
+        The same entries in the kernel's order: block b (pixels ``b*64 : b*64+64``) holds
+        segments ``block_segments[b]:block_segments[b+1]``; segment g has the entries
+        ``segment_ptr[g]:segment_ptr[g+1]`` of bin ``segment_bins[g]``, each a pixel of the
+        block (``entry_pixels``, relative to the block start) and its weight.
     """
 
     s_edges: np.ndarray
@@ -63,9 +80,15 @@ class RadialOperator:
     bins: np.ndarray
     weights: np.ndarray
     counts: np.ndarray
-    counts_sq: np.ndarray
+    variance_per_count: np.ndarray
+    variance_floor: np.ndarray
     dark_sum: np.ndarray
     shape: tuple[int, int]
+    block_segments: np.ndarray
+    segment_bins: np.ndarray
+    segment_ptr: np.ndarray
+    entry_pixels: np.ndarray
+    entry_weights: np.ndarray
 
     @property
     def s(self) -> np.ndarray:
@@ -95,7 +118,7 @@ class RadialProfiles:
     intensity : (B, n_bins) ndarray
         Mean dark-subtracted, flat-corrected counts per pixel (NaN in empty bins).
     variance : (B, n_bins) ndarray
-        Poisson variance of ``intensity``.
+        Variance of ``intensity`` (shot and read noise, module docstring).
     counts : (n_bins,) ndarray
         Valid pixels per bin.
     """
@@ -106,48 +129,55 @@ class RadialProfiles:
     counts: np.ndarray
 
 
-def _pixel_s(geometry: Geometry) -> tuple[np.ndarray, np.ndarray]:
-    """s at pixel centres (rows, cols) and at pixel corners (rows+1, cols+1) [Å⁻¹]."""
-    rows, cols = geometry.shape
-    r0, c0 = geometry.center_rc
-    px, lam, cl = geometry.pixel_size_m, geometry.wavelength_angstrom, geometry.camera_length_m
-    rr = np.arange(rows + 1, dtype=float) - 0.5 - r0
-    cc = np.arange(cols + 1, dtype=float) - 0.5 - c0
-    corners = s_from_radius(np.hypot(rr[:, None], cc[None, :]) * px, cl, lam)
-    return geometry.s_map(), corners
+@numba.njit(cache=True, nogil=True)
+def _s_at(dr, dc, px, cl, lam):  # pragma: no cover - compiled
+    """s [Å⁻¹] at (dr, dc) pixels from the beam center: geometry.s_from_radius, 2 sin(θ)/λ with tan 2θ = t = r/L,
+    written with square roots only, 2 sin θ = t / sqrt(q (1 + q) / 2) with q = sqrt(1 + t²) (no cancellation)."""
+    t = math.sqrt(dr * dr + dc * dc) * px / cl
+    q = math.sqrt(1.0 + t * t)
+    return t / math.sqrt(0.5 * q * (1.0 + q)) / lam
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
+def _footprints(rows, cols, r0, c0, px, cl, lam):  # pragma: no cover - compiled
+    """(s_c - δ, s_c + δ) of every pixel [Å⁻¹], with δ the largest distance in s from its center to a corner."""
+    lo, hi = np.empty(rows * cols), np.empty(rows * cols)
+    top, bottom = np.empty(cols + 1), np.empty(cols + 1)
+    for c in range(cols + 1):
+        top[c] = _s_at(-0.5 - r0, c - 0.5 - c0, px, cl, lam)
+    for r in range(rows):
+        for c in range(cols + 1):
+            bottom[c] = _s_at(r + 0.5 - r0, c - 0.5 - c0, px, cl, lam)
+        for c in range(cols):
+            sc = _s_at(r - r0, c - c0, px, cl, lam)
+            d = max(abs(top[c] - sc), abs(top[c + 1] - sc), abs(bottom[c] - sc), abs(bottom[c + 1] - sc))
+            lo[r * cols + c], hi[r * cols + c] = max(sc - d, 0.0), sc + d
+        top, bottom = bottom, top
+    return lo, hi
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
 def _split_pixels(flo, fhi, keep, n_bins):  # pragma: no cover - compiled
     """Pixel-major (indptr, bins, weights) of bounding-box splitting; flo/fhi are footprints in bin units."""
     n_pix = len(flo)
-    first = np.zeros(n_pix, np.int64)
-    last = np.full(n_pix, -1, np.int64)
-    indptr = np.zeros(n_pix + 1, np.int64)
+    indptr = np.empty(n_pix + 1, np.int64)
+    indptr[0] = 0
     for p in range(n_pix):
-        if keep[p]:
-            first[p] = max(int(np.floor(flo[p])), 0)
-            last[p] = min(int(np.floor(fhi[p])), n_bins - 1)
-        indptr[p + 1] = indptr[p] + max(last[p] - first[p] + 1, 0)
+        n = max(min(math.floor(fhi[p]), n_bins - 1) - max(math.floor(flo[p]), 0) + 1, 0) if keep[p] else 0
+        indptr[p + 1] = indptr[p] + n
     bins = np.empty(indptr[-1], np.int32)
     weights = np.empty(indptr[-1], np.float64)
     for p in range(n_pix):
-        k0, b0, b1 = indptr[p], first[p], last[p]
-        if b1 < b0:
-            continue
-        if b1 == b0:
+        k0, k1 = indptr[p], indptr[p + 1]
+        b0 = max(math.floor(flo[p]), 0)
+        if k1 - k0 == 1:
             bins[k0], weights[k0] = b0, 1.0
-            continue
-        width = fhi[p] - flo[p]
-        for j in range(b0, b1 + 1):
-            if j == b0:
-                frac = min(b0 + 1.0, fhi[p]) - flo[p]
-            elif j == b1:
-                frac = fhi[p] - max(float(b1), flo[p])
-            else:
-                frac = 1.0
-            bins[k0 + j - b0] = j
-            weights[k0 + j - b0] = frac / width
+        elif k1 > k0:  # the fraction of [flo, fhi] inside each bin
+            lo, hi = flo[p], fhi[p]
+            inv = 1.0 / (hi - lo)
+            for k in range(k0, k1):
+                j = b0 + k - k0
+                bins[k], weights[k] = j, (min(j + 1.0, hi) - max(float(j), lo)) * inv
     return indptr, bins, weights
 
 
@@ -159,6 +189,8 @@ def build_operator(
     s_range: tuple[float, float] | None = None,
     flat: np.ndarray | None = None,
     dark: np.ndarray | None = None,
+    gain: float = 1.0,
+    read_noise: float = 0.0,
 ) -> RadialOperator:
     """Build the pixel -> s-bin operator of a geometry (do it once, apply it to every frame).
 
@@ -176,12 +208,21 @@ def build_operator(
         Flat field; pixels are divided by it (non-positive flat pixels are masked).
     dark : (rows, cols) ndarray, optional
         Dark frame subtracted from every frame.
+    gain : float
+        Detector counts per electron (the shot-noise variance of a count c is g·c).
+    read_noise : float
+        Read-noise σ of one pixel read-out [counts].
 
     Raises
     ------
     GeometryError
         No valid pixel in ``s_range``, or a bad range / bin count.
+    InputError
+        Images of another shape than the frames, a non-positive gain or a negative read noise.
     """
+    if not (gain > 0 and read_noise >= 0):
+        raise InputError(f"detector gain must be > 0 and read noise >= 0 (counts), got {gain} and {read_noise}; "
+                         "fix detector.gain / detector.read_noise_counts")
     shape = tuple(geometry.shape)
     valid = np.ones(shape, bool) if mask is None else np.asarray(mask, bool).copy()
     for name, arr in (("mask", mask), ("flat", flat), ("dark", dark)):
@@ -194,9 +235,10 @@ def build_operator(
         inv_flat = np.where(valid, 1.0 / np.where(valid, flat, 1.0), 0.0)
     if n_bins < 1:
         raise GeometryError(f"n_bins must be >= 1, got {n_bins}")
-    s_c, corners = _pixel_s(geometry)
-    delta = np.max(np.abs(np.stack([corners[:-1, :-1], corners[1:, :-1], corners[:-1, 1:], corners[1:, 1:]]) - s_c), axis=0)
-    lo, hi = np.maximum(s_c - delta, 0.0), s_c + delta
+    (r0, c0), rows, cols = geometry.center_rc, *shape
+    lo, hi = _footprints(rows, cols, float(r0), float(c0), geometry.pixel_size_m, geometry.camera_length_m,
+                         geometry.wavelength_angstrom)
+    valid = valid.ravel()
     if s_range is None:
         if not valid.any():
             raise GeometryError("the mask leaves no valid pixel; check detector.mask and the automatic masks")
@@ -206,77 +248,123 @@ def build_operator(
         raise GeometryError(f"s_range must satisfy 0 <= s_min < s_max (Å⁻¹), got {s_range}")
     edges = np.linspace(s0, s1, n_bins + 1)
     step = (s1 - s0) / n_bins
-    flo, fhi = ((lo - s0) / step).ravel(), ((hi - s0) / step).ravel()
-    keep = valid.ravel() & (fhi >= 0) & (flo < n_bins)
+    flo, fhi = (lo - s0) / step, (hi - s0) / step
+    keep = valid & (fhi >= 0) & (flo < n_bins)
     indptr, bins, w = _split_pixels(flo, fhi, keep, n_bins)
     if len(bins) == 0:
         raise GeometryError(f"no valid pixel falls in s_range {s_range} Å⁻¹; widen reduce.s_range or check the mask")
-    pix = np.repeat(np.arange(len(keep)), np.diff(indptr))
-    wf = w * inv_flat.ravel()[pix]
-    counts = np.bincount(bins, weights=w, minlength=n_bins)
-    counts_sq = np.bincount(bins, weights=w * wf, minlength=n_bins)
-    dark_sum = np.zeros(n_bins) if dark is None else np.bincount(bins, weights=wf * np.asarray(dark, float).ravel()[pix],
-                                                                 minlength=n_bins)
-    return RadialOperator(edges, indptr, bins, wf.astype(np.float32), counts, counts_sq, dark_sum, shape)
+    dark_px = np.zeros(1) if dark is None else np.asarray(dark, float).ravel()
+    wf, counts, counts_sq, flat_sq, dark_sum = _weigh(indptr, bins, w, inv_flat.ravel(), dark_px, n_bins)
+    return RadialOperator(edges, indptr, bins, wf, counts, gain * counts_sq, read_noise**2 * flat_sq, dark_sum, shape,
+                          *_segments(indptr, bins, wf, n_bins, _BLOCK))
 
 
-#: pixels per block: a block of up to _LANES frames is transposed to a (pixel, frame) float64 tile
-#: (128 x 32 x 8 B = 32 kB, in L1) so the innermost loop runs over frames, contiguous and vectorised
-_BLOCK = 128
-#: frames integrated together: each operator entry is read once per _LANES frames
-_LANES = 32
+@numba.njit(cache=True, nogil=True)
+def _weigh(indptr, bins, w, inv_flat, dark, n_bins):  # pragma: no cover - compiled
+    """Weights with 1/flat (float32) and the per-bin sums Σw, Σw·w/f, Σ(w/f)² and Σw·D/f (dark: one zero = none)."""
+    wf = np.empty(len(w), np.float32)
+    counts, counts_sq, flat_sq, dark_sum = np.zeros(n_bins), np.zeros(n_bins), np.zeros(n_bins), np.zeros(n_bins)
+    for p in range(len(indptr) - 1):
+        d = dark[p] if len(dark) > 1 else 0.0
+        for k in range(indptr[p], indptr[p + 1]):
+            j, x = bins[k], w[k] * inv_flat[p]
+            wf[k] = x
+            counts[j] += w[k]
+            counts_sq[j] += w[k] * x
+            flat_sq[j] += x * x
+            dark_sum[j] += x * d
+    return wf, counts, counts_sq, flat_sq, dark_sum
+
+
+@numba.njit(cache=True, nogil=True)
+def _segments(indptr, bins, weights, n_bins, block):  # pragma: no cover - compiled
+    """The kernel's order of the entries (RadialOperator): per block of pixels, grouped by bin (a counting sort)."""
+    n_pix = len(indptr) - 1
+    n_blocks = (n_pix + block - 1) // block
+    seen = np.full(n_bins, -1, np.int64)
+    block_segments = np.zeros(n_blocks + 1, np.int64)
+    for b in range(n_blocks):
+        n = 0
+        for k in range(indptr[b * block], indptr[min(b * block + block, n_pix)]):
+            if seen[bins[k]] != b:
+                seen[bins[k]] = b
+                n += 1
+        block_segments[b + 1] = block_segments[b] + n
+    segment_bins = np.empty(block_segments[-1], np.int32)
+    segment_ptr = np.empty(block_segments[-1] + 1, np.int64)
+    segment_ptr[-1] = indptr[-1]
+    entry_pixels, entry_weights = np.empty(indptr[-1], np.int16), np.empty(indptr[-1], np.float32)
+    count, slot = np.zeros(n_bins, np.int64), np.zeros(n_bins, np.int64)
+    for b in range(n_blocks):
+        p0, p1 = b * block, min(b * block + block, n_pix)
+        k0, k1 = indptr[p0], indptr[p1]
+        if k1 == k0:
+            continue
+        j0, j1 = n_bins, 0
+        for k in range(k0, k1):
+            j0, j1 = min(j0, bins[k]), max(j1, bins[k])
+            count[bins[k]] += 1
+        g, start = block_segments[b], k0
+        for j in range(j0, j1 + 1):
+            if count[j]:
+                segment_bins[g], segment_ptr[g], slot[j] = j, start, start
+                start += count[j]
+                count[j] = 0
+                g += 1
+        for p in range(p0, p1):
+            for k in range(indptr[p], indptr[p + 1]):
+                s = slot[bins[k]]
+                entry_pixels[s], entry_weights[s] = p - p0, weights[k]
+                slot[bins[k]] = s + 1
+    return block_segments, segment_bins, segment_ptr, entry_pixels, entry_weights
+
+
+@numba.njit(nogil=True, cache=True, boundscheck=False)
+def _fill_tile(frames, f0, nf, p0, n, tile, group, gsum, peak):  # pragma: no cover - compiled
+    """tile[i*LANES + b] = frames[f0 + b, p0 + i], gsum[group[f0 + b], i] += that value (group >= 0) and the frame's
+    peak raised to it, for b < nf, i < n; whole 8 x 8 squares by vector shuffles."""
+    full_b, full_i = nf - nf % 8, n - n % 8
+    for b in range(0, full_b, 8):
+        for i in range(0, full_i, 8):
+            transpose8(frames, f0 + b, p0 + i, tile, i * LANES + b, group, gsum, i, peak)
+    for b in range(nf):
+        g = group[f0 + b]
+        for i in range(full_i if b < full_b else 0, n):
+            x = frames[f0 + b, p0 + i]
+            tile[i * LANES + b] = x
+            peak[f0 + b, 0] = max(peak[f0 + b, 0], x)
+            if g >= 0:
+                gsum[g, i] += x
 
 
 @numba.njit(nogil=True, cache=True, fastmath=True, boundscheck=False)
-def _transpose(frames, f0, nf, p0, n, tile):  # pragma: no cover - compiled
-    """tile[i, b] = frames[f0 + b, p0 + i]; eight frames at a time, which LLVM turns into vector shuffles."""
-    b = 0
-    while b + 8 <= nf:
-        a0, a1, a2, a3 = frames[f0 + b, p0:], frames[f0 + b + 1, p0:], frames[f0 + b + 2, p0:], frames[f0 + b + 3, p0:]
-        a4, a5, a6, a7 = frames[f0 + b + 4, p0:], frames[f0 + b + 5, p0:], frames[f0 + b + 6, p0:], frames[f0 + b + 7, p0:]
-        t = tile[:, b:b + 8]
-        for i in range(n):
-            t[i, 0], t[i, 1], t[i, 2], t[i, 3] = a0[i], a1[i], a2[i], a3[i]
-            t[i, 4], t[i, 5], t[i, 6], t[i, 7] = a4[i], a5[i], a6[i], a7[i]
-        b += 8
-    for c in range(b, nf):
-        for i in range(n):
-            tile[i, c] = frames[f0 + c, p0 + i]
+def _accumulate(frames, block_segments, segment_bins, segment_ptr, entry_pixels, entry_weights, group, out, acc,
+                peak, tile, part, gsum):  # pragma: no cover - compiled
+    """out (bins, B) += operator @ frames.T; acc[g] += frames of group g (where g = group[b] >= 0); peak[b, :] raised
+    to the largest pixel of frame b.
 
-
-@numba.njit(nogil=True, cache=True, fastmath=True, boundscheck=False)
-def _accumulate(frames, indptr, bins, weights, group, out, acc, tile, part, gsum):  # pragma: no cover - compiled
-    """out (bins, B) += operator @ frames.T; acc[g] += frames of group g (where g = group[b] >= 0).
-
-    ``tile`` (_BLOCK, lanes), ``part`` (bins, lanes) and ``gsum`` (G, _BLOCK) are float64 scratch arrays.
+    ``tile`` (_BLOCK * LANES,), ``part`` (bins * LANES,) and ``gsum`` (G, _BLOCK) are float64 scratch arrays.
     """
     n_frames, n_pix = frames.shape
-    lanes = part.shape[1]
-    for f0 in range(0, n_frames, lanes):
-        nf = min(lanes, n_frames - f0)
-        tile[:] = 0
+    n_bins = out.shape[0]
+    for f0 in range(0, n_frames, LANES):
+        nf = min(LANES, n_frames - f0)
         part[:] = 0
-        for p0 in range(0, n_pix, _BLOCK):
+        for blk in range(len(block_segments) - 1):
+            p0 = blk * _BLOCK
             n = min(n_pix - p0, _BLOCK)
-            _transpose(frames, f0, nf, p0, n, tile)
-            if len(acc):  # group sums of the block in cache-resident rows, added to acc once per block
-                gsum[:] = 0
-                for b in range(nf):
-                    g = group[f0 + b]
-                    if g >= 0:
-                        f, gs = frames[f0 + b, p0:], gsum[g]
-                        for i in range(n):
-                            gs[i] += f[i]
-                for g in range(len(acc)):
-                    for i in range(n):
-                        acc[g, p0 + i] += gsum[g, i]
-            for i in range(n):
-                for k in range(indptr[p0 + i], indptr[p0 + i + 1]):
-                    j = bins[k]
-                    w = weights[k]
-                    for b in range(lanes):
-                        part[j, b] += w * tile[i, b]
-        out[:, f0:f0 + nf] = part[:, :nf]
+            gsum[:] = 0  # the block's group sums stay in cache; the image-sized acc is touched once per block
+            _fill_tile(frames, f0, nf, p0, n, tile, group, gsum, peak)
+            for g in range(len(acc)):
+                row, block = acc[g], gsum[g]
+                for i in range(n):
+                    row[p0 + i] += block[i]
+            for s in range(block_segments[blk], block_segments[blk + 1]):
+                segment_sum(part, segment_bins[s] * LANES, tile, entry_pixels, entry_weights, segment_ptr[s],
+                            segment_ptr[s + 1])
+        for j in range(n_bins):
+            for b in range(nf):
+                out[j, f0 + b] = part[j * LANES + b]
 
 
 def integrate_sums(
@@ -285,10 +373,11 @@ def integrate_sums(
     *,
     group: np.ndarray | None = None,
     group_sums: np.ndarray | None = None,
+    frame_max: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Weighted pixel sums of a batch: (Σ w F/f − dark_sum, its Poisson variance), each (B, n_bins).
+    """Weighted pixel sums of a batch: (Σ w F/f − dark_sum, its variance), each (B, n_bins).
 
-    The variance counts the dark-subtracted signal only (module docstring).
+    The shot noise counts the dark-subtracted signal only (module docstring).
 
     Parameters
     ----------
@@ -299,6 +388,8 @@ def integrate_sums(
         With ``group`` (B,) ints and ``group_sums`` (G, rows*cols) float, frame b
         is also added to ``group_sums[group[b]]`` (skipped where group < 0), in the
         same pass over memory.
+    frame_max : (B,) ndarray, optional
+        Receives the largest pixel value of each frame (masked pixels included), found in the same pass.
     """
     frames = np.asarray(frames)
     if frames.ndim == 2:
@@ -308,15 +399,17 @@ def integrate_sums(
     flat = np.ascontiguousarray(frames.reshape(len(frames), -1))
     if group is None or group_sums is None:
         group, group_sums = np.full(len(flat), -1, np.int64), np.zeros((0, flat.shape[1]))
-    lanes = min(_LANES, len(flat))
     out = np.empty((operator.n_bins, len(flat)))
-    _accumulate(flat, operator.indptr, operator.bins, operator.weights,
-                np.asarray(group, np.int64), out, group_sums, np.empty((_BLOCK, lanes)), np.empty((operator.n_bins, lanes)),
-                np.empty((len(group_sums), _BLOCK)))
+    peak = np.repeat(flat[:, :1], 8, axis=1)
+    _accumulate(flat, operator.block_segments, operator.segment_bins, operator.segment_ptr, operator.entry_pixels,
+                operator.entry_weights, np.ascontiguousarray(group, np.int64), out, group_sums, peak,
+                np.zeros(_BLOCK * LANES), np.empty(operator.n_bins * LANES), np.empty((max(len(group_sums), 1), _BLOCK)))
+    if frame_max is not None:
+        frame_max[:] = peak.max(axis=1)
     signal = out.T - operator.dark_sum
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(operator.counts > 0, signal / np.where(operator.counts > 0, operator.counts, 1.0), 0.0)
-    return signal, np.maximum(mean, 0.0) * operator.counts_sq
+    return signal, np.maximum(mean, 0.0) * operator.variance_per_count + operator.variance_floor
 
 
 def integrate(frames: np.ndarray, operator: RadialOperator) -> RadialProfiles:
@@ -332,7 +425,7 @@ def integrate(frames: np.ndarray, operator: RadialOperator) -> RadialProfiles:
     Returns
     -------
     RadialProfiles
-        Mean intensity per bin, its Poisson variance and the pixel counts.
+        Mean intensity per bin, its variance and the pixel counts.
 
     Examples
     --------

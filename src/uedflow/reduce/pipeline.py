@@ -18,6 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numba
 import numpy as np
 import xarray as xr
 
@@ -26,13 +27,14 @@ from uedflow.crystal import get_structure
 from uedflow.errors import ConfigError, GeometryError, InputError, UedflowError
 from uedflow.io import frame_info, load_image, open_dataset, open_frames, read_records, write_dataset
 from uedflow.io.datasets import REDUCED_FORMAT, REDUCED_VERSION
+from uedflow.io.frames import prefetch
 from uedflow.reduce.calibrate import calibrate_camera_length
 from uedflow.reduce.center import find_center, ring_center_offset
 from uedflow.reduce.combine import PowderSeries, combine_scans
 from uedflow.reduce.execute import PassResult, run_pass
 from uedflow.reduce.geometry import Geometry
 from uedflow.reduce.integrate import build_operator
-from uedflow.reduce.masks import MaskResult, beam_block, median_peak, pixel_defects
+from uedflow.reduce.masks import MaskResult, beam_block, exact_median, median_peak, pixel_defects, valid_pixels
 
 __all__ = ["reduce_experiment", "write_reduced", "open_reduced", "REDUCED_FORMAT", "REDUCED_VERSION"]
 
@@ -75,6 +77,7 @@ def _read_sample(records) -> np.ndarray:
     """A few frames spread over the run, (n, rows, cols), their format taken from their own headers."""
     pick = np.unique(np.linspace(0, len(records) - 1, min(_SAMPLE_FRAMES, len(records))).round().astype(int))
     chosen = [records[i] for i in pick]
+    prefetch(chosen)  # the disk reads all of them at once while the headers are read
     infos = [frame_info(rec.file, rec.dataset) for rec in chosen]
     return read_records(chosen, infos[0].shape, np.result_type(*{i.dtype for i in infos}))
 
@@ -85,16 +88,16 @@ def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[G
     median, peak = median_peak(sample)
     dead, hot, saturated = pixel_defects(median, peak, saturation=exp.detector.saturation)
     if images["dark"] is not None:
-        median = median - images["dark"]
-    usable = ~(dead | hot | saturated) & (True if images["mask"] is None else images["mask"])
-    if usable.sum() < 16:
+        median -= images["dark"]
+    usable = valid_pixels(dead, hot, saturated, user_mask=images["mask"])
+    if np.count_nonzero(usable) < 16:
         where = f"the mask file {exp.detector.mask} (experiment.detector.mask)" if exp.detector.mask else "no user mask"
-        raise GeometryError(f"only {int(usable.sum())} valid pixels with {where} and the automatic masks ("
+        raise GeometryError(f"only {np.count_nonzero(usable)} valid pixels with {where} and the automatic masks ("
                             f"{int(dead.sum())} dead, {int(hot.sum())} hot, {int(saturated.sum())} saturated): the beam "
                             "center cannot be found; a mask marks usable pixels with 1/True — check it is not inverted "
                             "or all zero")
-    low = median < 0.2 * np.median(median[usable]) if usable.any() else np.zeros(shape, bool)
-    center, residual = _center(exp, median, usable & ~low)
+    low = median < 0.2 * exact_median(median, usable)
+    center, residual = _center(exp, median, valid_pixels(low, user_mask=usable))
     block = beam_block(median, center, invalid=hot | saturated)
     masks = MaskResult.assemble(dead, hot, saturated, block, images["mask"])
     log.info("center %s (residual %.3g px), masks %s", center, residual, masks.summary())
@@ -108,18 +111,28 @@ def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[G
     return geometry, masks, residual
 
 
+@numba.njit(nogil=True, cache=True, error_model="numpy")
+def _difference_image(raw_after, raw_before, n_after, n_before, tot_after, tot_before, scale, dark, flat, valid,
+                      out):  # pragma: no cover - compiled
+    """One pass of :func:`_diff_pattern` over the pixels (``dark``/``flat`` empty when not given)."""
+    for i in range(len(out)):
+        d = dark[i] if len(dark) else 0.0
+        f = (flat[i] if flat[i] > 0 else np.nan) if len(flat) else 1.0
+        diff = ((raw_after[i] - n_after * d) / tot_after - (raw_before[i] - n_before * d) / tot_before) * scale
+        out[i] = diff / f if valid[i] else np.nan
+
+
 def _diff_pattern(res: PassResult, dark: np.ndarray | None, flat: np.ndarray | None, median_total: float,
                   mask: np.ndarray) -> np.ndarray:
     """Mean frame after minus before time zero, each normalised by its mean total (scaled to the median total)."""
     if res.n_before == 0 or res.n_after == 0:
         return np.full(mask.shape, np.nan)
-    d = np.zeros(mask.size) if dark is None else np.asarray(dark, float).ravel()
-    after = (res.raw_after - res.n_after * d) / res.tot_after
-    before = (res.raw_before - res.n_before * d) / res.tot_before
-    diff = ((after - before) * median_total).reshape(mask.shape)
-    if flat is not None:
-        diff = diff / np.where(flat > 0, flat, np.nan)
-    return np.where(mask, diff, np.nan)
+    out = np.empty(mask.shape)
+    none = np.empty(0)
+    _difference_image(res.raw_after, res.raw_before, float(res.n_after), float(res.n_before), float(res.tot_after),
+                      float(res.tot_before), float(median_total), none if dark is None else np.ravel(dark),
+                      none if flat is None else np.ravel(flat), np.ravel(mask), out.reshape(-1))
+    return out
 
 
 def _drop_rejected(res: PassResult, records, rejected: np.ndarray, delay: np.ndarray, shape, dtype) -> None:
@@ -185,7 +198,8 @@ def reduce_experiment(
             geometry, masks, residual = _detector(exp, sample, images, structure)
             clock.lap("detector")
             op = build_operator(geometry, mask=masks.valid, n_bins=red.n_bins, s_range=red.s_range,
-                                flat=images["flat"], dark=images["dark"])
+                                flat=images["flat"], dark=images["dark"], gain=exp.detector.gain,
+                                read_noise=exp.detector.read_noise_counts)
             clock.lap("operator")
         except UedflowError:
             headers.result()  # a bad file found by the full header check is the clearer error
