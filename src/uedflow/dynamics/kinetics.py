@@ -246,7 +246,7 @@ def fit_global(
 
     # the Jacobian is dense and has a few hundred columns at most: the exact trust-region solver converges in
     # tens of evaluations where LSMR crept for hundreds (a 91-parameter fit: 0.5 s against > 5 s)
-    res = least_squares(resid, x0, jac=jac, bounds=(lower, upper), method="trf", x_scale="jac", max_nfev=1000,
+    res = least_squares(resid, x0, jac=jac, bounds=(lower, upper), method="trf", x_scale="jac", max_nfev=300,
                         tr_solver="exact")
     n_pts = sum(len(v) for v in ts)
     chi2_global = float(np.sum(res.fun**2) / max(n_pts - res.x.size, 1))
