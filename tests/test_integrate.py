@@ -154,3 +154,20 @@ def test_kernel_equals_sparse_product_and_group_sums(rng, dtype, n_frames):
     np.testing.assert_array_equal(peak, flat.max(axis=1))
     for g in range(3):
         np.testing.assert_array_equal(group_sums[g], flat[group == g].sum(axis=0))
+
+
+def test_operator_built_on_two_threads_equals_one_thread(rng, monkeypatch):
+    """A large image's operator is built in two halves and merged: every array equals the one-thread build (the
+    per-bin sums to rounding: they add the halves' sums)."""
+    import importlib
+
+    module = importlib.import_module("uedflow.reduce.integrate")  # the package exports a function of that name
+
+    geom = Geometry((600, 640), (301.3, 290.8), 5e-5, 0.45, 50.0)
+    kw = {"mask": rng.random(geom.shape) > 0.05, "dark": rng.uniform(0, 5, geom.shape),
+          "flat": rng.uniform(0.8, 1.2, geom.shape), "n_bins": 300, "read_noise": 2.0}
+    two = build_operator(geom, **kw)
+    monkeypatch.setattr(module, "_PARALLEL_PIXELS", geom.shape[0] * geom.shape[1] + 1)
+    one = build_operator(geom, **kw)
+    for name, value in vars(one).items():
+        np.testing.assert_allclose(getattr(two, name), value, rtol=1e-13, atol=0, err_msg=name)

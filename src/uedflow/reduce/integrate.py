@@ -42,6 +42,8 @@ from uedflow.reduce.geometry import Geometry
 
 __all__ = ["RadialOperator", "RadialProfiles", "build_operator", "integrate", "integrate_sums"]
 
+#: images from this many pixels build their operator on two threads
+_PARALLEL_PIXELS = 1 << 18
 #: pixels per block: a block of LANES frames is transposed to a (pixel, frame) float64 tile (64 x 32 x 8 B = 16 kB)
 _BLOCK = 64
 
@@ -139,13 +141,13 @@ def _s_at(dr, dc, px, cl, lam):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _footprints(rows, cols, r0, c0, px, cl, lam):  # pragma: no cover - compiled
-    """(s_c - δ, s_c + δ) of every pixel [Å⁻¹], with δ the largest distance in s from its center to a corner."""
-    lo, hi = np.empty(rows * cols), np.empty(rows * cols)
+def _footprints(r_start, r_end, cols, r0, c0, px, cl, lam, lo, hi):  # pragma: no cover - compiled
+    """lo, hi = s_c ∓ δ [Å⁻¹] of the pixels of rows r_start..r_end-1 (flat, row-major), with δ the largest distance
+    in s from a pixel's center to its corners."""
     top, bottom = np.empty(cols + 1), np.empty(cols + 1)
     for c in range(cols + 1):
-        top[c] = _s_at(-0.5 - r0, c - 0.5 - c0, px, cl, lam)
-    for r in range(rows):
+        top[c] = _s_at(r_start - 0.5 - r0, c - 0.5 - c0, px, cl, lam)
+    for r in range(r_start, r_end):
         for c in range(cols + 1):
             bottom[c] = _s_at(r + 0.5 - r0, c - 0.5 - c0, px, cl, lam)
         for c in range(cols):
@@ -153,7 +155,44 @@ def _footprints(rows, cols, r0, c0, px, cl, lam):  # pragma: no cover - compiled
             d = max(abs(top[c] - sc), abs(top[c + 1] - sc), abs(bottom[c] - sc), abs(bottom[c + 1] - sc))
             lo[r * cols + c], hi[r * cols + c] = max(sc - d, 0.0), sc + d
         top, bottom = bottom, top
-    return lo, hi
+
+
+@numba.njit(cache=True, nogil=True)
+def _part(flo, fhi, keep, inv_flat, dark, n_bins, block):  # pragma: no cover - compiled
+    """The operator of a run of pixels (a whole number of blocks): split, weigh and order its entries."""
+    indptr, bins, w = _split_pixels(flo, fhi, keep, n_bins)
+    wf, counts, counts_sq, flat_sq, dark_sum = _weigh(indptr, bins, w, inv_flat, dark, n_bins)
+    return (indptr, bins, wf, counts, counts_sq, flat_sq, dark_sum) + _segments(indptr, bins, wf, n_bins, block)
+
+
+def _on_halves(fn, n: int, *arrays) -> list:
+    """``fn`` on two halves of ``arrays`` in two threads, for images of ``n`` >= _PARALLEL_PIXELS (else one call).
+
+    Arrays of length ``n`` (pixels) are cut at a whole number of blocks; a ``range`` (of image rows) is halved.
+    """
+    h = (n // 2 // _BLOCK) * _BLOCK
+    if n < _PARALLEL_PIXELS or h == 0:
+        return [fn(*arrays)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    def half(a, first: bool):
+        if isinstance(a, range):
+            return a[:len(a) // 2] if first else a[len(a) // 2:]
+        return (a[:h] if first else a[h:]) if np.ndim(a) and len(a) == n else a
+
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(lambda first: fn(*(half(a, first) for a in arrays)), (True, False)))
+
+
+def _merge(parts: list) -> tuple:
+    """One operator from the _part results of consecutive pixel runs."""
+    if len(parts) == 1:
+        return parts[0]
+    (ip1, b1, w1, c1, q1, f1, d1, bs1, sb1, sp1, ep1, ew1), (ip2, b2, w2, c2, q2, f2, d2, bs2, sb2, sp2, ep2, ew2) = parts
+    k = ip1[-1]
+    return (np.concatenate([ip1, ip2[1:] + k]), np.concatenate([b1, b2]), np.concatenate([w1, w2]), c1 + c2, q1 + q2,
+            f1 + f2, d1 + d2, np.concatenate([bs1, bs2[1:] + bs1[-1]]), np.concatenate([sb1, sb2]),
+            np.concatenate([sp1[:-1], sp2 + k]), np.concatenate([ep1, ep2]), np.concatenate([ew1, ew2]))
 
 
 @numba.njit(cache=True, nogil=True, boundscheck=False)
@@ -236,8 +275,10 @@ def build_operator(
     if n_bins < 1:
         raise GeometryError(f"n_bins must be >= 1, got {n_bins}")
     (r0, c0), rows, cols = geometry.center_rc, *shape
-    lo, hi = _footprints(rows, cols, float(r0), float(c0), geometry.pixel_size_m, geometry.camera_length_m,
-                         geometry.wavelength_angstrom)
+    lo, hi = np.empty(rows * cols), np.empty(rows * cols)
+    args = (cols, float(r0), float(c0), geometry.pixel_size_m, geometry.camera_length_m, geometry.wavelength_angstrom,
+            lo, hi)
+    _on_halves(lambda r: _footprints(r.start, r.stop, *args), rows * cols, range(rows))
     valid = valid.ravel()
     if s_range is None:
         if not valid.any():
@@ -250,13 +291,13 @@ def build_operator(
     step = (s1 - s0) / n_bins
     flo, fhi = (lo - s0) / step, (hi - s0) / step
     keep = valid & (fhi >= 0) & (flo < n_bins)
-    indptr, bins, w = _split_pixels(flo, fhi, keep, n_bins)
+    dark_px = np.zeros(1) if dark is None else np.asarray(dark, float).ravel()
+    (indptr, bins, wf, counts, counts_sq, flat_sq, dark_sum, *order) = _merge(
+        _on_halves(lambda *a: _part(*a, n_bins, _BLOCK), len(keep), flo, fhi, keep, inv_flat.ravel(), dark_px))
     if len(bins) == 0:
         raise GeometryError(f"no valid pixel falls in s_range {s_range} Å⁻¹; widen reduce.s_range or check the mask")
-    dark_px = np.zeros(1) if dark is None else np.asarray(dark, float).ravel()
-    wf, counts, counts_sq, flat_sq, dark_sum = _weigh(indptr, bins, w, inv_flat.ravel(), dark_px, n_bins)
     return RadialOperator(edges, indptr, bins, wf, counts, gain * counts_sq, read_noise**2 * flat_sq, dark_sum, shape,
-                          *_segments(indptr, bins, wf, n_bins, _BLOCK))
+                          *order)
 
 
 @numba.njit(cache=True, nogil=True)
