@@ -106,7 +106,7 @@ def test_camera_length_calibration_in_the_pipeline(tmp_path):
     truth = Geometry((256, 256), (127.7, 128.2), 1e-4, 0.46, 50.0)  # 1e-4 m pixels: rings 111..400 on the detector
     path = write_experiment(tmp_path, geometry=truth, delays=(-1.0, 1.0), n_scans=1,
                             extra_toml="[reduce]\ncalibrate_camera_length = true\nn_bins = 200\n")
-    path.write_text(path.read_text().replace("camera_length_m = 0.46", "camera_length_m = 0.44"))
+    _edit_experiment(path.parent, "camera_length_m = 0.46", "camera_length_m = 0.44")
     calls = []
     ds = reduce_experiment(load_experiment(path), progress=lambda d, n: calls.append((d, n)))
     assert ds.attrs["camera_length_m"] == pytest.approx(0.46, rel=2e-3)
@@ -114,8 +114,14 @@ def test_camera_length_calibration_in_the_pipeline(tmp_path):
 
 
 def _mutate_manifest(folder, fn):
-    rows = [{"file": r.file.name, "scan": r.scan, "delay_ps": r.delay_ps} for r in read_manifest(folder / "frames.csv")]
+    rows = [{"file": r.file.name, "scan": r.scan, "delay_ps": r.delay_ps, "index": r.index}
+            for r in read_manifest(folder / "frames.csv")]
     write_manifest(folder / "frames.csv", fn(rows))
+
+
+def _edit_experiment(folder, old, new):
+    path = folder / "experiment.toml"
+    path.write_text(path.read_text().replace(old, new))
 
 
 def _bad(kind, folder):
@@ -135,25 +141,20 @@ def _bad(kind, folder):
     elif kind == "zero":
         np.save(first, np.zeros(GEOM.shape, np.uint16))
     elif kind == "center":
-        text = (folder / "experiment.toml").read_text()
-        (folder / "experiment.toml").write_text(text.replace("pixel_size_m", "center_rc = [400.0, 10.0]\npixel_size_m"))
+        _edit_experiment(folder, "pixel_size_m", "center_rc = [400.0, 10.0]\npixel_size_m")
     elif kind == "material":
-        text = (folder / "experiment.toml").read_text()
-        (folder / "experiment.toml").write_text(text.replace('"PbSe"', '"Unobtainium"'))
+        _edit_experiment(folder, '"PbSe"', '"Unobtainium"')
     elif kind == "no_t0":
         _mutate_manifest(folder, lambda rows: [r for r in rows if r["delay_ps"] > 0])
     elif kind == "no_after":
         _mutate_manifest(folder, lambda rows: [r for r in rows if r["delay_ps"] < 0])
     elif kind == "late_t0":
-        text = (folder / "experiment.toml").read_text()
-        (folder / "experiment.toml").write_text(text.replace("[experiment]", "[experiment]\ntime_zero_ps = 1000.0"))
+        _edit_experiment(folder, "[experiment]", "[experiment]\ntime_zero_ps = 1000.0")
     elif kind == "n_bins":
-        text = (folder / "experiment.toml").read_text()
-        (folder / "experiment.toml").write_text(text.replace("n_bins = 160", "n_bins = 1"))
+        _edit_experiment(folder, "n_bins = 160", "n_bins = 1")
     elif kind == "all_masked":
         np.save(folder / "zero_mask.npy", np.zeros(GEOM.shape, np.uint8))
-        text = (folder / "experiment.toml").read_text()
-        (folder / "experiment.toml").write_text(text.replace("pixel_size_m", 'mask = "zero_mask.npy"\npixel_size_m'))
+        _edit_experiment(folder, "pixel_size_m", 'mask = "zero_mask.npy"\npixel_size_m')
 
 
 @pytest.mark.parametrize(
@@ -206,9 +207,7 @@ def test_scan_difference_pull_is_one_at_high_s(small):
 
 
 def _spoil(folder, kind, scans):
-    rows = [r for r in read_manifest(folder / "frames.csv") if r.scan in scans]
-    write_manifest(folder / "frames.csv", [{"file": r.file.name, "scan": r.scan, "delay_ps": r.delay_ps,
-                                            "index": r.index} for r in rows])
+    _mutate_manifest(folder, lambda rows: [r for r in rows if r["scan"] in scans])
     stack = np.load(folder / "scan_00.npy")
     if kind == "block":
         stack[2, 20:60, 20:60] = 65535
@@ -217,7 +216,7 @@ def _spoil(folder, kind, scans):
     elif kind == "burst":  # arcing: +3000 counts, below saturation
         stack[2, 20:60, 20:60] += 3000
     np.save(folder / "scan_00.npy", stack)
-    return [r.delay_ps for r in rows if r.scan == 0 and r.index == 2][0]
+    return next(r.delay_ps for r in read_manifest(folder / "frames.csv") if r.scan == 0 and r.index == 2)
 
 
 @pytest.mark.parametrize(("kind", "scans"), [("block", (0, 1)), ("frame", (0, 1)), ("burst", (0, 1)), ("burst", (0,))])
