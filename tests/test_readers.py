@@ -181,3 +181,53 @@ def test_iris_sniff_reads_the_signature_before_opening(tmp_path, stack, monkeypa
     for name in ("File", "is_hdf5"):
         monkeypatch.setattr(h5py, name, lambda *a, **k: pytest.fail("h5py opened a file without the HDF5 signature"))
     assert not iris.is_iris_file(tmp_path / "fake.h5") and not iris.is_iris_file(tmp_path / "missing.h5")
+
+
+def _until(cond, timeout=10.0):
+    import time
+
+    end = time.monotonic() + timeout
+    while not cond() and time.monotonic() < end:
+        time.sleep(0.005)
+    return cond()
+
+
+def test_prefetch_announces_the_bytes_of_small_files_only(tmp_path, stack, monkeypatch):
+    import uedflow.io.frames as frames
+
+    np.save(tmp_path / "a.npy", stack[0])
+    np.save(tmp_path / "b.npy", stack)
+    recs = _manifest(tmp_path, ["a.npy", "a.npy", "b.npy"])
+    size_a, size_b = (tmp_path / "a.npy").stat().st_size, (tmp_path / "b.npy").stat().st_size
+    assert frames.prefetch(recs) == size_a + size_b  # a.npy twice in the manifest, announced once
+    monkeypatch.setattr(frames, "_PREFETCH_MAX_BYTES", size_a)
+    assert frames.prefetch(recs) == size_a
+    (tmp_path / "a.npy").unlink()
+    assert frames.prefetch(recs) == 0  # a vanished file is left to the read that reports it
+
+
+def test_readahead_keeps_a_bounded_distance_ahead_of_the_readers(monkeypatch):
+    from pathlib import Path
+
+    import uedflow.io.frames as frames
+    from uedflow.config import FrameRecord
+
+    calls = []
+    monkeypatch.setattr(frames, "prefetch", lambda recs: calls.append([r.file.name for r in recs]) or 100 * len(recs))
+    records = [FrameRecord(Path(f"f{i}.npy"), 1, float(i)) for i in range(20)]  # chunks of 2: 10 chunks, 200 bytes each
+    chunk = lambda c: [f"f{2 * c}.npy", f"f{2 * c + 1}.npy"]  # noqa: E731
+    with frames.Readahead(records, 2, ahead_bytes=600) as ahead:
+        assert not calls  # nothing before start
+        ahead.start()
+        assert _until(lambda: len(calls) == 3)
+        assert not _until(lambda: len(calls) > 3, timeout=0.2)  # 600 bytes ahead: it waits
+        assert calls == [chunk(0), chunk(1), chunk(2)]
+        ahead.started(0)  # chunk 0 is being read: one more chunk may be announced
+        assert _until(lambda: len(calls) == 4) and calls[3] == chunk(3)
+        ahead.started(5)  # the readers overtook it: chunks 4 and 5 are skipped
+        assert _until(lambda: len(calls) == 7)
+        assert not _until(lambda: len(calls) > 7, timeout=0.2)
+        assert calls[4:] == [chunk(6), chunk(7), chunk(8)]
+    assert not ahead._thread.is_alive()  # leaving the context stops the waiting thread
+    ahead.start()  # a second start does nothing
+    assert len(calls) == 7

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +23,7 @@ from uedflow.config import FrameRecord
 from uedflow.errors import FileFormatError, InputError
 from uedflow.io.readers import FrameInfo, frame_info, read_frame
 
-__all__ = ["FrameStack", "open_frames", "read_records", "check_frame", "prefetch"]
+__all__ = ["FrameStack", "open_frames", "read_records", "check_frame", "prefetch", "Readahead"]
 
 
 def _where(rec: FrameRecord) -> str:
@@ -49,24 +50,84 @@ def check_frame(frame: np.ndarray, rec: FrameRecord) -> np.ndarray:
 _PREFETCH_MAX_BYTES = 64 << 20
 
 
-def prefetch(records: Sequence[FrameRecord]) -> None:
+def prefetch(records: Sequence[FrameRecord]) -> int:
     """Ask the OS to start reading the files of ``records`` into the page cache, without waiting.
 
     Reading a chunk's frames then finds them in memory, and the disk works while the
-    CPU integrates. Best effort: files that vanished or are larger than 64 MB are skipped.
+    CPU integrates. Best effort: files that vanished, are larger than 64 MB or whose file
+    system refuses the advice are skipped. Returns the bytes announced.
     """
     if not hasattr(os, "posix_fadvise"):
-        return
+        return 0
+    announced = 0
     for path in dict.fromkeys(rec.file for rec in records):
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:
             continue  # reported when the frame itself is read
         try:
-            if os.fstat(fd).st_size <= _PREFETCH_MAX_BYTES:
+            size = os.fstat(fd).st_size
+            if size <= _PREFETCH_MAX_BYTES:
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+                announced += size
+        except OSError:
+            pass  # a file system without read-ahead advice: the frames are simply read when needed
         finally:
             os.close(fd)
+    return announced
+
+
+class Readahead:
+    """Announces the files of the chunks to come (:func:`prefetch`) from a thread of its own.
+
+    It walks the chunks of ``chunk_frames`` records in order and stays at most ``ahead_bytes``
+    beyond the chunks already being read (reported with :meth:`started`), so the disk queue stays
+    full while the readers integrate, and the page cache holds a bounded amount of not yet read
+    frames. Started before the frames are needed (while center, masks and operator are computed),
+    it fills the page cache with the first chunks. A blocked announcement (full disk queue) holds
+    up this thread only. Use as a context manager and call :meth:`start`; leaving the context stops
+    the thread.
+    """
+
+    def __init__(self, records: Sequence[FrameRecord], chunk_frames: int, ahead_bytes: int = 512 << 20) -> None:
+        self._records, self._chunk, self._ahead = tuple(records), chunk_frames, ahead_bytes
+        self._next_read, self._stop = 0, False
+        self._wake = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="uedflow-readahead", daemon=True)
+
+    def __enter__(self) -> Readahead:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with self._wake:
+            self._stop = True
+            self._wake.notify()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def start(self) -> None:
+        """Start announcing (once; later calls do nothing)."""
+        if self._thread.ident is None:
+            self._thread.start()
+
+    def started(self, chunk: int) -> None:
+        """Chunk number ``chunk`` (0-based) is being read: its files need no announcement any more."""
+        with self._wake:
+            self._next_read = max(self._next_read, chunk + 1)
+            self._wake.notify()
+
+    def _run(self) -> None:
+        announced: list[int] = []  # bytes announced per chunk
+        n_chunks = -(-len(self._records) // self._chunk)
+        for c in range(n_chunks):
+            with self._wake:
+                while not self._stop and sum(announced[self._next_read:]) >= self._ahead:
+                    self._wake.wait()
+                if self._stop:
+                    return
+                skip = c < self._next_read  # already read: announcing it would only cost a system call per file
+            a = c * self._chunk
+            announced.append(0 if skip else prefetch(self._records[a:a + self._chunk]))
 
 
 def read_records(records: Sequence[FrameRecord], shape: tuple[int, int], dtype: np.dtype | str, *,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uedflow.io.frames import FrameStack
+from uedflow.io.frames import FrameStack, Readahead
 from uedflow.reduce.integrate import RadialOperator, integrate_sums
 
 __all__ = ["PassResult", "run_pass"]
@@ -112,6 +112,7 @@ def run_pass(
     saturation: float | None = None,
     scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    readahead: Readahead | None = None,
 ) -> PassResult:
     """Run the pass over every frame of ``stack``.
 
@@ -132,13 +133,15 @@ def run_pass(
         ``None`` for local threads, else the address of a ``dask.distributed`` scheduler.
     progress : callable, optional
         ``progress(done, total)`` in chunks.
+    readahead : Readahead, optional
+        Announces the files of the chunks to come (local threads only); told which chunk each thread starts.
     """
     bounds = np.cumsum((0, *stack.data.chunks[0]))  # type: ignore[attr-defined]
     total = len(bounds) - 1
     report = progress or (lambda done, total: None)
     report(0, total)
     if scheduler is None:
-        return _run_local(stack, bounds, operator, window, delay_ps, saturation, report)
+        return _run_local(stack, bounds, operator, window, delay_ps, saturation, report, readahead)
     import dask
 
     op = dask.delayed(operator, pure=True)
@@ -156,7 +159,8 @@ class _Worker(threading.local):
 
 
 def _run_local(stack: FrameStack, bounds: np.ndarray, operator: RadialOperator, window: np.ndarray,
-               delay_ps: np.ndarray, saturation: float | None, report: Callable[[int, int], None]) -> PassResult:
+               delay_ps: np.ndarray, saturation: float | None, report: Callable[[int, int], None],
+               readahead: Readahead | None) -> PassResult:
     from concurrent.futures import ThreadPoolExecutor
 
     from uedflow.io.frames import read_records
@@ -170,6 +174,8 @@ def _run_local(stack: FrameStack, bounds: np.ndarray, operator: RadialOperator, 
     n_chunks = len(bounds) - 1
 
     def run(c: int) -> PassResult:
+        if readahead is not None:
+            readahead.started(c)
         a, e = bounds[c], bounds[c + 1]
         if worker.frames is None or len(worker.frames) < e - a:
             worker.frames = np.empty((e - a, *shape), dtype)

@@ -10,6 +10,7 @@ result in the ``uedflow-reduced`` format of docs/formats.md.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -27,7 +28,7 @@ from uedflow.crystal import get_structure
 from uedflow.errors import ConfigError, GeometryError, InputError, UedflowError
 from uedflow.io import frame_info, load_image, open_dataset, open_frames, read_records, write_dataset
 from uedflow.io.datasets import REDUCED_FORMAT, REDUCED_VERSION
-from uedflow.io.frames import prefetch
+from uedflow.io.frames import Readahead, prefetch
 from uedflow.reduce.calibrate import calibrate_camera_length
 from uedflow.reduce.center import find_center, ring_center_offset
 from uedflow.reduce.combine import PowderSeries, combine_scans
@@ -153,6 +154,52 @@ def _drop_rejected(res: PassResult, records, rejected: np.ndarray, delay: np.nda
     res.tot_after = float(res.totals[kept & (delay > 0)].sum())
 
 
+def _prepare(exp: Experiment, records, structure, clock: _Clock, readahead: Readahead | None):
+    """Check every file's header in a thread (I/O bound) while sample frames give center, masks and operator.
+
+    ``readahead`` is started once the sample frames are read (before, its reads would delay them). Returns the frame stack, the dark/flat/mask images, geometry, masks, center residual and operator.
+    """
+    red = exp.reduce
+    with ThreadPoolExecutor(1) as pool:
+        headers = pool.submit(open_frames, records, chunk_frames=red.chunk_frames)
+        try:
+            sample = _read_sample(records)
+            if readahead is not None:
+                readahead.start()
+            images = _images(exp, sample.shape[1:])
+            geometry, masks, residual = _detector(exp, sample, images, structure)
+            clock.lap("detector")
+            op = build_operator(geometry, mask=masks.valid, n_bins=red.n_bins, s_range=red.s_range,
+                                flat=images["flat"], dark=images["dark"], gain=exp.detector.gain,
+                                read_noise=exp.detector.read_noise_counts)
+            clock.lap("operator")
+        except UedflowError:
+            headers.result()  # a bad file found by the full header check is the clearer error
+            raise
+        stack = headers.result()
+        clock.lap("headers")
+    return stack, images, geometry, masks, residual, op
+
+
+def _check_pass(exp: Experiment, delay: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """Raise unless there are delays before and after time zero and s bins in the normalisation window; return
+    the window (bins,) of bool."""
+    red = exp.reduce
+    if not np.any(delay < 0):
+        raise InputError(f"manifest {exp.manifest}: no frame before time zero ({exp.time_zero_ps} ps; delays span "
+                         f"{delay.min() + exp.time_zero_ps}..{delay.max() + exp.time_zero_ps} ps); the reference needs "
+                         "negative delays — add such frames or set experiment.time_zero_ps")
+    if not np.any(delay > 0):
+        raise ConfigError(f"manifest {exp.manifest}: no frame after time zero ({exp.time_zero_ps} ps; delays span "
+                          f"{delay.min() + exp.time_zero_ps}..{delay.max() + exp.time_zero_ps} ps); check "
+                          "experiment.time_zero_ps (it must lie inside the delay range) and the manifest's delay_ps")
+    window = np.ones(len(s), bool) if red.normalize_window is None else (
+        (s >= red.normalize_window[0]) & (s <= red.normalize_window[1]))
+    if not window.any():
+        raise InputError(f"reduce.normalize_window {red.normalize_window} Å⁻¹ holds no s bin (s spans {s[0]:.4g}..{s[-1]:.4g})")
+    return window
+
+
 def reduce_experiment(
     experiment: Experiment,
     *,
@@ -189,40 +236,14 @@ def reduce_experiment(
     clock = _Clock()
     structure = get_structure(exp.sample.structure or exp.sample.material, a_angstrom=exp.sample.lattice_constant_angstrom)
     records = read_manifest(exp.manifest)
-    # every file's header is checked in a thread (I/O bound) while the sample frames give center, masks and operator
-    with ThreadPoolExecutor(1) as pool:
-        headers = pool.submit(open_frames, records, chunk_frames=red.chunk_frames)
-        try:
-            sample = _read_sample(records)
-            images = _images(exp, sample.shape[1:])
-            geometry, masks, residual = _detector(exp, sample, images, structure)
-            clock.lap("detector")
-            op = build_operator(geometry, mask=masks.valid, n_bins=red.n_bins, s_range=red.s_range,
-                                flat=images["flat"], dark=images["dark"], gain=exp.detector.gain,
-                                read_noise=exp.detector.read_noise_counts)
-            clock.lap("operator")
-        except UedflowError:
-            headers.result()  # a bad file found by the full header check is the clearer error
-            raise
-        stack = headers.result()
-        clock.lap("headers")
-    delay = stack.delay_ps - exp.time_zero_ps
-    if not np.any(delay < 0):
-        raise InputError(f"manifest {exp.manifest}: no frame before time zero ({exp.time_zero_ps} ps; delays span "
-                         f"{delay.min() + exp.time_zero_ps}..{delay.max() + exp.time_zero_ps} ps); the reference needs "
-                         "negative delays — add such frames or set experiment.time_zero_ps")
-    if not np.any(delay > 0):
-        raise ConfigError(f"manifest {exp.manifest}: no frame after time zero ({exp.time_zero_ps} ps; delays span "
-                          f"{delay.min() + exp.time_zero_ps}..{delay.max() + exp.time_zero_ps} ps); check "
-                          "experiment.time_zero_ps (it must lie inside the delay range) and the manifest's delay_ps")
-    shape, dtype = stack.shape, stack.data.dtype
-    s = op.s
-    window = np.ones(len(s), bool) if red.normalize_window is None else (
-        (s >= red.normalize_window[0]) & (s <= red.normalize_window[1]))
-    if not window.any():
-        raise InputError(f"reduce.normalize_window {red.normalize_window} Å⁻¹ holds no s bin (s spans {s[0]:.4g}..{s[-1]:.4g})")
-    res = run_pass(stack, op, window=window, delay_ps=delay, saturation=exp.detector.saturation, scheduler=scheduler,
-                   progress=progress)
+    # (local threads) a thread has the disk read the first chunks while center, masks and operator are computed,
+    # then keeps ahead of the pass
+    with Readahead(records, red.chunk_frames) if scheduler is None else contextlib.nullcontext() as ahead:
+        stack, images, geometry, masks, residual, op = _prepare(exp, records, structure, clock, ahead)
+        delay = stack.delay_ps - exp.time_zero_ps
+        window = _check_pass(exp, delay, op.s)
+        res = run_pass(stack, op, window=window, delay_ps=delay, saturation=exp.detector.saturation,
+                       scheduler=scheduler, progress=progress, readahead=ahead)
     clock.lap("pass")
     for i in np.flatnonzero(res.totals <= 0):  # NaN: a saturated bin in the window, handled by combine_scans
         rec = records[i]
@@ -230,14 +251,14 @@ def reduce_experiment(
                          "window after dark subtraction; check the dark file and reduce.normalize_window")
     with np.errstate(invalid="ignore", divide="ignore"):
         c = np.where(op.counts > 0, op.counts, np.nan)
-        series = combine_scans(res.sums / c, res.var_sums / c**2, stack.scan, stack.delay_ps, s, totals=res.totals,
+        series = combine_scans(res.sums / c, res.var_sums / c**2, stack.scan, stack.delay_ps, op.s, totals=res.totals,
                                outlier_sigma=red.outlier_sigma, time_zero_ps=exp.time_zero_ps,
                                counts=op.counts, window=window)
     scan_idx = np.searchsorted(series.scans, stack.scan)
     delay_idx = np.searchsorted(series.delay_ps, delay)
     # frames with a burst or saturation leave the 2D pattern too (their profiles only lose the affected bins)
     spoiled = series.frame_rejected | (series.points_flagged > 0)
-    _drop_rejected(res, records, np.flatnonzero(spoiled[scan_idx, delay_idx]), delay, shape, dtype)
+    _drop_rejected(res, records, np.flatnonzero(spoiled[scan_idx, delay_idx]), delay, stack.shape, stack.data.dtype)
     diff = _diff_pattern(res, images["dark"], images["flat"], float(np.nanmedian(res.totals)), masks.valid)
     ds = _to_dataset(exp, structure, series, op.counts, masks.valid, diff, geometry, residual)
     clock.lap("combine")
