@@ -6,7 +6,8 @@ adds the raw frames to before/after-time-zero sums (for the differential
 pattern). Locally, one thread per core (plus two, so the cores compute while
 threads wait for the disk) runs the chunk tasks, each into a frame buffer and
 running before/after sums of its own that it reuses (no fresh memory to fault
-in per chunk, no task graph). On a ``dask.distributed`` cluster the chunks are tasks
+in per chunk, no task graph), while a :class:`~uedflow.io.frames.Readahead` thread keeps the disk
+reading the chunks to come. On a ``dask.distributed`` cluster the chunks are tasks
 of a graph whose results are merged in a tree, so memory stays bounded.
 """
 
