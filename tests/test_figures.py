@@ -29,15 +29,20 @@ def data():
     return {"truths": [t_ind, t_att], "dyn": [d_ind, d_att], "red": synthetic_reduced(t_att, seed=5)}
 
 
-def _errorbar(ax, gid):
-    """(x, y, yerr) of the errorbar whose data line has ``gid``."""
+def _container(ax, gid):
+    """The errorbar container whose data line has ``gid``."""
     for c in ax.containers:
         if c.lines[0].get_gid() == gid:
-            x, y = c.lines[0].get_data()
-            segs = c.lines[2][0].get_segments()
-            yerr = np.array([(s[1, 1] - s[0, 1]) / 2 for s in segs])
-            return np.asarray(x, float), np.asarray(y, float), yerr
+            return c
     raise AssertionError(f"no errorbar {gid!r}; have {[c.lines[0].get_gid() for c in ax.containers]}")
+
+
+def _errorbar(ax, gid):
+    """(x, y, yerr) of the errorbar whose data line has ``gid``."""
+    c = _container(ax, gid)
+    x, y = c.lines[0].get_data()
+    yerr = np.array([(s[1, 1] - s[0, 1]) / 2 for s in c.lines[2][0].get_segments()])
+    return np.asarray(x, float), np.asarray(y, float), yerr
 
 
 def _line(ax, gid):
@@ -99,6 +104,19 @@ def test_figure3_positions_msd_fits_and_mean(data):
     assert [a.get_title() for a in ax[:2]] == ["individual, 90 K", "attached, 90 K"]
     assert ax[2].get_xlabel() == "Pump–probe delay (ps)"
     assert fig.legends and "mean over peaks" in [t.get_text() for t in fig.legends[0].get_texts()]
+
+
+def test_figure3_rings_have_distinct_colours_shared_with_the_other_figures():
+    """With more rings than colours, the drawn principal-family rings still get one colour each,
+    and each ring keeps its colour in Figure S8."""
+    ds = synthetic_dynamics(synthetic_truth(s_max=1.2, seed=6), seed=7)
+    shown = [str(ds.hkl.values[i]) for i in shown_peaks(ds)]
+    assert len(ds.hkl) > 14 and {"111", "444"} <= set(shown)
+    fig3 = figure_kinetics([ds])
+    colour3 = {h: _container(fig3.axes[0], f"data:{h}").lines[0].get_color() for h in shown}
+    assert len(set(colour3.values())) == len(shown)
+    s8 = figure_widths([ds]).axes[0]
+    assert all(_container(s8, f"data:{h}").lines[0].get_color() == c for h, c in colour3.items())
 
 
 def test_figureS8_width_in_scaled_units(data):

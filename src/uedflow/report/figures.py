@@ -36,6 +36,7 @@ __all__ = [
     "labels_for",
     "peak_mean",
     "peak_order",
+    "ring_colors",
     "shown_peaks",
 ]
 
@@ -61,6 +62,18 @@ def peak_order(datasets: Sequence[xr.Dataset]) -> list[str]:
         for h, s in zip(ds.hkl.values, ds.s0.values, strict=True):
             s_of.setdefault(str(h), float(s))
     return sorted(s_of, key=s_of.__getitem__)
+
+
+def ring_colors(datasets: Sequence[xr.Dataset], peaks: Sequence[str] | None = None) -> dict[str, str]:
+    """Colour per hkl label, the same in every figure of a report.
+
+    The rings drawn in Figure 3 (:func:`shown_peaks` with ``peaks``) take the
+    first colours of the cycle, so no two of them share one; the other rings
+    follow in order of s0 [Å⁻¹].
+    """
+    order = peak_order(datasets)
+    shown = {str(ds.hkl.values[i]) for ds in datasets for i in shown_peaks(ds, peaks)}
+    return peak_colors([h for h in order if h in shown] + order)
 
 
 def peak_mean(ds: xr.Dataset, var: str) -> np.ndarray:
@@ -138,7 +151,7 @@ def figure_kinetics(datasets: Sequence[xr.Dataset], *, labels: Sequence[str] | N
         hkl labels to draw; default see :func:`shown_peaks`.
     """
     names = labels_for(datasets, labels)
-    colors = peak_colors(peak_order(datasets))
+    colors = ring_colors(datasets, peaks)
     with paper_style():
         fig, axes = new_figure(2, len(datasets), width_in=_panel_width(datasets), height_in=2.3, sharex=True,
                                sharey="row")
@@ -215,7 +228,7 @@ def figure_quasi_equilibrium(datasets: Sequence[xr.Dataset], *, labels: Sequence
 def figure_widths(datasets: Sequence[xr.Dataset], *, labels: Sequence[str] | None = None) -> Figure:
     """Paper Figure S8: change of peak FWHM vs delay per peak, with its exponential fit; one column per dataset."""
     names = labels_for(datasets, labels)
-    colors = peak_colors(peak_order(datasets))
+    colors = ring_colors(datasets)
     with paper_style():
         fig, axes = new_figure(1, len(datasets), width_in=_panel_width(datasets), height_in=2.5, sharey=True)
         for col, (ds, name) in enumerate(zip(datasets, names, strict=True)):

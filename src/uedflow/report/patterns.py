@@ -11,8 +11,8 @@ import numpy as np
 import xarray as xr
 from matplotlib.figure import Figure
 
-from uedflow.report.figures import labels_for
-from uedflow.report.style import new_figure, paper_style, peak_colors, robust_ylim
+from uedflow.report.figures import labels_for, ring_colors
+from uedflow.report.style import new_figure, paper_style, robust_ylim
 from uedflow.report.tables import truth_rows
 
 __all__ = ["figure_diff_pattern", "figure_profile", "figure_truth", "fitted_peaks", "late_window"]
@@ -122,7 +122,7 @@ def figure_profile(reduced: xr.Dataset, dynamics: xr.Dataset | None = None, *, l
             ax_a.plot(s, peaks + (bg if bg is not None else 0.0), "-", color="#2a9d4b", lw=0.8, alpha=0.8,
                       label="fitted peaks" + (" + background" if bg is not None else ""), gid="peaks")
         if dynamics is not None:
-            colors = peak_colors([str(h) for h in dynamics.hkl.values[np.argsort(dynamics.s0.values)]])
+            colors = ring_colors([dynamics])
             top = np.nanmax(ref)
             for h, s0 in zip(dynamics.hkl.values, dynamics.s0.values, strict=True):
                 ax_a.axvline(s0, color=colors[str(h)], lw=0.8, ls=":", gid=f"peak:{h}")
