@@ -29,7 +29,7 @@ def calls(monkeypatch):
     """Replace reduce/analyze/report by fakes; return the per-stage call counter."""
     n = {"reduce": 0, "analyze": 0, "report": 0}
 
-    def reduce_experiment(exp, *, scheduler=None, progress=None):
+    def reduce_experiment(exp, *, scheduler=None, progress=None, checkpoint=None):
         n["reduce"] += 1
         progress(1, 2)
         progress(2, 2)

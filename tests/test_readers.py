@@ -231,3 +231,8 @@ def test_readahead_keeps_a_bounded_distance_ahead_of_the_readers(monkeypatch):
     assert not ahead._thread.is_alive()  # leaving the context stops the waiting thread
     ahead.start()  # a second start does nothing
     assert len(calls) == 7
+    calls.clear()
+    with frames.Readahead(records, 2, ahead_bytes=600, skip=[0, 2, 3]) as ahead:  # e.g. kept in a checkpoint
+        ahead.start()
+        assert _until(lambda: len(calls) == 3) and not _until(lambda: len(calls) > 3, timeout=0.2)
+        assert calls == [chunk(1), chunk(4), chunk(5)]

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from uedflow import __version__
-from uedflow.config import Experiment, load_experiment, read_manifest
+from uedflow.config import Experiment, load_experiment
 from uedflow.errors import FileFormatError, InputError, UedflowError
 from uedflow.stages import STATE_DIR, StageRecord, run_stage, stage_key
 
@@ -173,18 +173,6 @@ def _prepare_out_dir(out_dir: str | Path) -> Path:
 # -- stages -------------------------------------------------------------------------------------------------------
 
 
-def _reduce_inputs(exp: Experiment) -> tuple[list[Path], list[Path]]:
-    """(fingerprinted inputs, frame files checked by size and mtime) of the reduce stage.
-
-    The experiment file itself is not fingerprinted: its parsed content, minus the
-    [analyze] section, is the stage configuration, so editing analysis options
-    does not redo the reduction.
-    """
-    files = [exp.manifest] + [Path(p) for p in (exp.detector.dark, exp.detector.flat, exp.detector.mask) if p]
-    frames = sorted({r.file for r in read_manifest(exp.manifest)})
-    return files, frames
-
-
 def _truth_of(exp: Experiment) -> Path | None:
     if exp.path is None:
         return None
@@ -218,8 +206,10 @@ def run_experiment(experiment_path: str | Path, out_dir: str | Path, *, schedule
         Bad experiment file (the key and the nearest valid one are named),
         missing inputs, or ``out_dir`` is a file. Nothing is written then.
     """
+    from uedflow.reduce.pipeline import reduce_inputs
+
     exp = load_experiment(experiment_path)
-    inputs, frames = _reduce_inputs(exp)
+    inputs, frames = reduce_inputs(exp)
     out = _prepare_out_dir(out_dir)
     steps = _Steps(progress, 3 if report else 2)
     t0 = time.perf_counter()
@@ -248,15 +238,18 @@ def run_experiment(experiment_path: str | Path, out_dir: str | Path, *, schedule
 def _reduce_stage(exp: Experiment, out: Path, inputs: list[Path], frames: list[Path], scheduler: str | None,
                   progress: Callable[[int, int], None], force: bool) -> StageRecord:
     from uedflow.reduce import reduce_experiment, write_reduced
+    from uedflow.reduce.checkpoint import checkpoint_folder, discard
+    from uedflow.reduce.pipeline import reduce_config
 
-    config = {k: v for k, v in exp.to_dict().items() if k != "analyze"}
-    key = stage_key("reduce", config, inputs, frames)
+    key = stage_key("reduce", reduce_config(exp), inputs, frames)
+    reduced = out / "reduced.h5"
 
     def work() -> None:
-        ds = reduce_experiment(exp, scheduler=scheduler, progress=progress)
-        write_reduced(ds, out / "reduced.h5", experiment=exp)
+        ds = reduce_experiment(exp, scheduler=scheduler, progress=progress, checkpoint=checkpoint_folder(reduced))
+        write_reduced(ds, reduced, experiment=exp)
+        discard(checkpoint_folder(reduced))
 
-    return run_stage(out, "reduce", key, [out / "reduced.h5"], work, force=force)
+    return run_stage(out, "reduce", key, [reduced], work, force=force)
 
 
 def _analyze_stage(exp: Experiment, out: Path, progress: Callable[[int, int], None], force: bool) -> StageRecord:

@@ -82,7 +82,7 @@ class _LazyGroup(click.Group):
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
-            click.echo("interrupted: no partial output was kept", err=True)
+            click.echo("interrupted: no half-written output was kept", err=True)
             sys.exit(130)
         finally:
             if handle:

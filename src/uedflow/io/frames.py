@@ -86,11 +86,13 @@ class Readahead:
     frames. Started before the frames are needed (while center, masks and operator are computed),
     it fills the page cache with the first chunks. A blocked announcement (full disk queue) holds
     up this thread only. Use as a context manager and call :meth:`start`; leaving the context stops
-    the thread.
+    the thread. Chunks in ``skip`` (already reduced, e.g. kept in a checkpoint) are not announced.
     """
 
-    def __init__(self, records: Sequence[FrameRecord], chunk_frames: int, ahead_bytes: int = 512 << 20) -> None:
+    def __init__(self, records: Sequence[FrameRecord], chunk_frames: int, ahead_bytes: int = 512 << 20, *,
+                 skip: Sequence[int] = ()) -> None:
         self._records, self._chunk, self._ahead = tuple(records), chunk_frames, ahead_bytes
+        self._skip = frozenset(int(c) for c in skip)
         self._next_read, self._stop = 0, False
         self._wake = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="uedflow-readahead", daemon=True)
@@ -125,7 +127,8 @@ class Readahead:
                     self._wake.wait()
                 if self._stop:
                     return
-                skip = c < self._next_read  # already read: announcing it would only cost a system call per file
+                # already read (announcing it would only cost a system call per file) or not to be read
+                skip = c < self._next_read or c in self._skip
             a = c * self._chunk
             announced.append(0 if skip else prefetch(self._records[a:a + self._chunk]))
 

@@ -8,12 +8,13 @@ threads wait for the disk) runs the chunk tasks, each into a frame buffer and
 running before/after sums of its own that it reuses (no fresh memory to fault
 in per chunk, no task graph), while a :class:`~uedflow.io.frames.Readahead` thread keeps the disk
 reading the chunks to come. On a ``dask.distributed`` cluster the chunks are tasks
-of a graph whose results are merged in a tree, so memory stays bounded.
+whose results are merged in segments of up to 16 chunks, each gathered as soon as it is
+done, so the cluster's memory stays bounded. Either way the finished chunks can be saved to
+a :class:`~uedflow.reduce.checkpoint.PassCheckpoint`, from which an interrupted pass resumes.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import threading
@@ -23,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from uedflow.io.frames import FrameStack, Readahead
+from uedflow.reduce.checkpoint import PassCheckpoint
 from uedflow.reduce.integrate import RadialOperator, integrate_sums
 
 __all__ = ["PassResult", "run_pass"]
@@ -104,6 +106,40 @@ def _tree(parts: Sequence, fan_in: int = 8):
     return parts[0]
 
 
+class _Results:
+    """The pass's results so far, in manifest order: rows of the chunks finished, and which chunks those are.
+
+    ``raw`` (2, pixels) holds the raw before/after sums of the ``done`` chunks merged here; local threads keep
+    running sums of their own (:class:`_Worker`) that :meth:`snapshot` adds.
+    """
+
+    def __init__(self, n_frames: int, n_bins: int, n_pixels: int, bounds: np.ndarray) -> None:
+        self.bounds = bounds
+        self.sums, self.var_sums = np.empty((n_frames, n_bins)), np.empty((n_frames, n_bins))
+        self.totals = np.empty(n_frames)
+        self.raw = np.zeros((2, n_pixels))
+        self.done = np.zeros(len(bounds) - 1, bool)
+        self.workers: list[_Worker] = []
+
+    def put(self, chunks: Sequence[int], part: PassResult) -> None:
+        """Store the rows of ``part``, the results of ``chunks`` (in order)."""
+        rows = np.concatenate([np.arange(self.bounds[c], self.bounds[c + 1]) for c in chunks])
+        self.sums[rows], self.var_sums[rows], self.totals[rows] = part.sums, part.var_sums, part.totals
+
+    def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
+        """(done chunks, their raw before/after sums), consistent while the threads go on."""
+        done, raw = self.done.copy(), self.raw.copy()
+        for w in list(self.workers):
+            with w.lock:
+                done[w.done] = True
+                raw += w.total
+        return done, raw
+
+    def save(self, checkpoint: PassCheckpoint) -> None:
+        done, raw = self.snapshot()
+        checkpoint.save(done, self.sums, self.var_sums, self.totals, raw)
+
+
 def run_pass(
     stack: FrameStack,
     operator: RadialOperator,
@@ -114,6 +150,7 @@ def run_pass(
     scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
     readahead: Readahead | None = None,
+    checkpoint: PassCheckpoint | None = None,
 ) -> PassResult:
     """Run the pass over every frame of ``stack``.
 
@@ -136,68 +173,84 @@ def run_pass(
         ``progress(done, total)`` in chunks.
     readahead : Readahead, optional
         Announces the files of the chunks to come (local threads only); told which chunk each thread starts.
+    checkpoint : PassCheckpoint, optional
+        Its finished chunks are taken from it instead of being read again; the progress is saved to it every
+        ``checkpoint.every_s`` seconds and when the pass stops on an error or Ctrl-C.
     """
     bounds = np.cumsum((0, *stack.data.chunks[0]))  # type: ignore[attr-defined]
     total = len(bounds) - 1
+    out = _Results(len(delay_ps), len(operator.counts), int(np.prod(stack.shape)), bounds)
+    if checkpoint is not None and not np.array_equal(checkpoint.bounds, bounds):
+        raise ValueError(f"checkpoint {checkpoint.folder} has chunk bounds other than the frame stack's")
+    if checkpoint is not None:
+        saved = checkpoint.fill(out.sums, out.var_sums, out.totals)
+        if saved is not None:
+            out.raw += saved
+        out.done |= checkpoint.done
     report = progress or (lambda done, total: None)
-    report(0, total)
-    if scheduler is None:
-        return _run_local(stack, bounds, operator, window, delay_ps, saturation, report, readahead)
-    import dask
+    report(int(out.done.sum()), total)
+    todo = np.flatnonzero(~out.done)
+    try:
+        if scheduler is None:
+            _run_local(stack, out, todo, operator, window, delay_ps, saturation, report, readahead, checkpoint)
+        else:
+            _run_distributed(stack, out, todo, operator, window, delay_ps, saturation, report, scheduler, checkpoint)
+    except BaseException:
+        if checkpoint is not None:
+            out.save(checkpoint)
+            log.warning("stopped with %d of %d chunks done, kept in %s: a rerun with the same inputs and "
+                        "configuration resumes from there", int(checkpoint.done.sum()), total, checkpoint.folder)
+        raise
+    _, raw = out.snapshot()
+    before, after = delay_ps < 0, delay_ps > 0
+    return PassResult(out.sums, out.var_sums, out.totals, raw[0], raw[1], float(out.totals[before].sum()),
+                      float(out.totals[after].sum()), int(before.sum()), int(after.sum()))
 
-    op = dask.delayed(operator, pure=True)
-    chunk = dask.delayed(_chunk, pure=True)
-    blocks = stack.data.to_delayed().ravel()  # type: ignore[attr-defined]
-    tasks = [chunk(b, op, window, delay_ps[a:e], saturation) for b, a, e in zip(blocks, bounds[:-1], bounds[1:], strict=True)]
-    return _run_distributed(tasks, _tree(tasks), report, scheduler)
+
+class _Worker:
+    """A pool thread's reused buffers: its chunk's frames, the running before/after sums of its chunks
+    (2, pixels) and the chunks those hold; ``lock`` is held while a chunk is added."""
+
+    def __init__(self, frames: np.ndarray, n_pixels: int) -> None:
+        self.frames, self.total = frames, np.zeros((2, n_pixels))
+        self.lock, self.done = threading.Lock(), []
 
 
-class _Worker(threading.local):
-    """A pool thread's reused buffers: its chunk's frames and the running before/after sums of its chunks."""
-
-    frames: np.ndarray | None = None
-    total: np.ndarray | None = None
-
-
-def _run_local(stack: FrameStack, bounds: np.ndarray, operator: RadialOperator, window: np.ndarray,
+def _run_local(stack: FrameStack, out: _Results, todo: np.ndarray, operator: RadialOperator, window: np.ndarray,
                delay_ps: np.ndarray, saturation: float | None, report: Callable[[int, int], None],
-               readahead: Readahead | None) -> PassResult:
+               readahead: Readahead | None, checkpoint: PassCheckpoint | None) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
     from uedflow.io.frames import read_records
 
     records, shape, dtype = stack.records, stack.shape, stack.data.dtype  # type: ignore[attr-defined]
-    worker, totals, lock = _Worker(), [], threading.Lock()
+    local, lock, bounds = threading.local(), threading.Lock(), out.bounds
+    most = int(np.diff(bounds).max())
     # Two threads more than cores: while some wait for the disk, the others integrate. Measured on 1,000
     # 1024² frames, 2 cores: faster than separate reader and integrator threads (the chunk then changes core)
     # and than announcing chunks ahead to the OS (posix_fadvise blocks while the disk queue is full).
     threads = (os.cpu_count() or 1) + 2
-    n_chunks = len(bounds) - 1
 
-    def run(c: int) -> PassResult:
+    def run(c: int) -> None:
         if readahead is not None:
             readahead.started(c)
         a, e = bounds[c], bounds[c + 1]
-        if worker.frames is None or len(worker.frames) < e - a:
-            worker.frames = np.empty((e - a, *shape), dtype)
-        if worker.total is None:
-            worker.total = np.zeros((2, int(np.prod(shape))))
+        worker = getattr(local, "worker", None)
+        if worker is None:
+            worker = local.worker = _Worker(np.empty((most, *shape), dtype), int(np.prod(shape)))
             with lock:
-                totals.append(worker.total)
-        frames = read_records(records[a:e], shape, dtype, out=worker.frames[:e - a])
-        part = _chunk(frames, operator, window, delay_ps[a:e], saturation, raw=worker.total)
-        return dataclasses.replace(part, raw_before=None, raw_after=None)
+                out.workers.append(worker)
+        with worker.lock:
+            frames = read_records(records[a:e], shape, dtype, out=worker.frames[:e - a])
+            out.put([c], _chunk(frames, operator, window, delay_ps[a:e], saturation, raw=worker.total))
+            worker.done.append(c)
 
-    parts = []
+    n_done = int(out.done.sum())
     with ThreadPoolExecutor(threads) as pool:
-        for i, part in enumerate(pool.map(run, range(n_chunks)), start=1):
-            parts.append(part)
-            report(i, n_chunks)
-    raw = np.sum(totals, axis=0)
-    return PassResult(
-        np.concatenate([p.sums for p in parts]), np.concatenate([p.var_sums for p in parts]),
-        np.concatenate([p.totals for p in parts]), raw[0], raw[1], sum(p.tot_before for p in parts),
-        sum(p.tot_after for p in parts), sum(p.n_before for p in parts), sum(p.n_after for p in parts))
+        for i, _ in enumerate(pool.map(run, todo), start=1):
+            report(n_done + i, len(bounds) - 1)
+            if checkpoint is not None and checkpoint.due():
+                out.save(checkpoint)
 
 
 def _check_address(address: str) -> None:
@@ -212,23 +265,45 @@ def _check_address(address: str) -> None:
                       "or the path of a scheduler file")
 
 
-def _run_distributed(tasks: list, final, report: Callable[[int, int], None], address: str) -> PassResult:
+def _segments(todo: np.ndarray, n_segments: int = 64, most: int = 16) -> list[np.ndarray]:
+    """``todo`` chunks in runs of at most ``most``, at least ``n_segments`` runs when there are enough chunks."""
+    size = int(np.clip(-(-len(todo) // n_segments), 1, most))
+    return [todo[i:i + size] for i in range(0, len(todo), size)]
+
+
+def _run_distributed(stack: FrameStack, out: _Results, todo: np.ndarray, operator: RadialOperator,
+                     window: np.ndarray, delay_ps: np.ndarray, saturation: float | None,
+                     report: Callable[[int, int], None], address: str, checkpoint: PassCheckpoint | None) -> None:
+    """Run the ``todo`` chunks as tasks; each segment of up to 16 chunks is merged on the cluster and gathered
+    as soon as it is done, so the cluster holds a bounded number of results and progress is kept per segment."""
+    import dask
     from distributed import Client, as_completed
 
     from uedflow.errors import ConfigError
 
     _check_address(address)
+    bounds = out.bounds
+    op = dask.delayed(operator, pure=True)
+    chunk = dask.delayed(_chunk, pure=True)
+    blocks = stack.data.to_delayed().ravel()  # type: ignore[attr-defined]
+    segments = _segments(todo)
+    graphs = [_tree([chunk(blocks[c], op, window, delay_ps[bounds[c]:bounds[c + 1]], saturation) for c in seg])
+              for seg in segments]
     try:
         client = Client(address, timeout="10s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"cannot connect to the Dask scheduler at {address!r} ({exc}); check --scheduler") from None
     with client:
-        log.info("running %d chunk tasks on %s", len(tasks), address)
-        futures = client.compute([*tasks, final])
-        chunk_futures, final_future = futures[:-1], futures[-1]
-        for i, fut in enumerate(as_completed(chunk_futures, loop=client.loop), start=1):
-            if fut.status == "error":
-                fut.result()  # raises the task's exception (e.g. an InputError naming the frame)
-            report(i, len(chunk_futures))
-        del chunk_futures
-        return final_future.result()
+        log.info("running %d chunk tasks in %d segments on %s", len(todo), len(segments), address)
+        pending = dict(zip(client.compute(graphs), range(len(segments)), strict=True))
+        for fut in as_completed(list(pending), loop=client.loop):
+            seg = segments[pending.pop(fut)]
+            part = fut.result()  # raises the task's exception (e.g. an InputError naming the frame)
+            out.put(seg, part)
+            out.raw[0] += part.raw_before
+            out.raw[1] += part.raw_after
+            out.done[seg] = True
+            del fut, part
+            report(int(out.done.sum()), len(bounds) - 1)
+            if checkpoint is not None and checkpoint.due():
+                out.save(checkpoint)

@@ -31,13 +31,16 @@ from uedflow.io.datasets import REDUCED_FORMAT, REDUCED_VERSION
 from uedflow.io.frames import Readahead, prefetch
 from uedflow.reduce.calibrate import calibrate_camera_length
 from uedflow.reduce.center import find_center, ring_center_offset
+from uedflow.reduce.checkpoint import PassCheckpoint
 from uedflow.reduce.combine import PowderSeries, combine_scans
 from uedflow.reduce.execute import PassResult, run_pass
 from uedflow.reduce.geometry import Geometry
 from uedflow.reduce.integrate import build_operator
 from uedflow.reduce.masks import MaskResult, beam_block, exact_median, median_peak, pixel_defects, valid_pixels
+from uedflow.stages import stage_key
 
-__all__ = ["reduce_experiment", "write_reduced", "open_reduced", "REDUCED_FORMAT", "REDUCED_VERSION"]
+__all__ = ["reduce_experiment", "reduce_inputs", "reduce_config", "write_reduced", "open_reduced", "REDUCED_FORMAT",
+           "REDUCED_VERSION"]
 
 log = logging.getLogger(__name__)
 
@@ -200,11 +203,39 @@ def _check_pass(exp: Experiment, delay: np.ndarray, s: np.ndarray) -> np.ndarray
     return window
 
 
+def reduce_inputs(exp: Experiment) -> tuple[list[Path], list[Path]]:
+    """(fingerprinted inputs, frame files checked by size and mtime) of a reduction.
+
+    The fingerprinted inputs are the manifest and the dark/flat/mask files; the frame files are
+    too many to read, so their size and modification time stand for them. The experiment file
+    itself is left out: its parsed content is the configuration.
+    """
+    files = [exp.manifest] + [Path(p) for p in (exp.detector.dark, exp.detector.flat, exp.detector.mask) if p]
+    frames = sorted({r.file for r in read_manifest(exp.manifest)})
+    return files, frames
+
+
+def reduce_config(exp: Experiment) -> dict:
+    """The part of the experiment's configuration a reduction depends on (all but ``[analyze]``)."""
+    return {k: v for k, v in exp.to_dict().items() if k != "analyze"}
+
+
+def _checkpoint(exp: Experiment, folder: str | Path | None, every_s: float, n_frames: int) -> PassCheckpoint | None:
+    if folder is None:
+        return None
+    chunk = exp.reduce.chunk_frames
+    bounds = np.minimum(np.arange(0, n_frames + chunk, chunk), n_frames)
+    key = stage_key("reduce-pass", reduce_config(exp), *reduce_inputs(exp))
+    return PassCheckpoint(folder, key, np.unique(bounds), every_s=every_s)
+
+
 def reduce_experiment(
     experiment: Experiment,
     *,
     scheduler: str | None = None,
     progress: Callable[[int, int], None] | None = None,
+    checkpoint: str | Path | None = None,
+    checkpoint_every_s: float = 60.0,
 ) -> xr.Dataset:
     """Reduce an experiment's frames to the calibrated powder series of docs/formats.md (reduced.h5).
 
@@ -216,6 +247,13 @@ def reduce_experiment(
         Address of a ``dask.distributed`` scheduler; default: local threads.
     progress : callable, optional
         ``progress(done, total)`` over frame chunks.
+    checkpoint : str or Path, optional
+        Folder where the pass over the frames saves its progress every ``checkpoint_every_s`` seconds and
+        when it stops (error, Ctrl-C); if it holds a checkpoint of the same configuration and inputs, the
+        chunks saved there are not read again. Remove it once the result is written
+        (:meth:`~uedflow.reduce.checkpoint.PassCheckpoint.remove`, or ``shutil.rmtree``).
+    checkpoint_every_s : float
+        Seconds between checkpoint saves.
 
     Returns
     -------
@@ -236,14 +274,16 @@ def reduce_experiment(
     clock = _Clock()
     structure = get_structure(exp.sample.structure or exp.sample.material, a_angstrom=exp.sample.lattice_constant_angstrom)
     records = read_manifest(exp.manifest)
+    ckpt = _checkpoint(exp, checkpoint, checkpoint_every_s, len(records))
+    skip = np.flatnonzero(ckpt.done) if ckpt is not None else ()
     # (local threads) a thread has the disk read the first chunks while center, masks and operator are computed,
     # then keeps ahead of the pass
-    with Readahead(records, red.chunk_frames) if scheduler is None else contextlib.nullcontext() as ahead:
+    with Readahead(records, red.chunk_frames, skip=skip) if scheduler is None else contextlib.nullcontext() as ahead:
         stack, images, geometry, masks, residual, op = _prepare(exp, records, structure, clock, ahead)
         delay = stack.delay_ps - exp.time_zero_ps
         window = _check_pass(exp, delay, op.s)
         res = run_pass(stack, op, window=window, delay_ps=delay, saturation=exp.detector.saturation,
-                       scheduler=scheduler, progress=progress, readahead=ahead)
+                       scheduler=scheduler, progress=progress, readahead=ahead, checkpoint=ckpt)
     clock.lap("pass")
     for i in np.flatnonzero(res.totals <= 0):  # NaN: a saturated bin in the window, handled by combine_scans
         rec = records[i]
@@ -334,9 +374,8 @@ def write_reduced(ds: xr.Dataset, path: str | Path, *, experiment: Experiment) -
     The inputs fingerprinted are the experiment file, the manifest, every
     frame file and the dark/flat/mask files.
     """
-    det = experiment.detector
-    frames = sorted({str(r.file) for r in read_manifest(experiment.manifest)})
-    inputs = [p for p in (experiment.path, experiment.manifest, det.dark, det.flat, det.mask) if p] + frames
+    files, frames = reduce_inputs(experiment)
+    inputs = [p for p in (experiment.path, *files) if p] + frames
     return write_dataset(ds, path, format=REDUCED_FORMAT, version=REDUCED_VERSION, config=experiment.to_dict(),
                          inputs=inputs)
 
