@@ -1,6 +1,9 @@
 """An interrupted reduction keeps its finished chunks and resumes from them, to the same result."""
 
 import json
+import os
+import signal
+import threading
 
 import numpy as np
 import pytest
@@ -27,16 +30,19 @@ def dataset(tmp_path_factory):
     return path, exp, reduce_experiment(exp)
 
 
-def _pass_reads(monkeypatch, *, stop_from_frame: int | None = None) -> list[int]:
+def _pass_reads(monkeypatch, *, stop_from_frame: int | None = None, stop=None) -> list[int]:
     """Record the manifest rows the pass reads (its reads fill a reused buffer: ``out=``); from frame
-    ``stop_from_frame`` on, a read raises KeyboardInterrupt, as Ctrl-C would."""
+    ``stop_from_frame`` on, a read calls ``stop`` (default: raises KeyboardInterrupt, as Ctrl-C would)."""
     read, rows = frames_module.read_records, []
+
+    def interrupt():
+        raise KeyboardInterrupt
 
     def spy(records, *args, **kwargs):
         if "out" in kwargs:
             first = records[0].row - 2  # manifest line 2 is frame 0
             if stop_from_frame is not None and first >= stop_from_frame:
-                raise KeyboardInterrupt
+                (stop or interrupt)()
             rows.extend(r.row - 2 for r in records)
         return read(records, *args, **kwargs)
 
@@ -125,3 +131,24 @@ def test_cli_keeps_progress_on_ctrl_c_and_resumes(dataset, tmp_path, monkeypatch
     assert res.exit_code == 0, res.output
     assert sorted(rows) == list(range(3 * CHUNK, 15)) and not checkpoint_folder(out).exists()
     _same(open_reduced(out), whole)
+
+
+def test_cli_saves_the_checkpoint_when_a_batch_scheduler_stops_it(dataset, tmp_path, monkeypatch):
+    """SIGTERM (a SLURM time limit, ``kill``) is handled like Ctrl-C: progress kept, exit 128 + 15."""
+    path, _, _ = dataset
+    out = tmp_path / "r.h5"
+
+    first = threading.Lock()
+
+    def term():
+        if first.acquire(blocking=False):  # one signal (a second, like a second Ctrl-C, would cut the save short)
+            os.kill(os.getpid(), signal.SIGTERM)
+        raise OSError("frame read cut short")  # these chunks do not finish; the signal stops the command
+
+    _pass_reads(monkeypatch, stop_from_frame=CHUNK, stop=term)
+    before = signal.getsignal(signal.SIGTERM)
+    res = CliRunner().invoke(main, ["reduce", str(path), "-o", str(out), "--quiet"])
+    assert res.exit_code == 143, res.output
+    assert "interrupted (SIGTERM)" in res.output and not out.exists()
+    assert json.loads((checkpoint_folder(out) / "state.json").read_text())["chunks"] == [0]
+    assert signal.getsignal(signal.SIGTERM) is before

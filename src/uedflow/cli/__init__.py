@@ -67,30 +67,36 @@ class _LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> object:
         interrupted: list[int] = []
 
-        def on_sigint(signum: int, frame: object) -> None:
+        def on_signal(signum: int, frame: object) -> None:
             interrupted.append(signum)
             raise KeyboardInterrupt
 
-        # Remember Ctrl-C even when compiled code (numba, ctypes callbacks) swallows the KeyboardInterrupt.
-        previous = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
-        handle = previous not in (None, signal.SIG_IGN)
-        if handle:
-            signal.signal(signal.SIGINT, on_sigint)
+        # Ctrl-C (SIGINT) and a batch scheduler's stop (SIGTERM, e.g. a SLURM time limit) unwind the command like
+        # an exception: temporary files are removed and a reduction saves its checkpoint. Remember the signal even
+        # when compiled code (numba, ctypes callbacks) swallows the KeyboardInterrupt.
+        handled = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous = signal.getsignal(sig)
+                if previous not in (None, signal.SIG_IGN):
+                    handled[sig] = previous
+                    signal.signal(sig, on_signal)
         try:
             result = super().invoke(ctx)
         except UedflowError as exc:
             click.echo(f"error: {exc}", err=True)
             sys.exit(2)
         except KeyboardInterrupt:
-            click.echo("interrupted: no half-written output was kept", err=True)
-            sys.exit(130)
+            sig = signal.Signals(interrupted[0] if interrupted else signal.SIGINT)
+            click.echo(f"interrupted ({sig.name}): no half-written output was kept", err=True)
+            sys.exit(128 + sig)
         finally:
-            if handle:
-                signal.signal(signal.SIGINT, previous)
+            for sig, previous in handled.items():
+                signal.signal(sig, previous)
         if interrupted:
-            click.echo("interrupted: Ctrl-C arrived inside compiled code, which finished first; "
-                       "the outputs written are complete", err=True)
-            sys.exit(130)
+            click.echo(f"interrupted ({signal.Signals(interrupted[0]).name}): the signal arrived inside compiled "
+                       "code, which finished first; the outputs written are complete", err=True)
+            sys.exit(128 + interrupted[0])
         return result
 
 

@@ -27,8 +27,9 @@ def reduce_cmd(experiment: Path, output: Path, scheduler: str | None, checkpoint
     s = 1/d in 1/Å, delays in ps. EXPERIMENT names the frames manifest (CSV: file,scan,delay_ps),
     the beam energy, the detector geometry and the sample; see docs/formats.md.
 
-    An interrupted reduction (Ctrl-C, a killed job) keeps the chunks of frames it finished in
-    OUTPUT.partial/; the same command then resumes there. The folder is removed once OUTPUT is written.
+    An interrupted reduction (Ctrl-C, SIGTERM from a batch scheduler) keeps the chunks of
+    frames it finished in OUTPUT.partial/; the same command then resumes there. The folder
+    is removed once OUTPUT is written.
 
     \b
     Example:
