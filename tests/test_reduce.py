@@ -238,3 +238,30 @@ def test_saturation_or_burst_in_one_frame_is_dropped(small, tmp_path, caplog, ki
     assert ds.frame_rejected.values.sum() == (kind == "frame")
     assert (ds.attrs["points_rejected"] > 100) == (kind != "frame")
     assert "burst or saturation" in caplog.text
+
+
+def test_pixels_clipped_at_the_integer_maximum_are_masked_without_a_configured_level(small, tmp_path):
+    """uint16 frames and no detector.saturation: pixels at 65535 are taken as saturated. A patch of the
+    brightest ring clipped in every frame (neither hot against its neighbours nor a burst) is masked: the result
+    equals that of the unclipped frames with the patch in the user mask (counted in, ring bins were off ~30x)."""
+    from scipy.ndimage import uniform_filter
+
+    clipped, masked = tmp_path / "clipped", tmp_path / "masked"
+    for folder in (clipped, masked):
+        shutil.copytree(small[0], folder)
+    _edit_experiment(clipped, "saturation = 65535.0", "")
+    mean = np.load(clipped / "scan_00.npy").mean(axis=0)
+    r, c = np.unravel_index(np.argmax(uniform_filter(mean, 9)), mean.shape)
+    patch = (slice(r - 6, r + 6), slice(c - 6, c + 6))
+    for name in ("scan_00.npy", "scan_01.npy"):
+        stack = np.load(clipped / name)
+        stack[:, patch[0], patch[1]] = 65535
+        np.save(clipped / name, stack)
+    user = np.load(masked / "mask.npy")
+    user[patch] = False
+    np.save(masked / "mask.npy", user)
+    ds, ref = (reduce_experiment(load_experiment(f / "experiment.toml")) for f in (clipped, masked))
+    assert not ds.mask.values[patch].any()
+    np.testing.assert_array_equal(ds.mask.values, ref.mask.values)
+    for name in ("intensity", "intensity_sigma", "reference", "diff_pattern"):
+        np.testing.assert_allclose(ds[name].values, ref[name].values, rtol=1e-12, err_msg=name)

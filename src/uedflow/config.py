@@ -17,7 +17,8 @@ An experiment file describes one UED measurement::
     dark = "dark.npy"                # optional dark frame
     flat = "flat.npy"                # optional flat field
     mask = "mask.npy"                # optional user mask, True = valid pixel
-    saturation = 65535               # optional saturation level [counts]
+    saturation = 65535               # optional saturation level [counts]; default for integer
+                                     # frames: their type's largest value (65535 for uint16)
     gain = 1.0                       # optional counts per electron (shot-noise variance g·counts)
     read_noise_counts = 2.0          # optional read-noise σ per pixel [counts]
 

@@ -86,11 +86,20 @@ def _read_sample(records) -> np.ndarray:
     return read_records(chosen, infos[0].shape, np.result_type(*{i.dtype for i in infos}))
 
 
+def _saturation_level(exp: Experiment, dtype: np.dtype | str) -> float | None:
+    """Saturation level [counts] of frames of ``dtype``: ``detector.saturation`` if given, else the largest value
+    of an integer type (a pixel there was clipped by the read-out), else None (float frames: not checked)."""
+    if exp.detector.saturation is not None:
+        return float(exp.detector.saturation)
+    dtype = np.dtype(dtype)
+    return float(np.iinfo(dtype).max) if dtype.kind in "ui" else None
+
+
 def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[Geometry, MaskResult, float]:
     """Center, automatic masks and (optionally) camera length from a sample of frames spread over the run."""
     shape = sample.shape[1:]
     median, peak = median_peak(sample)
-    dead, hot, saturated = pixel_defects(median, peak, saturation=exp.detector.saturation)
+    dead, hot, saturated = pixel_defects(median, peak, saturation=_saturation_level(exp, sample.dtype))
     if images["dark"] is not None:
         median -= images["dark"]
     usable = valid_pixels(dead, hot, saturated, user_mask=images["mask"])
@@ -282,7 +291,7 @@ def reduce_experiment(
         stack, images, geometry, masks, residual, op = _prepare(exp, records, structure, clock, ahead)
         delay = stack.delay_ps - exp.time_zero_ps
         window = _check_pass(exp, delay, op.s)
-        res = run_pass(stack, op, window=window, delay_ps=delay, saturation=exp.detector.saturation,
+        res = run_pass(stack, op, window=window, delay_ps=delay, saturation=_saturation_level(exp, stack.data.dtype),
                        scheduler=scheduler, progress=progress, readahead=ahead, checkpoint=ckpt)
     clock.lap("pass")
     for i in np.flatnonzero(res.totals <= 0):  # NaN: a saturated bin in the window, handled by combine_scans
