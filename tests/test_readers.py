@@ -48,6 +48,24 @@ def test_tiff_single_and_multipage(tmp_path, stack):
     np.testing.assert_array_equal(read_frame(tmp_path / "multi.tiff", 1), stack[1])
 
 
+def test_tiff_codec_without_its_package_is_named(tmp_path, stack):
+    """An LZW TIFF (its Compression tag patched, as writing LZW itself needs imagecodecs) names the package."""
+    path = tmp_path / "lzw.tif"
+    tifffile.imwrite(path, stack[0], compression="zlib")
+    with tifffile.TiffFile(path) as tif:
+        offset = tif.pages[0].tags["Compression"].valueoffset
+    raw = bytearray(path.read_bytes())
+    raw[offset:offset + 2] = (5).to_bytes(2, "little")  # 5 = LZW
+    path.write_bytes(bytes(raw))
+    try:
+        import imagecodecs  # noqa: F401
+    except ImportError:
+        with pytest.raises(FileFormatError, match=r"lzw.tif is LZW-compressed, which needs the imagecodecs package"):
+            read_frame(path)
+    else:
+        pytest.skip("imagecodecs is installed: LZW is readable")
+
+
 def test_hdf5_named_and_single_dataset(tmp_path, stack):
     with h5py.File(tmp_path / "a.h5", "w") as fh:
         fh["entry/data"] = stack
@@ -60,6 +78,40 @@ def test_hdf5_named_and_single_dataset(tmp_path, stack):
         read_frame(tmp_path / "b.h5")
     with pytest.raises(FileFormatError, match="no dataset 'z'"):
         read_frame(tmp_path / "b.h5", 0, "z")
+
+
+def test_hdf5_compressed_as_detectors_write_it(tmp_path, stack):
+    """Eiger/Jungfrau-style compression filters are decoded without the caller importing hdf5plugin (a fresh
+    interpreter reads them): frames equal the originals."""
+    import subprocess
+    import sys
+
+    import hdf5plugin
+
+    filters = {"bitshuffle-lz4": hdf5plugin.Bitshuffle(cname="lz4"), "lz4": hdf5plugin.LZ4(),
+               "blosc-zstd": hdf5plugin.Blosc(cname="zstd", shuffle=hdf5plugin.Blosc.BITSHUFFLE),
+               "zstd": hdf5plugin.Zstd()}
+    for codec, flt in filters.items():
+        with h5py.File(tmp_path / f"{codec}.h5", "w") as fh:
+            fh.create_dataset("entry/data/data", data=stack, chunks=(1, *stack.shape[1:]), **flt)
+    code = ("import sys, numpy as np; from uedflow.io import frame_info, read_frame; "
+            "print([(frame_info(p).n_frames, int(np.asarray([read_frame(p, i) for i in range(3)], np.int64).sum())) "
+            "for p in sys.argv[1:]])")
+    out = subprocess.run([sys.executable, "-c", code, *(str(tmp_path / f"{c}.h5") for c in filters)],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str([(3, int(stack.astype(np.int64).sum()))] * len(filters))
+
+
+def test_hdf5_filter_that_cannot_be_decoded_is_named(tmp_path, stack):
+    path = tmp_path / "odd.h5"
+    with h5py.File(path, "w") as fh:  # filter 32767: no plugin provides it
+        ds = fh.create_dataset("data", shape=stack.shape, chunks=(1, 12, 10), dtype=stack.dtype, compression=32767,
+                               allow_unknown_filter=True)
+        for i, frame in enumerate(stack):
+            ds.id.write_direct_chunk((i, 0, 0), frame.tobytes())
+    with pytest.raises(FileFormatError, match=r"dataset /data of .*odd.h5 is compressed with an HDF5 filter .*cannot "
+                                              r"decode: .*id 32767.*install the plugin"):
+        read_frame(path, 1)
 
 
 def test_iris_layout_is_sniffed_and_converted(tmp_path, stack):

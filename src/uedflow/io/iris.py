@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from uedflow.errors import FileFormatError
-from uedflow.io.readers import FrameInfo, FrameReader, register_reader
+from uedflow.io.readers import FrameInfo, FrameReader, h5_open, register_reader
 
 __all__ = ["IrisDataset", "read_iris", "is_iris_file"]
 
@@ -61,27 +61,21 @@ def _has_hdf5_signature(path: Path) -> bool:
 
 def is_iris_file(path: str | Path) -> bool:
     """True when ``path`` is an HDF5 file with the iris-ued ``/processed/intensity`` layout."""
-    import h5py
-
     path = Path(path)
     if not _has_hdf5_signature(path):
         return False
-    with h5py.File(path, "r") as fh:
+    with h5_open(path) as fh:
         return _INTENSITY in fh and fh[_INTENSITY].ndim == 3
 
 
 def _iris_info(path: Path, dataset: str | None) -> FrameInfo:
-    import h5py
-
-    with h5py.File(path, "r") as fh:
+    with h5_open(path) as fh:
         rows, cols, n = fh[_INTENSITY].shape
         return FrameInfo(int(n), (int(rows), int(cols)), np.dtype(fh[_INTENSITY].dtype))
 
 
 def _iris_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
-    import h5py
-
-    with h5py.File(path, "r") as fh:
+    with h5_open(path) as fh:
         ds = fh[_INTENSITY]
         if not 0 <= index < ds.shape[2]:
             raise FileFormatError(f"iris-ued file {path} holds {ds.shape[2]} patterns; index {index} is out of range")
@@ -140,14 +134,13 @@ def read_iris(path: str | Path) -> IrisDataset:
     """
     import dask
     import dask.array as da
-    import h5py
 
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(f"iris-ued file {path} does not exist")
     if not is_iris_file(path):
         raise FileFormatError(f"{path} is not an iris-ued dataset (no 3D /{_INTENSITY}); export it from iris again")
-    with h5py.File(path, "r") as fh:
+    with h5_open(path) as fh:
         if "time_points" not in fh:
             raise FileFormatError(f"iris-ued file {path} has no /time_points; it cannot be used without delays")
         delays = np.asarray(fh["time_points"][()], dtype=float).ravel()

@@ -1,4 +1,4 @@
-"""Frame readers that register themselves: TIFF, HDF5 and ``.npy``.
+"""Frame readers that register themselves: TIFF, HDF5 (with the detector compression filters of hdf5plugin) and ``.npy``.
 
 A reader is a :class:`FrameReader` registered with :func:`register_reader`.
 It is chosen by *sniffing* first (a reader may claim a file by looking inside
@@ -26,7 +26,8 @@ import numpy as np
 
 from uedflow.errors import FileFormatError, InputError
 
-__all__ = ["FrameInfo", "FrameReader", "register_reader", "get_reader", "read_frame", "frame_info", "load_image"]
+__all__ = ["FrameInfo", "FrameReader", "register_reader", "get_reader", "read_frame", "frame_info", "load_image",
+           "h5_open"]
 
 
 @dataclass(frozen=True)
@@ -309,9 +310,15 @@ def _tiff_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
         series = tif.series[0]
         n = 1 if len(series.shape) == 2 else series.shape[0]
         _check_index(path, index, n)
-        if len(tif.pages) >= n:
-            return tif.pages[index].asarray()
-        return series.asarray()[index]
+        try:
+            if len(tif.pages) >= n:
+                return tif.pages[index].asarray()
+            return series.asarray()[index]
+        except (KeyError, ValueError) as exc:
+            if "imagecodecs" not in str(exc):
+                raise
+            raise FileFormatError(f"TIFF {path} is {tif.pages[0].compression.name}-compressed, which needs the "
+                                  "imagecodecs package: pip install 'uedflow[codecs]' (or imagecodecs)") from None
 
 
 register_reader(FrameReader("TIFF", (".tif", ".tiff"), _tiff_info, _tiff_read))
@@ -336,24 +343,52 @@ def _h5_dataset(fh, path: Path, dataset: str | None):
     return fh[found[0]]
 
 
-def _h5_info(path: Path, dataset: str | None) -> FrameInfo:
+def h5_open(path: str | Path):
+    """``h5py.File(path, "r")`` with the compression filters of ``hdf5plugin`` (bitshuffle, LZ4, Blosc, Zstd, ...:
+    what detectors such as Eiger and Jungfrau write) registered."""
     import h5py
+    import hdf5plugin  # noqa: F401  (importing registers the filters)
 
-    with h5py.File(path, "r") as fh:
+    return h5py.File(path, "r")
+
+
+def _h5_info(path: Path, dataset: str | None) -> FrameInfo:
+    with h5_open(path) as fh:
         ds = _h5_dataset(fh, path, dataset)
         return _shape3(path, ds.shape, ds.dtype)
 
 
 def _h5_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
-    import h5py
-
-    with h5py.File(path, "r") as fh:
+    with h5_open(path) as fh:
         ds = _h5_dataset(fh, path, dataset)
         if ds.ndim == 2:
             _check_index(path, index, 1)
-            return ds[()]
-        _check_index(path, index, ds.shape[0])
-        return ds[index]
+            where = ()
+        else:
+            _check_index(path, index, ds.shape[0])
+            where = index
+        try:
+            return ds[where]
+        except OSError:
+            missing = _missing_filters(ds)
+            if not missing:
+                raise
+            raise FileFormatError(f"dataset {ds.name} of {path} is compressed with an HDF5 filter this installation "
+                                  f"cannot decode: {', '.join(missing)}; install the plugin that provides it, or save "
+                                  "the frames uncompressed or gzip-compressed") from None
+
+
+def _missing_filters(ds) -> list[str]:
+    """'name (id N)' of each filter of HDF5 dataset ``ds`` that no registered plugin decodes."""
+    import h5py
+
+    plist = ds.id.get_create_plist()
+    out = []
+    for i in range(plist.get_nfilters()):
+        code, _, _, name = plist.get_filter(i)
+        if not h5py.h5z.filter_avail(code):
+            out.append(f"{name.decode(errors='replace') or 'unnamed'} (id {code})")
+    return out
 
 
 register_reader(FrameReader("HDF5", (".h5", ".hdf5", ".hdf", ".nxs"), _h5_info, _h5_read))
