@@ -1,4 +1,4 @@
-"""Frame readers that register themselves: TIFF, HDF5 (with the detector compression filters of hdf5plugin) and ``.npy``.
+"""Frame readers that register themselves: TIFF, HDF5 (with hdf5plugin's compression filters) and ``.npy``.
 
 A reader is a :class:`FrameReader` registered with :func:`register_reader`.
 It is chosen by *sniffing* first (a reader may claim a file by looking inside
