@@ -51,6 +51,22 @@ def pbse_rings(a_angstrom: float = 6.12) -> list[tuple[float, float]]:
     return [(s_of_hkl(hkl, a_angstrom), amp) for hkl, amp in PBSE_RINGS]
 
 
+def write_mib(path, frames: np.ndarray, depth: str = "U16", header_bytes: int = 384) -> None:
+    """Write (n, rows, cols) ``frames`` as a Merlin .mib file: per frame an ASCII header of ``header_bytes``
+    (fields as the Merlin software writes them, zero-padded) and the big-endian pixels."""
+    rows, cols = frames.shape[1:]
+    big = {"U08": ">u1", "U16": ">u2", "U32": ">u4"}[depth]
+    with open(path, "wb") as fh:
+        for i, frame in enumerate(frames, start=1):
+            head = (f"MQ1,{i:06d},{header_bytes:05d},01,{cols:04d},{rows:04d},{depth},   1x1,01,"
+                    "2020-05-18 16:51:49.971626,0.001000,0,0,0,1.200000E+2,5.110000E+2,0.000000E+0,0.000000E+0,"
+                    "0.000000E+0,0.000000E+0,0.000000E+0,0.000000E+0,3RX,175,511,000,000,000,000,000,000,125,255,"
+                    "125,125,100,100,082,100,087,030,128,004,255,129,128,176,168,511,511,MQ1A,"
+                    "2020-05-18T14:51:49.971626178Z,1000000ns,12,").encode()
+            fh.write(head.ljust(header_bytes, b"\x00"))
+            fh.write(frame.astype(big).tobytes())
+
+
 def write_experiment(
     folder,
     *,
@@ -90,6 +106,8 @@ def write_experiment(
             name = f"s{scan}_d{d:+.1f}.{fmt}"
             if fmt == "npy":
                 np.save(folder / name, img)
+            elif fmt == "mib":
+                write_mib(folder / name, img[None])
             else:
                 tifffile.imwrite(folder / name, img)
             rows.append({"file": name, "scan": scan, "delay_ps": d})

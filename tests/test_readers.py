@@ -114,6 +114,51 @@ def test_hdf5_filter_that_cannot_be_decoded_is_named(tmp_path, stack):
         read_frame(path, 1)
 
 
+@pytest.mark.parametrize(("depth", "dtype", "high"), [("U08", np.uint8, 255), ("U16", np.uint16, 4095),
+                                                     ("U32", np.uint32, 1 << 24)])
+def test_merlin_mib_frames_match_the_pixels_and_rosettasciio(tmp_path, rng, depth, dtype, high):
+    from _ringsynth import write_mib
+
+    frames = rng.integers(0, high, size=(4, 48, 64)).astype(dtype)
+    path = tmp_path / "run.mib"
+    write_mib(path, frames, depth)
+    assert frame_info(path) == FrameInfo(4, (48, 64), np.dtype(dtype))
+    got = np.array([read_frame(path, i) for i in range(4)])
+    np.testing.assert_array_equal(got, frames)
+    assert got.dtype == dtype and got.dtype.isnative
+    out = np.empty((48, 64), dtype)
+    np.testing.assert_array_equal(read_frame(path, 3, out=out), frames[3])
+    rsciio = pytest.importorskip("rsciio.quantumdetector")  # the HyperSpy reader, raw file order (GPL: run only)
+    np.testing.assert_array_equal(got, np.asarray(rsciio.load_mib_data(str(path), navigation_shape=(4,))))
+
+
+@pytest.mark.parametrize(("spoil", "match"), [
+    ("truncate", r"run.mib is truncated: .* 3 whole frames"),
+    ("raw", r"run.mib holds R64 frames; .*save the run in counting mode"),
+    ("not-mib", r"run.mib is not a Merlin .mib file"),
+    ("frame-size", r"frame 1 of Merlin file .*run.mib has no 'MQ1' header"),
+])
+def test_bad_mib_files_are_one_clear_error(tmp_path, rng, spoil, match):
+    from _ringsynth import write_mib
+
+    frames = rng.integers(0, 4095, size=(4, 48, 64)).astype(np.uint16)
+    path = tmp_path / "run.mib"
+    write_mib(path, frames)
+    raw = path.read_bytes()
+    size = len(raw) // 4
+    if spoil == "truncate":
+        raw = raw[:-100]
+    elif spoil == "raw":
+        raw = raw.replace(b",U16,", b",R64,")
+    elif spoil == "not-mib":
+        raw = b"XX" + raw[2:]
+    elif spoil == "frame-size":  # frame 0 one byte short, frame 1 one longer: sizes add up, offsets do not
+        raw = raw[:size - 1] + raw[size:2 * size] + b"\0" + raw[2 * size:]
+    path.write_bytes(raw)
+    with pytest.raises(FileFormatError, match=match):
+        read_frame(path, 1)
+
+
 def test_iris_layout_is_sniffed_and_converted(tmp_path, stack):
     path = tmp_path / "run.hdf5"
     with h5py.File(path, "w") as fh:

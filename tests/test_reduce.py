@@ -94,6 +94,14 @@ def test_cli_writes_file_and_tiff_frames(tmp_path):
     assert ds.intensity.shape == (2, 160)
 
 
+def test_merlin_frames_reduce_like_the_same_frames_as_npy(dataset, tmp_path):
+    """The same Poisson frames (same seed) written as Merlin .mib files give the identical reduction."""
+    path = write_experiment(tmp_path, geometry=GEOM, extra_toml=REDUCE, fmt="mib")
+    mib = reduce_experiment(load_experiment(path))
+    for name in ("intensity", "intensity_sigma", "diff_pattern", "mask"):
+        np.testing.assert_array_equal(mib[name].values, dataset[2][name].values, err_msg=name)
+
+
 @pytest.mark.parametrize("address", ["notanaddress", "tcp://127.0.0.1:1"])
 def test_bad_scheduler_address_is_one_clear_error(dataset, tmp_path, address):
     out = tmp_path / "r.h5"

@@ -4,6 +4,7 @@ from uedflow.io.atomic import atomic_dir, atomic_path, file_fingerprint, provena
 from uedflow.io.datasets import open_dataset, write_dataset
 from uedflow.io.frames import FrameStack, check_frame, open_frames, read_records
 from uedflow.io.iris import IrisDataset, is_iris_file, read_iris
+from uedflow.io.mib import MibHeader, mib_header
 from uedflow.io.readers import FrameInfo, FrameReader, frame_info, get_reader, load_image, read_frame, register_reader
 
 __all__ = [
@@ -11,6 +12,7 @@ __all__ = [
     "FrameReader",
     "FrameStack",
     "IrisDataset",
+    "MibHeader",
     "atomic_dir",
     "atomic_path",
     "check_frame",
@@ -19,6 +21,7 @@ __all__ = [
     "get_reader",
     "is_iris_file",
     "load_image",
+    "mib_header",
     "open_dataset",
     "open_frames",
     "provenance",

@@ -1,4 +1,5 @@
-"""Frame readers that register themselves: TIFF, HDF5 (with hdf5plugin's compression filters) and ``.npy``.
+"""Frame readers that register themselves: TIFF, HDF5 (with hdf5plugin's compression filters) and ``.npy``
+(Merlin ``.mib`` and iris-ued files: :mod:`uedflow.io.mib`, :mod:`uedflow.io.iris`).
 
 A reader is a :class:`FrameReader` registered with :func:`register_reader`.
 It is chosen by *sniffing* first (a reader may claim a file by looking inside
