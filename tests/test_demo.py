@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from uedflow.cli import main
 from uedflow.dynamics import open_dynamics
+from uedflow.physics.texture import texture_from_dynamics
 from uedflow.report import figure_quasi_equilibrium, fit_rows, truth_rows
 
 PRESET = "pbse-attached-90K"
@@ -36,6 +37,10 @@ def test_demo_end_to_end_and_rerun_skips(tmp_path):
                                                "uedflow.log"}
     dyn = open_dynamics(run / "dynamics.h5")
     truth = json.loads((run / "data" / "truth.json").read_text())
+    # the texture check of the paper's Figure S6 runs on the file (its numbers: tests/test_texture.py)
+    res = runner.invoke(main, ["physics", "texture", str(run / "dynamics.h5")])
+    assert res.exit_code == 0, res.output
+    assert f"March-Dollase r = {texture_from_dynamics(dyn).r:.3f}" in res.output
     rows = [r for r in truth_rows(dyn, truth) if r["parameter"] == "tau_ps" and r["hkl"] in STRONG]
     for obs, tol in (("strain", 0.15), ("msd", 0.5)):
         rel = [abs(r["rel_error"]) for r in rows if r["observable"] == obs]

@@ -8,7 +8,7 @@ from scipy.spatial.transform import Rotation
 from uedflow.crystal import get_structure
 from uedflow.crystal.form_factors import powder_ring_intensities
 from uedflow.errors import FitError, InputError
-from uedflow.physics.texture import march_dollase, texture_check, texture_factor
+from uedflow.physics.texture import march_dollase, texture_check, texture_factor, texture_from_dynamics
 
 
 def _mc_ring_factor(hkl, r, n, rng, eps=0.02):
@@ -64,6 +64,35 @@ def test_fit_recovers_texture_from_simulated_rings():
     assert_allclose(random_fit.r, 1.0, atol=1e-3)
     assert_allclose(random_fit.texture_index, 1.0, rtol=1e-9)
     assert "March-Dollase" in res.report() and res.summary()["labels"][0] == "111"
+
+
+def test_texture_from_the_ring_areas_before_time_zero_of_a_dynamics_dataset():
+    """Areas before t0 (flagged fits and blends left out; later delays ignored) give back the texture, and the
+    random powder carries the Debye-model ⟨u²⟩ at the sample temperature."""
+    import xarray as xr
+
+    from uedflow.physics.debye import msd_compound_angstrom2
+
+    st = get_structure("PbSe")
+    msd = float(msd_compound_angstrom2(90.0, 250.0, list(st.species)))
+    rings = {ref.label: val for ref, val in powder_ring_intensities(st, 0.9, msd_angstrom2=msd, lorentz=True)}
+    labels, true_r = [*rings, "333/511"], 0.6
+    delay = np.array([-3.0, -2.0, -1.0, 1.0, 5.0, 10.0])
+    rng = np.random.default_rng(4)
+    area = np.array([[rings.get(h, 1.0) * texture_factor(h, true_r) if "/" not in h else 1.0] * delay.size
+                     for h in labels]) * (1 + rng.normal(0, 0.01, (len(labels), delay.size)))
+    area[:, delay > 0] *= 0.5  # after the pump: not used
+    flag = np.zeros(area.shape, np.uint8)
+    area[0, 0], flag[0, 0] = 10 * area[0, 0], 2  # a flagged fit: left out
+    ds = xr.Dataset({"area": (("hkl", "delay"), area), "area_err": (("hkl", "delay"), 0.01 * area),
+                     "fit_flag": (("hkl", "delay"), flag)}, coords={"hkl": labels, "delay": delay},
+                    attrs={"material": "PbSe", "lattice_constant_angstrom": st.a_angstrom, "temperature_K": 90.0,
+                           "debye_temperature_K": 250.0})
+    res = texture_from_dynamics(ds, error_floor=0.02)
+    assert "333/511" not in res.labels and len(res.labels) == len(rings) - 1
+    assert abs(res.r - true_r) < 3 * res.r_err and res.r_err < 0.05
+    assert_allclose(res.random_ratio, [rings[h] / rings["200"] for h in res.labels], rtol=1e-9)
+    assert_allclose(res.measured_ratio_err / res.measured_ratio, np.sqrt(2) * 0.02, rtol=1e-9)  # the floor
 
 
 def test_bad_inputs():

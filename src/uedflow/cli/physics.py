@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 __all__ = ["physics_group"]
@@ -9,7 +11,7 @@ __all__ = ["physics_group"]
 
 @click.group("physics")
 def physics_group() -> None:
-    """Heating, Debye model and thermal-expansion calculators."""
+    """Heating, Debye model, thermal-expansion and texture calculators."""
 
 
 @physics_group.command("heating", short_help="Excitons per dot and lattice temperature rise.")
@@ -87,3 +89,27 @@ def expansion_cmd(temperature: float, strain: float, material: str) -> None:
     click.echo(f"alpha({temperature:g} K) = {float(linear_expansion_coefficient(temperature, material)) * 1e6:.2f}e-6 /K")
     click.echo(f"strain {strain:.3e} from {temperature:g} K -> {t:.1f} K (rise {t - temperature:.1f} K)")
     click.echo(f"source: {EXPANSION_MODELS[next(k for k in EXPANSION_MODELS if k.lower() == material.lower())][2]}")
+
+
+@physics_group.command("texture", short_help="Ring-intensity texture check against a random powder.")
+@click.argument("dynamics", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--axis", default="100", show_default=True, help="Candidate crystal axis along the beam (hkl).")
+@click.option("--reference", default="200", show_default=True, help="Ring the intensity ratios are taken to.")
+@click.option("--msd", type=float, default=None,
+              help="⟨u²⟩ [Å²] of the random powder (default: Debye model at the sample temperature).")
+@click.option("--error-floor", type=click.FloatRange(min=0), default=0.05, show_default=True,
+              help="Smallest relative 1σ of a ring area (line-shape and background errors).")
+def texture_cmd(dynamics: Path, axis: str, reference: str, msd: float | None, error_floor: float) -> None:
+    """Compare the ring intensities before time zero in DYNAMICS (dynamics.h5) with a random powder
+    (the paper's Figure S6) and fit a March–Dollase fibre texture (r = 1: random; r < 1: AXIS along the
+    beam, as for dots attached along it and lying flat).
+
+    \b
+    Example:
+      uedflow physics texture out/dynamics.h5 --axis 100
+    """
+    from uedflow.dynamics import open_dynamics
+    from uedflow.physics.texture import texture_from_dynamics
+
+    click.echo(texture_from_dynamics(open_dynamics(dynamics), axis=axis, reference=reference,
+                                     msd_angstrom2=msd, error_floor=error_floor).report())

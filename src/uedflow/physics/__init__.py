@@ -23,7 +23,7 @@ from uedflow.physics.expansion import (
     thermal_strain,
 )
 from uedflow.physics.heating import HeatingResult, absorption_cross_section_cm2, laser_heating
-from uedflow.physics.texture import TextureResult, march_dollase, texture_check, texture_factor
+from uedflow.physics.texture import TextureResult, march_dollase, texture_check, texture_factor, texture_from_dynamics
 
 __all__ = [
     "ExpansionRatio",
@@ -50,5 +50,6 @@ __all__ = [
     "temperature_from_strain",
     "texture_check",
     "texture_factor",
+    "texture_from_dynamics",
     "thermal_strain",
 ]
