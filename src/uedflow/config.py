@@ -122,11 +122,13 @@ class AnalyzeConfig:
 
     ``irf_fwhm_ps`` is the instrument response FWHM (None: the reduced file's
     ``irf_fwhm_ps`` attribute, else 0.5 ps); ``kinetic_model`` is ``"exp"`` or
-    ``"biexp"``.
+    ``"biexp"``; ``eta`` is ``"shared"`` (one pseudo-Voigt η for every ring) or
+    ``"per-ring"`` (see :func:`uedflow.peaks.fit_powder_series`).
     """
 
     peaks: tuple[str, ...] | None = None
     shape: str = "pseudo-voigt"
+    eta: str = "shared"
     background: str = "auto"
     qe_window_ps: tuple[float, float] = (40.0, 60.0)
     debye_temperature_K: float = 250.0

@@ -25,6 +25,8 @@ def _peaks(value: str | None) -> tuple[str, ...] | None:
 @click.option("--peaks", default=None, help="Rings to fit, e.g. 111,200,220 (default: every ring found).")
 @click.option("--shape", type=click.Choice(["pseudo-voigt", "gaussian", "lorentzian"]), default=None,
               help="Peak shape (default pseudo-voigt).")
+@click.option("--eta", type=click.Choice(["shared", "per-ring"]), default=None,
+              help="Pseudo-Voigt η: one for every ring (default shared) or each ring its own.")
 @click.option("--background", type=click.Choice(["auto", "poly", "baseline"]), default=None,
               help="Background model (default auto).")
 @click.option("--qe-window", nargs=2, type=float, default=None, metavar="START END",
@@ -34,7 +36,7 @@ def _peaks(value: str | None) -> tuple[str, ...] | None:
 @click.option("--irf", "irf_fwhm_ps", type=click.FloatRange(min=0), default=None, help="Instrument response FWHM in ps (default: the file's irf_fwhm_ps attribute, else 0.5).")
 @click.option("--model", type=click.Choice(["exp", "biexp"]), default=None, help="Kinetic model (default exp).")
 @quiet_option
-def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temperature, bootstrap, irf_fwhm_ps,
+def analyze_cmd(reduced, output, peaks, shape, eta, background, qe_window, debye_temperature, bootstrap, irf_fwhm_ps,
                 model, quiet):
     """Fit the Bragg peaks of REDUCED (reduced.h5) and write strain, MSD and time constants."""
     from uedflow.config import AnalyzeConfig
@@ -52,7 +54,7 @@ def analyze_cmd(reduced, output, peaks, shape, background, qe_window, debye_temp
         raise ConfigError(f"cannot write {output}: {blocking} is a file, not a directory; give -o a path in a "
                           "directory, e.g. -o results/dynamics.h5")
     ds = open_reduced(reduced)
-    changes = {k: v for k, v in {"peaks": _peaks(peaks), "shape": shape, "background": background,
+    changes = {k: v for k, v in {"peaks": _peaks(peaks), "shape": shape, "eta": eta, "background": background,
                                  "qe_window_ps": tuple(qe_window) if qe_window else None,
                                  "debye_temperature_K": debye_temperature, "bootstrap": bootstrap,
                                  "irf_fwhm_ps": irf_fwhm_ps, "kinetic_model": model}.items()

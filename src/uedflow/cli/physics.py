@@ -97,8 +97,8 @@ def expansion_cmd(temperature: float, strain: float, material: str) -> None:
 @click.option("--reference", default="200", show_default=True, help="Ring the intensity ratios are taken to.")
 @click.option("--msd", type=float, default=None,
               help="⟨u²⟩ [Å²] of the random powder (default: Debye model at the sample temperature).")
-@click.option("--error-floor", type=click.FloatRange(min=0), default=0.05, show_default=True,
-              help="Smallest relative 1σ of a ring area (line-shape and background errors).")
+@click.option("--error-floor", type=click.FloatRange(min=0), default=0.0, show_default=True,
+              help="Smallest relative 1σ of a ring area (e.g. 0.02 for line-shape and background errors).")
 def texture_cmd(dynamics: Path, axis: str, reference: str, msd: float | None, error_floor: float) -> None:
     """Compare the ring intensities before time zero in DYNAMICS (dynamics.h5) with a random powder
     (the paper's Figure S6) and fit a March–Dollase fibre texture (r = 1: random; r < 1: AXIS along the

@@ -210,7 +210,7 @@ def analyze(
         if progress is not None:
             progress(done, total)
 
-    ps = fit_powder_series(reduced, peaks=cfg.peaks, shape=cfg.shape, background=cfg.background)
+    ps = fit_powder_series(reduced, peaks=cfg.peaks, shape=cfg.shape, background=cfg.background, eta=cfg.eta)
     step(1)
     errs = _effective_errors(ps)
     traces = compute_traces(ps.delay, ps.position, errs[0], ps.fwhm, errs[1], ps.area, errs[2], flag=ps.flag,
@@ -333,7 +333,8 @@ def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: f
 def _attrs(reduced, cfg, ps: PeakSeries, traces: Traces, qe, kin, irf, model, fam_names, ds) -> dict[str, Any]:
     attrs: dict[str, Any] = {k: reduced.attrs[k] for k in _SAMPLE_ATTRS if k in reduced.attrs}
     attrs.update(
-        qe_window_ps=np.asarray(cfg.qe_window_ps, float), peak_shape=ps.shape, background_model=ps.background,
+        qe_window_ps=np.asarray(cfg.qe_window_ps, float), peak_shape=ps.shape, peak_eta=cfg.eta,
+        background_model=ps.background,
         debye_temperature_K=float(cfg.debye_temperature_K), kinetic_model=model, irf_fwhm_ps=irf,
         bootstrap=int(cfg.bootstrap), lattice_constant_refined_angstrom=ps.indexing.a_angstrom,
         lattice_constant_refined_err_angstrom=ps.indexing.a_err_angstrom, s_offset=ps.indexing.s_offset,
