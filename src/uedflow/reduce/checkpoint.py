@@ -28,7 +28,7 @@ import numpy as np
 from uedflow.errors import FileFormatError
 from uedflow.io.atomic import atomic_path
 
-__all__ = ["PassCheckpoint", "checkpoint_folder", "discard"]
+__all__ = ["PassCheckpoint", "checkpoint_folder", "chunk_rows", "discard"]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +39,11 @@ def checkpoint_folder(output: str | Path) -> Path:
     """Default checkpoint folder of a reduction written to ``output``: ``OUTPUT.partial`` beside it."""
     output = Path(output)
     return output.with_name(output.name + ".partial")
+
+
+def chunk_rows(bounds: np.ndarray, chunks) -> np.ndarray:
+    """Frame numbers (rows) of ``chunks``, in their order; ``bounds`` holds each chunk's first frame, then the total."""
+    return np.concatenate([np.arange(bounds[c], bounds[c + 1]) for c in chunks])
 
 
 def discard(folder: str | Path) -> None:
@@ -95,9 +100,9 @@ class PassCheckpoint:
             log.warning("resuming from checkpoint %s: %d of %d chunks are done", self.folder, len(state["chunks"]),
                         len(self.done))
             return state
-        log.warning("checkpoint %s belongs to other inputs, configuration or uedflow version; starting afresh",
-                    self.folder)
-        self.remove()
+        log.warning("checkpoint %s is incomplete or belongs to other inputs, configuration or uedflow version; "
+                    "starting afresh", self.folder)
+        discard(self.folder)
         return None
 
     def fill(self, sums: np.ndarray, var_sums: np.ndarray, totals: np.ndarray) -> np.ndarray | None:
@@ -113,7 +118,7 @@ class PassCheckpoint:
         try:
             for name in self._parts:
                 with np.load(self.folder / name) as part:
-                    rows = np.concatenate([np.arange(self.bounds[c], self.bounds[c + 1]) for c in part["chunks"]])
+                    rows = chunk_rows(self.bounds, part["chunks"])
                     sums[rows], var_sums[rows], totals[rows] = part["sums"], part["var_sums"], part["totals"]
             if self._raw is not None:
                 raw = np.load(self.folder / self._raw)
@@ -136,7 +141,7 @@ class PassCheckpoint:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         k = len(self._parts)
-        rows = np.concatenate([np.arange(self.bounds[c], self.bounds[c + 1]) for c in new])
+        rows = chunk_rows(self.bounds, new)
         part, raw_name = f"part-{k:05d}.npz", f"raw-{k:05d}.npy"
         with atomic_path(self.folder / part) as tmp, tmp.open("wb") as fh:
             np.savez(fh, chunks=new, sums=sums[rows], var_sums=var_sums[rows], totals=totals[rows])
@@ -150,7 +155,3 @@ class PassCheckpoint:
             (self.folder / self._raw).unlink(missing_ok=True)
         self._parts, self._raw = state["parts"], raw_name
         self.done |= done
-
-    def remove(self) -> None:
-        """Delete the checkpoint folder (:func:`discard`)."""
-        discard(self.folder)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from uedflow.io.frames import FrameStack, Readahead
-from uedflow.reduce.checkpoint import PassCheckpoint
+from uedflow.reduce.checkpoint import PassCheckpoint, chunk_rows
 from uedflow.reduce.integrate import RadialOperator, integrate_sums
 
 __all__ = ["PassResult", "run_pass"]
@@ -123,7 +123,7 @@ class _Results:
 
     def put(self, chunks: Sequence[int], part: PassResult) -> None:
         """Store the rows of ``part``, the results of ``chunks`` (in order)."""
-        rows = np.concatenate([np.arange(self.bounds[c], self.bounds[c + 1]) for c in chunks])
+        rows = chunk_rows(self.bounds, chunks)
         self.sums[rows], self.var_sums[rows], self.totals[rows] = part.sums, part.var_sums, part.totals
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
@@ -180,9 +180,9 @@ def run_pass(
     bounds = np.cumsum((0, *stack.data.chunks[0]))  # type: ignore[attr-defined]
     total = len(bounds) - 1
     out = _Results(len(delay_ps), len(operator.counts), int(np.prod(stack.shape)), bounds)
-    if checkpoint is not None and not np.array_equal(checkpoint.bounds, bounds):
-        raise ValueError(f"checkpoint {checkpoint.folder} has chunk bounds other than the frame stack's")
     if checkpoint is not None:
+        if not np.array_equal(checkpoint.bounds, bounds):
+            raise ValueError(f"checkpoint {checkpoint.folder} has chunk bounds other than the frame stack's")
         saved = checkpoint.fill(out.sums, out.var_sums, out.totals)
         if saved is not None:
             out.raw += saved
@@ -303,7 +303,6 @@ def _run_distributed(stack: FrameStack, out: _Results, todo: np.ndarray, operato
             out.raw[0] += part.raw_before
             out.raw[1] += part.raw_after
             out.done[seg] = True
-            del fut, part
             report(int(out.done.sum()), len(bounds) - 1)
             if checkpoint is not None and checkpoint.due():
                 out.save(checkpoint)

@@ -15,7 +15,7 @@ import dataclasses
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -23,7 +23,7 @@ import numba
 import numpy as np
 import xarray as xr
 
-from uedflow.config import Experiment, read_manifest
+from uedflow.config import Experiment, FrameRecord, read_manifest
 from uedflow.crystal import get_structure
 from uedflow.errors import ConfigError, GeometryError, InputError, UedflowError
 from uedflow.io import frame_info, load_image, open_dataset, open_frames, read_records, write_dataset
@@ -212,15 +212,16 @@ def _check_pass(exp: Experiment, delay: np.ndarray, s: np.ndarray) -> np.ndarray
     return window
 
 
-def reduce_inputs(exp: Experiment) -> tuple[list[Path], list[Path]]:
+def reduce_inputs(exp: Experiment, records: Sequence[FrameRecord] | None = None) -> tuple[list[Path], list[Path]]:
     """(fingerprinted inputs, frame files checked by size and mtime) of a reduction.
 
     The fingerprinted inputs are the manifest and the dark/flat/mask files; the frame files are
     too many to read, so their size and modification time stand for them. The experiment file
-    itself is left out: its parsed content is the configuration.
+    itself is left out: its parsed content is the configuration. ``records``, the manifest already
+    read, spares reading it again.
     """
     files = [exp.manifest] + [Path(p) for p in (exp.detector.dark, exp.detector.flat, exp.detector.mask) if p]
-    frames = sorted({r.file for r in read_manifest(exp.manifest)})
+    frames = sorted({r.file for r in (read_manifest(exp.manifest) if records is None else records)})
     return files, frames
 
 
@@ -229,13 +230,12 @@ def reduce_config(exp: Experiment) -> dict:
     return {k: v for k, v in exp.to_dict().items() if k != "analyze"}
 
 
-def _checkpoint(exp: Experiment, folder: str | Path | None, every_s: float, n_frames: int) -> PassCheckpoint | None:
+def _checkpoint(exp: Experiment, folder: str | Path | None, every_s: float, records) -> PassCheckpoint | None:
     if folder is None:
         return None
-    chunk = exp.reduce.chunk_frames
-    bounds = np.minimum(np.arange(0, n_frames + chunk, chunk), n_frames)
-    key = stage_key("reduce-pass", reduce_config(exp), *reduce_inputs(exp))
-    return PassCheckpoint(folder, key, np.unique(bounds), every_s=every_s)
+    bounds = np.append(np.arange(0, len(records), exp.reduce.chunk_frames), len(records))  # open_frames' chunks
+    key = stage_key("reduce-pass", reduce_config(exp), *reduce_inputs(exp, records))
+    return PassCheckpoint(folder, key, bounds, every_s=every_s)
 
 
 def reduce_experiment(
@@ -260,7 +260,7 @@ def reduce_experiment(
         Folder where the pass over the frames saves its progress every ``checkpoint_every_s`` seconds and
         when it stops (error, Ctrl-C); if it holds a checkpoint of the same configuration and inputs, the
         chunks saved there are not read again. Remove it once the result is written
-        (:meth:`~uedflow.reduce.checkpoint.PassCheckpoint.remove`, or ``shutil.rmtree``).
+        (:func:`uedflow.reduce.checkpoint.discard`).
     checkpoint_every_s : float
         Seconds between checkpoint saves.
 
@@ -283,7 +283,7 @@ def reduce_experiment(
     clock = _Clock()
     structure = get_structure(exp.sample.structure or exp.sample.material, a_angstrom=exp.sample.lattice_constant_angstrom)
     records = read_manifest(exp.manifest)
-    ckpt = _checkpoint(exp, checkpoint, checkpoint_every_s, len(records))
+    ckpt = _checkpoint(exp, checkpoint, checkpoint_every_s, records)
     skip = np.flatnonzero(ckpt.done) if ckpt is not None else ()
     # (local threads) a thread has the disk read the first chunks while center, masks and operator are computed,
     # then keeps ahead of the pass
