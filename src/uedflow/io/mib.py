@@ -72,13 +72,14 @@ def mib_header(path: str | Path) -> MibHeader:
                               "frames with the Merlin software")
     if not 0 < header_bytes <= _MAX_HEADER or rows <= 0 or cols <= 0:
         raise FileFormatError(f"Merlin file {path} has a bad frame header {head[:80]!r}")
-    info = MibHeader(header_bytes, (rows, cols), np.dtype(_DEPTHS[depth]), 0)
+    dtype = np.dtype(_DEPTHS[depth])
+    frame_bytes = header_bytes + rows * cols * dtype.itemsize
     size = path.stat().st_size
-    n, extra = divmod(size, info.frame_bytes)
+    n, extra = divmod(size, frame_bytes)
     if extra or n == 0:
         raise FileFormatError(f"Merlin file {path} is truncated: {size} bytes are {n} whole frames of "
-                              f"{info.frame_bytes} bytes and {extra} more; copy it again")
-    return MibHeader(header_bytes, (rows, cols), info.dtype, n)
+                              f"{frame_bytes} bytes and {extra} more; copy it again")
+    return MibHeader(header_bytes, (rows, cols), dtype, n)
 
 
 def _mib_info(path: Path, dataset: str | None) -> FrameInfo:
@@ -86,33 +87,33 @@ def _mib_info(path: Path, dataset: str | None) -> FrameInfo:
     return FrameInfo(h.n_frames, h.shape, h.native)
 
 
-def _check(path: Path, h: MibHeader, index: int, fh) -> None:
+def _read(path: Path, h: MibHeader, index: int, out: np.ndarray) -> np.ndarray:
+    """Frame ``index`` of the file ``h`` describes, into ``out`` (rows, cols) of ``h.native``."""
     if not 0 <= index < h.n_frames:
         raise FileFormatError(f"Merlin file {path} holds {h.n_frames} frames; index {index} is out of range")
-    fh.seek(index * h.frame_bytes)
-    if fh.read(4) != b"MQ1,":
-        raise FileFormatError(f"frame {index} of Merlin file {path} has no 'MQ1' header: the file is corrupt or its "
-                              "frames differ in size")
-    fh.seek(index * h.frame_bytes + h.header_bytes)
+    with path.open("rb", buffering=0) as fh:
+        fh.seek(index * h.frame_bytes)
+        if fh.read(4) != b"MQ1,":
+            raise FileFormatError(f"frame {index} of Merlin file {path} has no 'MQ1' header: the file is corrupt or "
+                                  "its frames differ in size")
+        fh.seek(index * h.frame_bytes + h.header_bytes)
+        if fh.readinto(memoryview(out).cast("B")) != out.nbytes:
+            raise FileFormatError(f"Merlin file {path} is truncated; copy it again")
+    if not h.dtype.isnative:
+        out.byteswap(inplace=True)  # big-endian in the file
+    return out
 
 
 def _mib_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
     h = mib_header(path)
-    out = np.empty(h.shape, h.native)
-    _mib_read_into(path, index, dataset, out)
-    return out
+    return _read(path, h, index, np.empty(h.shape, h.native))
 
 
 def _mib_read_into(path: Path, index: int, dataset: str | None, out: np.ndarray) -> bool:
     h = mib_header(path)
     if out.dtype != h.native or out.shape != h.shape or not out.flags.c_contiguous:
         return False
-    with path.open("rb", buffering=0) as fh:
-        _check(path, h, index, fh)
-        if fh.readinto(memoryview(out).cast("B")) != out.nbytes:
-            raise FileFormatError(f"Merlin file {path} is truncated; copy it again")
-    if not h.dtype.isnative:
-        out.byteswap(inplace=True)  # big-endian in the file
+    _read(path, h, index, out)
     return True
 
 
