@@ -72,7 +72,7 @@ def test_every_figure_loads_and_is_not_blank(report, tmp_path):
     m = re.search(r'<pre id="uedflow-probe">(.*?)</pre>', res.stdout, re.S)
     assert m, f"probe did not run; chromium exit {res.returncode}: {res.stderr[-2000:]}"
     images = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
-    assert len(images) == len(report.figures) == 6  # Figures 3, 4, S8, S7, radial profile, recovered vs true
+    assert len(images) == len(report.figures) == 7  # Figures 3, 4, S6, S8, S7, radial profile, recovered vs true
     for img in images:
         assert img["complete"] and img["w"] > 300 and img["h"] > 200, img
         assert img["shown"] > 300, f"{img['alt']} is displayed too small: {img['shown']} px"

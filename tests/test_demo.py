@@ -27,7 +27,8 @@ def test_demo_end_to_end_and_rerun_skips(tmp_path):
     assert res.exit_code == 0, res.output
     page = (out / "report.html").read_text(encoding="utf-8")
     assert f"report: {out / 'report.html'}" in res.output
-    for key in ("fig3_kinetics", "fig4_quasi_equilibrium", "figS7_differential_pattern", "figS8_widths", "profile_1",
+    for key in ("fig3_kinetics", "fig4_quasi_equilibrium", "figS6_texture", "figS7_differential_pattern", "figS8_widths",
+                "profile_1",
                 "truth_recovered"):
         for ext in ("png", "svg"):
             assert (out / "figures" / f"{key}.{ext}").stat().st_size > 10_000

@@ -10,6 +10,7 @@ from uedflow.report import (
     figure_kinetics,
     figure_profile,
     figure_quasi_equilibrium,
+    figure_texture,
     figure_truth,
     figure_widths,
     truth_rows,
@@ -117,6 +118,25 @@ def test_figure3_rings_have_distinct_colours_shared_with_the_other_figures():
     assert len(set(colour3.values())) == len(shown)
     s8 = figure_widths([ds]).axes[0]
     assert all(_container(s8, f"data:{h}").lines[0].get_color() == c for h, c in colour3.items())
+
+
+def test_figureS6_plots_the_texture_check_of_each_sample(data):
+    from uedflow.physics.texture import texture_from_dynamics
+
+    dyn = data["dyn"]
+    ax = figure_texture(dyn, labels=["ind", "att"]).axes[0]
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    for k, ds in enumerate(dyn):
+        res = texture_from_dynamics(ds)
+        x, index, err = _errorbar(ax, f"texture:{k}")
+        assert_allclose(index, res.measured_ratio / res.random_ratio)
+        assert_allclose(err, res.measured_ratio_err / res.random_ratio)
+        assert [ticks[int(round(v))] for v in x] == [f"({h})" for h in res.labels]
+        assert_allclose(_line(ax, f"texture_fit:{k}")[1], res.fitted_ratio / res.random_ratio)
+    assert [t.get_text() for t in ax.get_legend().get_texts()][0].startswith("ind: r = ")
+    no_200 = dyn[0].isel(peak=[str(h) != "200" for h in dyn[0].hkl.values])
+    blank = figure_texture([no_200]).axes[0]  # no reference ring: named, not a crash
+    assert "200" in blank.texts[0].get_text() and not blank.containers
 
 
 def test_figureS8_width_in_scaled_units(data):

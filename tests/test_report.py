@@ -28,7 +28,7 @@ def test_self_contained_and_every_figure_embedded(report):
     assert not re.search(r"(src|href)\s*=\s*['\"](?!data:|#)", page), "only data: URIs and in-page links allowed"
     assert "http://" not in page and "https://" not in page and "<script" not in page
     imgs = re.findall(r"<img src='data:image/png;base64,([^']+)'", page)
-    assert len(imgs) == len(res.figures) == 6  # fig3, fig4, S8, S7, one profile, truth
+    assert len(imgs) == len(res.figures) == 7  # fig3, fig4, S6, S8, S7, one profile, truth
     for b64 in imgs:
         png = base64.b64decode(b64)
         assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000

@@ -5,7 +5,7 @@ Figures; :func:`write_report` writes ``report.html`` plus every figure as PNG
 and SVG.
 """
 
-from uedflow.report.figures import figure_kinetics, figure_quasi_equilibrium, figure_widths
+from uedflow.report.figures import figure_kinetics, figure_quasi_equilibrium, figure_texture, figure_widths
 from uedflow.report.html import FigureSpec, ReportResult, build_figures, format_pm, render_html, write_report
 from uedflow.report.patterns import figure_diff_pattern, figure_profile, figure_truth
 from uedflow.report.samples import Sample, load_sample, read_truth
@@ -21,6 +21,7 @@ __all__ = [
     "figure_profile",
     "figure_quasi_equilibrium",
     "figure_truth",
+    "figure_texture",
     "figure_widths",
     "fit_rows",
     "format_pm",

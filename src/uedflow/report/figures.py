@@ -32,6 +32,7 @@ __all__ = [
     "MSD_LABEL",
     "figure_kinetics",
     "figure_quasi_equilibrium",
+    "figure_texture",
     "figure_widths",
     "labels_for",
     "peak_mean",
@@ -243,4 +244,47 @@ def figure_widths(datasets: Sequence[xr.Dataset], *, labels: Sequence[str] | Non
             ax.set_xlabel(DELAY_LABEL)
         axes[0][0].set_ylabel(r"$\Delta$FWHM ($10^{-3}$ Å$^{-1}$)")
         _figure_legend(fig, axes[0], len(datasets))
+    return fig
+
+
+def figure_texture(datasets: Sequence[xr.Dataset], *, labels: Sequence[str] | None = None,
+                   axis: str = "100") -> Figure:
+    """Paper Figure S6: ring intensities before time zero relative to a random powder, per sample.
+
+    Each point is a ring's texture index (measured intensity ratio to (200) over the random-powder
+    ratio, 1 = random, 1σ error bars), from :func:`uedflow.physics.texture.texture_from_dynamics`;
+    the dashed lines are the fitted March–Dollase fibre texture with ⟨``axis``⟩ along the beam, whose
+    r is in the legend. A sample whose check cannot run (no (200) ring, too few rings) is named in
+    the panel instead.
+    """
+    from uedflow.errors import UedflowError
+    from uedflow.physics.texture import texture_from_dynamics
+
+    names = labels_for(datasets, labels)
+    order = peak_order(datasets)
+    x_of = {h: k for k, h in enumerate(order)}
+    cols, n = sample_colors(len(datasets)), len(datasets)
+    with paper_style():
+        fig, axes = new_figure(1, 1, width_in=3.6, height_in=2.5)
+        ax = axes[0][0]
+        skipped = []
+        for k, (ds, name, c) in enumerate(zip(datasets, names, cols, strict=True)):
+            try:
+                res = texture_from_dynamics(ds, axis=axis)
+            except UedflowError as exc:
+                skipped.append(f"{name}: {exc}")
+                continue
+            x = np.array([x_of[h] for h in res.labels]) + 0.12 * (k - (n - 1) / 2)
+            err = res.measured_ratio_err / res.random_ratio
+            ax.errorbar(x, res.texture_index, yerr=err, fmt="o", color=c, gid=f"texture:{k}",
+                        label=f"{name}: r = {res.r:.2f} ± {res.r_err:.2f}")
+            ax.plot(x, res.fitted_ratio / res.random_ratio, "--", color=c, lw=0.8, gid=f"texture_fit:{k}")
+        ax.axhline(1.0, color="0.6", lw=0.6, zorder=0)
+        if skipped:
+            ax.text(0.02, 0.02, "\n".join(skipped), transform=ax.transAxes, fontsize=6, va="bottom")
+        ax.set_xticks(range(len(order)), [f"({h})" for h in order], rotation=60 if len(order) > 6 else 0)
+        ax.set_xlabel("Bragg peak")
+        ax.set_ylabel("Intensity / random powder\n(ratio to (200))")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="best", title=f"<{axis}> along the beam")
     return fig
