@@ -13,7 +13,7 @@ import uedflow.io.frames as frames_module
 from _ringsynth import write_experiment
 from uedflow.cli import main
 from uedflow.config import load_experiment
-from uedflow.errors import FileFormatError
+from uedflow.errors import FileFormatError, InputError
 from uedflow.reduce import open_reduced, reduce_experiment
 from uedflow.reduce.checkpoint import checkpoint_folder
 from uedflow.reduce.geometry import Geometry
@@ -152,3 +152,20 @@ def test_cli_saves_the_checkpoint_when_a_batch_scheduler_stops_it(dataset, tmp_p
     assert "interrupted (SIGTERM)" in res.output and not out.exists()
     assert json.loads((checkpoint_folder(out) / "state.json").read_text())["chunks"] == [0]
     assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_uedflow_run_resumes_its_reduction(dataset, tmp_path, monkeypatch):
+    from uedflow.pipeline import run_experiment
+
+    path, _, whole = dataset
+    out = tmp_path / "out"
+    _pass_reads(monkeypatch, stop_from_frame=2 * CHUNK)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(path, out, report=False)
+    assert json.loads((out / "reduced.h5.partial" / "state.json").read_text())["chunks"] == [0, 1]
+    monkeypatch.undo()
+    rows = _pass_reads(monkeypatch)
+    with pytest.raises(InputError, match="at least 6"):  # the reduction completes; 5 delays are too few to analyse
+        run_experiment(path, out, report=False)
+    assert sorted(rows) == list(range(2 * CHUNK, 15)) and not (out / "reduced.h5.partial").exists()
+    _same(open_reduced(out / "reduced.h5"), whole)
