@@ -3,6 +3,7 @@
 import json
 import re
 import shutil
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -100,6 +101,30 @@ def test_merlin_frames_reduce_like_the_same_frames_as_npy(dataset, tmp_path):
     mib = reduce_experiment(load_experiment(path))
     for name in ("intensity", "intensity_sigma", "diff_pattern", "mask"):
         np.testing.assert_array_equal(mib[name].values, dataset[2][name].values, err_msg=name)
+
+
+@pytest.mark.parametrize(("where", "match"), [("under-a-file", "is a file, not a directory"),
+                                            ("read-only", "no permission to write in")])
+def test_cli_refuses_an_unwritable_output_before_reducing(dataset, tmp_path, monkeypatch, where, match):
+    import os
+
+    import uedflow.reduce as reduce_module
+
+    monkeypatch.setattr(reduce_module, "reduce_experiment", lambda *a, **k: pytest.fail("reduced before checking -o"))
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "ro").mkdir()
+    if where == "read-only":  # as a user without write permission sees it (root may write anywhere)
+        monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != tmp_path / "ro")
+    out = {"under-a-file": tmp_path / "afile" / "r.h5", "read-only": tmp_path / "ro" / "sub" / "r.h5"}
+    res = CliRunner().invoke(main, ["reduce", str(dataset[0]), "-o", str(out[where]), "--quiet"])
+    assert res.exit_code == 2 and match in res.output, res.output
+
+
+def test_cli_makes_missing_output_folders(dataset, tmp_path):
+    out = tmp_path / "new" / "sub" / "r.h5"
+    res = CliRunner().invoke(main, ["reduce", str(dataset[0]), "-o", str(out), "--quiet"])
+    assert res.exit_code == 0, res.output
+    np.testing.assert_array_equal(open_reduced(out).intensity.values, dataset[2].intensity.values)
 
 
 @pytest.mark.parametrize("address", ["notanaddress", "tcp://127.0.0.1:1"])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-__all__ = ["progress", "quiet_option", "refuse_overwriting_inputs", "ProgressCallback"]
+__all__ = ["progress", "quiet_option", "refuse_overwriting_inputs", "check_output_file", "ProgressCallback"]
 
 #: Library functions report progress as ``callback(done, total)``.
 ProgressCallback = Callable[[int, int], None]
@@ -54,3 +54,22 @@ def refuse_overwriting_inputs(output: str | Path, inputs: Iterable[str | Path]) 
         if Path(path).resolve() == out:
             raise ConfigError(f"output {output} is an input of this command ({path}); write the result elsewhere "
                               "with -o")
+
+
+def check_output_file(output: str | Path) -> None:
+    """Raise :class:`~uedflow.errors.ConfigError` before any work if ``output`` could not be written.
+
+    Missing folders on its path are fine (they are made when the file is written); a file in their
+    place or a folder without write permission is the error (click's ``dir_okay=False`` already
+    refuses a folder as the file).
+    """
+    import os
+
+    from uedflow.errors import ConfigError
+
+    output = Path(output)
+    existing = next(p for p in output.parents if p.exists())
+    if not existing.is_dir():
+        raise ConfigError(f"cannot write {output}: {existing} is a file, not a directory; give -o a path in a directory")
+    if not os.access(existing, os.W_OK):
+        raise ConfigError(f"cannot write {output}: no permission to write in {existing}; choose another -o")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from uedflow.cli._common import progress, quiet_option, refuse_overwriting_inputs
+from uedflow.cli._common import check_output_file, progress, quiet_option, refuse_overwriting_inputs
 
 __all__ = ["analyze_cmd", "compare_cmd"]
 
@@ -41,7 +41,6 @@ def analyze_cmd(reduced, output, peaks, shape, eta, background, qe_window, debye
     """Fit the Bragg peaks of REDUCED (reduced.h5) and write strain, MSD and time constants."""
     from uedflow.config import AnalyzeConfig
     from uedflow.dynamics import analyze, write_dynamics
-    from uedflow.errors import ConfigError
     from uedflow.reduce import open_reduced
 
     if qe_window and not qe_window[1] > qe_window[0]:
@@ -49,10 +48,7 @@ def analyze_cmd(reduced, output, peaks, shape, eta, background, qe_window, debye
                                  param_hint="--qe-window")
     output = output or reduced.with_name("dynamics.h5")
     refuse_overwriting_inputs(output, [reduced])
-    blocking = next((p for p in output.parents if p.exists() and not p.is_dir()), None)
-    if blocking is not None:
-        raise ConfigError(f"cannot write {output}: {blocking} is a file, not a directory; give -o a path in a "
-                          "directory, e.g. -o results/dynamics.h5")
+    check_output_file(output)
     ds = open_reduced(reduced)
     changes = {k: v for k, v in {"peaks": _peaks(peaks), "shape": shape, "eta": eta, "background": background,
                                  "qe_window_ps": tuple(qe_window) if qe_window else None,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from uedflow.cli._common import progress, quiet_option, refuse_overwriting_inputs
+from uedflow.cli._common import check_output_file, progress, quiet_option, refuse_overwriting_inputs
 
 __all__ = ["reduce_cmd"]
 
@@ -42,10 +42,12 @@ def reduce_cmd(experiment: Path, output: Path, scheduler: str | None, checkpoint
 
     exp = load_experiment(experiment)
     refuse_overwriting_inputs(output, [experiment, *(p for group in reduce_inputs(exp) for p in group)])
+    check_output_file(output)
     folder = checkpoint_folder(output) if checkpoint_every > 0 else None
     with progress("reduce", quiet=quiet, unit="chunk") as bar:
         ds = reduce_experiment(exp, scheduler=scheduler, progress=bar, checkpoint=folder,
                                checkpoint_every_s=checkpoint_every)
+    output.parent.mkdir(parents=True, exist_ok=True)
     write_reduced(ds, output, experiment=exp)
     if folder is not None:
         discard(folder)
