@@ -45,6 +45,7 @@ import difflib
 import os
 import stat
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,7 @@ __all__ = [
     "AnalyzeConfig",
     "Experiment",
     "FrameRecord",
+    "manifest_rows",
     "load_experiment",
     "experiment_from_dict",
     "read_manifest",
@@ -425,6 +427,65 @@ def write_manifest(path: str | Path, records: list[dict[str, Any]]) -> None:
         w.writeheader()
         for r in records:
             w.writerow({c: r.get(c, "") for c in cols})
+
+
+def manifest_rows(files: Sequence[str | Path], folder: str | Path, *, pattern: str | None = None) -> list[dict[str, Any]]:
+    r"""Manifest rows (for :func:`write_manifest`) of frame files, sorted by scan and delay.
+
+    Either every file holds one frame and its name gives scan and delay: ``pattern`` is a regular
+    expression searched in the file name with the named groups ``delay`` (ps) or ``delay_fs`` (fs),
+    and optionally ``scan`` (default 1), e.g. ``r"scan(?P<scan>\d+)_(?P<delay>[-+\d.]+)ps"``; or
+    ``files`` is one iris-ued dataset and ``pattern`` is None: its patterns, at its ``time_points``,
+    become scan 1. ``file`` values are relative to ``folder`` (where the manifest goes).
+
+    Raises
+    ------
+    ConfigError
+        No files, a pattern without a delay group, a name it does not match, a delay that is not a
+        number, a file with several frames, or two files with the same scan and delay (both named).
+    """
+    import re
+
+    from uedflow.io import frame_info, is_iris_file, read_iris
+
+    paths = [Path(f) for f in files]
+    if not paths:
+        raise ConfigError("no frame files given; name them (a shell glob such as raw/*.tif works)")
+    folder = Path(folder).resolve()
+
+    def rel(p: Path) -> str:
+        return os.path.relpath(p.resolve(), folder)
+
+    if pattern is None:
+        if len(paths) == 1 and is_iris_file(paths[0]):
+            return [{**r, "file": rel(paths[0])} for r in read_iris(paths[0]).manifest_records()]
+        raise ConfigError("give --pattern, a regular expression whose named groups (?P<delay>...) [ps] or "
+                          "(?P<delay_fs>...) [fs] and optionally (?P<scan>...) read scan and delay from the file "
+                          "names; only one iris-ued file needs none")
+    regex = re.compile(pattern)
+    if not {"delay", "delay_fs"} & set(regex.groupindex):
+        raise ConfigError(f"pattern {pattern!r} has no (?P<delay>...) or (?P<delay_fs>...) group")
+    rows, seen = [], {}
+    for p in paths:
+        m = regex.search(p.name)
+        if m is None:
+            raise ConfigError(f"file name {p.name} does not match the pattern {pattern!r}; fix the pattern or leave "
+                              "the file out")
+        try:
+            delay = float(m["delay"]) if "delay" in regex.groupindex else float(m["delay_fs"]) / 1000.0
+            scan = int(m["scan"]) if "scan" in regex.groupindex else 1
+        except (TypeError, ValueError):
+            raise ConfigError(f"file name {p.name}: the pattern's groups {m.groupdict()} are not a number") from None
+        n = frame_info(p).n_frames
+        if n != 1:
+            raise ConfigError(f"{p} holds {n} frames; with a name pattern each file must hold one (write the "
+                              "manifest with an index column for multi-frame files)")
+        if (scan, delay) in seen:
+            raise ConfigError(f"{seen[scan, delay].name} and {p.name} both give scan {scan}, delay {delay:g} ps; "
+                              "fix the pattern or leave one out")
+        seen[scan, delay] = p
+        rows.append({"file": rel(p), "scan": scan, "delay_ps": delay})
+    return sorted(rows, key=lambda r: (r["scan"], r["delay_ps"]))
 
 
 def _toml_value(v: Any) -> str:
