@@ -445,6 +445,7 @@ def manifest_rows(files: Sequence[str | Path], folder: str | Path, *, pattern: s
         number, a file with several frames, or two files with the same scan and delay (both named).
     """
     import re
+    from concurrent.futures import ThreadPoolExecutor
 
     from uedflow.io import frame_info, is_iris_file, read_iris
 
@@ -465,6 +466,8 @@ def manifest_rows(files: Sequence[str | Path], folder: str | Path, *, pattern: s
     regex = re.compile(pattern)
     if not {"delay", "delay_fs"} & set(regex.groupindex):
         raise ConfigError(f"pattern {pattern!r} has no (?P<delay>...) or (?P<delay_fs>...) group")
+    with ThreadPoolExecutor(8) as pool:  # header reads are small random I/O: several in flight
+        n_frames = dict(zip(paths, pool.map(lambda p: frame_info(p).n_frames, paths), strict=True))
     rows, seen = [], {}
     for p in paths:
         m = regex.search(p.name)
@@ -476,7 +479,7 @@ def manifest_rows(files: Sequence[str | Path], folder: str | Path, *, pattern: s
             scan = int(m["scan"]) if "scan" in regex.groupindex else 1
         except (TypeError, ValueError):
             raise ConfigError(f"file name {p.name}: the pattern's groups {m.groupdict()} are not a number") from None
-        n = frame_info(p).n_frames
+        n = n_frames[p]
         if n != 1:
             raise ConfigError(f"{p} holds {n} frames; with a name pattern each file must hold one (write the "
                               "manifest with an index column for multi-frame files)")
