@@ -64,6 +64,7 @@ def test_iris_dataset_needs_no_pattern(tmp_path):
     ("multi-frame", "holds 2 frames; with a name pattern each file must hold one"),
     ("no-delay-group", "has no (?P<delay>...) or (?P<delay_fs>...) group"),
     ("no-pattern", "give --pattern"),
+    ("bad-regex", "is not a regular expression"),
 ])
 def test_bad_names_are_one_clear_error_and_no_file(frames, tmp_path, case, match):
     files = sorted(frames.glob("*.npy"))
@@ -79,6 +80,8 @@ def test_bad_names_are_one_clear_error_and_no_file(frames, tmp_path, case, match
         files = [tmp_path / "s9_d+1.0.npy"]
     elif case == "no-delay-group":
         pattern = r"s(?P<scan>\d+)"
+    elif case == "bad-regex":
+        pattern = r"s(?P<scan>\d+"
     out = tmp_path / "m.csv"
     args = ["manifest", *map(str, files), "-o", str(out)] + ([] if case == "no-pattern" else ["--pattern", pattern])
     res = CliRunner().invoke(main, args)

@@ -441,7 +441,7 @@ def manifest_rows(files: Sequence[str | Path], folder: str | Path, *, pattern: s
     Raises
     ------
     ConfigError
-        No files, a pattern without a delay group, a name it does not match, a delay that is not a
+        No files, a bad pattern or one without a delay group, a name it does not match, a delay that is not a
         number, a file with several frames, or two files with the same scan and delay (both named).
     """
     import re
@@ -463,7 +463,10 @@ def manifest_rows(files: Sequence[str | Path], folder: str | Path, *, pattern: s
         raise ConfigError("give --pattern, a regular expression whose named groups (?P<delay>...) [ps] or "
                           "(?P<delay_fs>...) [fs] and optionally (?P<scan>...) read scan and delay from the file "
                           "names; only one iris-ued file needs none")
-    regex = re.compile(pattern)
+    try:
+        regex = re.compile(pattern)
+    except re.error as exc:
+        raise ConfigError(f"pattern {pattern!r} is not a regular expression ({exc})") from None
     if not {"delay", "delay_fs"} & set(regex.groupindex):
         raise ConfigError(f"pattern {pattern!r} has no (?P<delay>...) or (?P<delay_fs>...) group")
     with ThreadPoolExecutor(8) as pool:  # header reads are small random I/O: several in flight
@@ -479,9 +482,8 @@ def manifest_rows(files: Sequence[str | Path], folder: str | Path, *, pattern: s
             scan = int(m["scan"]) if "scan" in regex.groupindex else 1
         except (TypeError, ValueError):
             raise ConfigError(f"file name {p.name}: the pattern's groups {m.groupdict()} are not a number") from None
-        n = n_frames[p]
-        if n != 1:
-            raise ConfigError(f"{p} holds {n} frames; with a name pattern each file must hold one (write the "
+        if n_frames[p] != 1:
+            raise ConfigError(f"{p} holds {n_frames[p]} frames; with a name pattern each file must hold one (write the "
                               "manifest with an index column for multi-frame files)")
         if (scan, delay) in seen:
             raise ConfigError(f"{seen[scan, delay].name} and {p.name} both give scan {scan}, delay {delay:g} ps; "
