@@ -333,3 +333,19 @@ def test_readahead_keeps_a_bounded_distance_ahead_of_the_readers(monkeypatch):
         ahead.start()
         assert _until(lambda: len(calls) == 3) and not _until(lambda: len(calls) > 3, timeout=0.2)
         assert calls == [chunk(1), chunk(4), chunk(5)]
+
+
+def test_map_in_threads_keeps_order_and_raises_the_first_error():
+    from uedflow.io.frames import map_in_threads
+
+    items = list(range(1000))
+    assert map_in_threads(lambda x: x * x, items) == [x * x for x in items]
+    assert map_in_threads(str, [7]) == ["7"] and map_in_threads(str, []) == []
+
+    def bad(x):
+        if x == 500:
+            raise FileFormatError(f"frame {x} is broken")
+        return x
+
+    with pytest.raises(FileFormatError, match="frame 500 is broken"):
+        map_in_threads(bad, items)

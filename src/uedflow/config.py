@@ -445,9 +445,9 @@ def manifest_rows(files: Sequence[str | Path], folder: str | Path, *, pattern: s
         number, a file with several frames, or two files with the same scan and delay (both named).
     """
     import re
-    from concurrent.futures import ThreadPoolExecutor
 
     from uedflow.io import frame_info, is_iris_file, read_iris
+    from uedflow.io.frames import map_in_threads
 
     paths = [Path(f) for f in files]
     if not paths:
@@ -469,8 +469,7 @@ def manifest_rows(files: Sequence[str | Path], folder: str | Path, *, pattern: s
         raise ConfigError(f"pattern {pattern!r} is not a regular expression ({exc})") from None
     if not {"delay", "delay_fs"} & set(regex.groupindex):
         raise ConfigError(f"pattern {pattern!r} has no (?P<delay>...) or (?P<delay_fs>...) group")
-    with ThreadPoolExecutor(8) as pool:  # header reads are small random I/O: several in flight
-        n_frames = dict(zip(paths, pool.map(lambda p: frame_info(p).n_frames, paths), strict=True))
+    n_frames = dict(zip(paths, map_in_threads(lambda p: frame_info(p).n_frames, paths), strict=True))
     rows, seen = [], {}
     for p in paths:
         m = regex.search(p.name)

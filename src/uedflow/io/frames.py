@@ -12,10 +12,11 @@ import functools
 import os
 import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -23,7 +24,10 @@ from uedflow.config import FrameRecord
 from uedflow.errors import FileFormatError, InputError
 from uedflow.io.readers import FrameInfo, frame_info, read_frame
 
-__all__ = ["FrameStack", "open_frames", "read_records", "check_frame", "prefetch", "Readahead"]
+T = TypeVar("T")
+R = TypeVar("R")
+
+__all__ = ["FrameStack", "open_frames", "read_records", "check_frame", "prefetch", "Readahead", "map_in_threads"]
 
 
 def _where(rec: FrameRecord) -> str:
@@ -229,6 +233,22 @@ def _probe(rec: FrameRecord) -> FrameInfo:
     return info
 
 
+def map_in_threads(fn: Callable[[T], R], items: Sequence[T], *, threads: int = 2, tasks: int = 64) -> list[R]:
+    """``[fn(x) for x in items]`` on ``threads`` threads, in about ``tasks`` batches, in order.
+
+    For header reads: while one thread waits for the disk, the other parses. Two threads, not more:
+    the parsing holds the GIL, and more threads queue for it. Measured header check of 20,000 small
+    .npy files in the page cache: 1.4 s on one thread, 1.9-2.6 s on two, 3.1-3.9 s on eight; of
+    1,000 files from a cold disk, whole reduction (median of 8): 2.22 s, 2.09 s and 2.18 s, and the
+    centre/mask step running beside it slowed from 0.13 s to 0.23 s with eight. Batches, rather than
+    one task per item, spare the pool's per-task locking (4.5 s of a 5.8 s check of 20,000 files).
+    """
+    size = max(1, -(-len(items) // tasks))
+    batches = [items[i:i + size] for i in range(0, len(items), size)]
+    with ThreadPoolExecutor(max(1, min(threads, len(batches)))) as pool:
+        return [out for batch in pool.map(lambda b: [fn(x) for x in b], batches) for out in batch]
+
+
 def open_frames(records: Sequence[FrameRecord], *, chunk_frames: int = 16) -> FrameStack:
     """Build the lazy frame stack of a manifest, checking headers only.
 
@@ -256,9 +276,8 @@ def open_frames(records: Sequence[FrameRecord], *, chunk_frames: int = 16) -> Fr
     firsts: dict[tuple[Path, str | None], FrameRecord] = {}
     for rec in records:
         firsts.setdefault((rec.file, rec.dataset), rec)
-    # header reads are small random I/O (slow from a cold disk): a few threads keep several in flight
-    with ThreadPoolExecutor(min(8, len(firsts))) as pool:
-        infos = dict(zip(firsts, pool.map(_probe, firsts.values()), strict=True))
+    # header reads are small random I/O (slow from a cold disk): two threads keep one in flight while one parses
+    infos = dict(zip(firsts, map_in_threads(_probe, list(firsts.values())), strict=True))
     first = None
     for rec in records:
         info = infos[(rec.file, rec.dataset)]
