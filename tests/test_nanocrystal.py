@@ -88,6 +88,39 @@ def test_chain_and_50k_atom_array():
     assert array.facet_counts()["{100}"] / 16 < single.facet_counts()["{100}"]
 
 
+@pytest.mark.parametrize("element", ["Pb", "Se"])
+def test_111_facets_terminated_by_the_chosen_element(element):
+    """Every {111} plane of rock salt is one element: the outermost {111} layer is the chosen one, and
+    Pb termination makes the dot Pb-rich (as colloidal PbSe dots are); the cut's own termination is
+    left as built."""
+    def outer_111(dot):
+        depth = np.abs(dot.positions).sum(axis=1)
+        return set(dot.symbols[depth > depth.max() - 1e-3])
+
+    st = get_structure("PbSe")
+    plain = build_nanocrystal(st, 5.5)
+    nc = build_nanocrystal(st, 5.5, termination_111=element)
+    assert outer_111(nc) == {element}
+    n = {e: int((nc.symbols == e).sum()) for e in ("Pb", "Se")}
+    if outer_111(plain) == {element}:
+        np.testing.assert_array_equal(nc.positions, plain.positions)
+    else:  # one {111} layer (and its edges) fewer, all of the other element
+        assert nc.n_atoms < plain.n_atoms and n[element] == int((plain.symbols == element).sum())
+    assert (n["Pb"] > n["Se"]) == (element == "Pb")
+    assert nc.info["termination_111"] == element
+
+
+def test_termination_needs_111_facets_of_one_element():
+    with pytest.raises(InputError, match="a sphere has none"):
+        build_nanocrystal(get_structure("PbSe"), 4.0, shape="sphere", termination_111="Pb")
+    with pytest.raises(InputError, match="'Au' is not an element"):
+        build_nanocrystal(get_structure("PbSe"), 4.0, termination_111="Au")
+    cu3au = get_structure({"species": ["Au", "Cu", "Cu", "Cu"], "positions": [[0, 0, 0], [0, .5, .5], [.5, 0, .5],
+                                                                            [.5, .5, 0]], "a_angstrom": 3.75})
+    with pytest.raises(InputError, match="mixes elements"):
+        build_nanocrystal(cu3au, 3.0, termination_111="Au")
+
+
 def test_size_distribution_moments():
     d, w = size_distribution(5.5, 0.6, n_points=5)
     assert np.sum(w) == pytest.approx(1.0)

@@ -32,7 +32,7 @@ or a TOML file with the same keys; ``preset = "name"`` starts from a preset):
                           and ``normal_fraction = {"{111}" = 0.5}``
 ``level``                 ``"phenomenological"`` (default) or ``"atomistic"``
 ``nanocrystal``           atomistic level: shape, truncation, grid ([nx, ny, nz]
-                          dots fused along ⟨100⟩), surface_layers
+                          dots fused along ⟨100⟩), surface_layers, termination_111
 ========================  =====================================================
 """
 
@@ -109,14 +109,15 @@ def _peak_dynamics(cfg: dict[str, Any]) -> dict[str, PeakDynamics]:
 
 
 def _atomistic_model(cfg: dict[str, Any], structure: Structure, *, s_max: float, msd0: float) -> AtomisticModel:
-    """The atomistic level: a dot or assembly (``[nanocrystal]`` shape, truncation, grid, surface_layers)
+    """The atomistic level: a dot or assembly (``[nanocrystal]`` shape, truncation, grid, surface_layers,
+    termination_111)
     pumped per atom group (``[dynamics.groups]``, optional ``[dynamics.normal_fraction]``)."""
     nc_cfg = dict(cfg.get("nanocrystal", {}))
     grid = nc_cfg.pop("grid", [1, 1, 1])
-    bad = sorted(set(nc_cfg) - {"shape", "truncation", "surface_layers"})
+    bad = sorted(set(nc_cfg) - {"shape", "truncation", "surface_layers", "termination_111"})
     if bad:
         raise ConfigError(f"simulation config: unknown [nanocrystal] key(s) {bad}; use shape, truncation, grid, "
-                          "surface_layers")
+                          "surface_layers, termination_111")
     dot = build_nanocrystal(structure, float(cfg.get("diameter_nm", 5.5)), **nc_cfg)
     nc = attach(dot, tuple(grid)) if tuple(grid) != (1, 1, 1) else dot
     dyn = cfg.get("dynamics", {})

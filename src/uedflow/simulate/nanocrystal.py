@@ -19,6 +19,11 @@ closest to, with that facet's outward unit normal. Oriented attachment fuses
 identical dots along ⟨100⟩: their centres are 2·x_max apart (x_max = outermost
 {100} atomic plane) so the two facet planes coincide, the duplicate plane is
 removed, and re-tagging turns the shared facet atoms into core atoms.
+
+In rock salt every {111} atomic plane holds one element only, so a tetradecahedron's {111}
+facets are terminated by whichever element the cut leaves outside. ``termination_111``
+chooses it: the outermost {111} layer is removed where it holds the other element (real PbSe
+dots are Pb-rich, their {111} facets Pb-terminated and capped by oleate).
 """
 
 from __future__ import annotations
@@ -180,6 +185,7 @@ def build_nanocrystal(
     shape: str = "tetradecahedron",
     truncation: float = 1.0 / 3.0,
     surface_layers: int = 1,
+    termination_111: str | None = None,
 ) -> Nanocrystal:
     """Build one atomistic dot.
 
@@ -195,11 +201,16 @@ def build_nanocrystal(
         Truncation ratio t of the tetradecahedron, 0 (octahedron) .. 0.5.
     surface_layers : int
         Neighbour shells counted as surface (1 = under-coordinated atoms only).
+    termination_111 : str, optional
+        Element of the outermost {111} atomic layer of a tetradecahedron (e.g. ``"Pb"``); default:
+        whatever the cut leaves.
 
     Raises
     ------
     InputError
-        Unknown shape, truncation outside [0, 0.5], or a diameter smaller than one unit cell.
+        Unknown shape, truncation outside [0, 0.5], a diameter smaller than one unit cell, or a
+        ``termination_111`` that is not an element of the crystal or whose {111} layers mix elements,
+        or on a shape without {111} facets.
 
     Examples
     --------
@@ -225,14 +236,35 @@ def build_nanocrystal(
     pos, species, elements = _lattice_block(structure, max(planes.values()))
     keep = _inside(pos, planes, shape)
     pos, species = pos[keep], species[keep]
+    if termination_111 is not None:
+        pos, species = _terminate_111(pos, species, elements, termination_111, shape)
     nn = _nearest_neighbour_distance(structure)
     dot = np.zeros(len(pos), dtype=np.int32)
     surface, facet, normal = _tag(pos, np.zeros((1, 3)), dot, planes, nn, surface_layers)
     info = {"shape": shape, "diameter_nm": float(diameter_nm), "truncation": float(truncation),
+            "termination_111": termination_111,
             "material": structure.name, "a_angstrom": structure.a_angstrom,
             "plane_distances_angstrom": {FACETS[k]: float(v) for k, v in planes.items()},
             "surface_layers": int(surface_layers)}
     return Nanocrystal(pos, species, elements, surface, facet, normal, dot, info)
+
+
+def _terminate_111(pos: np.ndarray, species: np.ndarray, elements: tuple[str, ...], element: str,
+                   shape: str) -> tuple[np.ndarray, np.ndarray]:
+    """Remove the outermost {111} layer where it is not ``element`` (see the module docstring)."""
+    if shape != "tetradecahedron":
+        raise InputError(f"termination_111 needs {{111}} facets; a {shape} has none (use a tetradecahedron)")
+    if element not in elements:
+        raise InputError(f"termination_111 {element!r} is not an element of the crystal ({', '.join(elements)})")
+    depth = np.sum(np.abs(pos), axis=1) / np.sqrt(3.0)  # distance to the nearest {111} plane family through 0
+    outer = depth > depth.max() - 1e-3
+    kinds = set(species[outer].tolist())
+    if len(kinds) != 1:
+        raise InputError("the outermost {111} layer mixes elements; termination_111 applies to rock salt "
+                         "(one element per {111} plane)")
+    if elements[kinds.pop()] == element:
+        return pos, species
+    return pos[~outer], species[~outer]
 
 
 def _nearest_neighbour_distance(structure: Structure) -> float:
