@@ -27,7 +27,8 @@ from uedflow.io.readers import FrameInfo, frame_info, read_frame
 T = TypeVar("T")
 R = TypeVar("R")
 
-__all__ = ["FrameStack", "open_frames", "read_records", "check_frame", "prefetch", "Readahead", "map_in_threads"]
+__all__ = ["FrameStack", "open_frames", "read_records", "check_frame", "prefetch", "Readahead", "map_in_threads",
+           "chunk_bounds"]
 
 
 def _where(rec: FrameRecord) -> str:
@@ -249,6 +250,11 @@ def map_in_threads(fn: Callable[[T], R], items: Sequence[T], *, threads: int = 2
         return [out for batch in pool.map(lambda b: [fn(x) for x in b], batches) for out in batch]
 
 
+def chunk_bounds(n_frames: int, chunk_frames: int) -> np.ndarray:
+    """First frame of each chunk of ``chunk_frames`` frames, then ``n_frames`` (the stack's chunking)."""
+    return np.append(np.arange(0, n_frames, chunk_frames), n_frames)
+
+
 def open_frames(records: Sequence[FrameRecord], *, chunk_frames: int = 16) -> FrameStack:
     """Build the lazy frame stack of a manifest, checking headers only.
 
@@ -295,9 +301,9 @@ def open_frames(records: Sequence[FrameRecord], *, chunk_frames: int = 16) -> Fr
     # the graph is written directly: one task per chunk, its records bound in a partial so dask neither hashes
     # nor traverses them; each task prefetches the next chunk's files
     name = f"frames-{uuid.uuid4().hex}"
-    starts = range(0, len(records), chunk_frames)
-    graph = {(name, i, 0, 0): (functools.partial(read_records, records[a:a + chunk_frames], shape, dtype,
-                                                 then=records[a + chunk_frames:a + 2 * chunk_frames]),)
-             for i, a in enumerate(starts)}
-    chunks = (tuple(len(records[a:a + chunk_frames]) for a in starts), (shape[0],), (shape[1],))
+    bounds = chunk_bounds(len(records), chunk_frames)
+    graph = {(name, i, 0, 0): (functools.partial(read_records, records[a:e], shape, dtype,
+                                                 then=records[e:e + chunk_frames]),)
+             for i, (a, e) in enumerate(zip(bounds[:-1], bounds[1:], strict=True))}
+    chunks = (tuple(np.diff(bounds).tolist()), (shape[0],), (shape[1],))
     return FrameStack(da.Array(graph, name, chunks, dtype=dtype), records)

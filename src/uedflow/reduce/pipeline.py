@@ -28,7 +28,7 @@ from uedflow.crystal import get_structure
 from uedflow.errors import ConfigError, GeometryError, InputError, UedflowError
 from uedflow.io import frame_info, load_image, open_dataset, open_frames, read_records, write_dataset
 from uedflow.io.datasets import REDUCED_FORMAT, REDUCED_VERSION
-from uedflow.io.frames import Readahead, prefetch
+from uedflow.io.frames import Readahead, chunk_bounds, prefetch
 from uedflow.reduce.calibrate import calibrate_camera_length
 from uedflow.reduce.center import find_center, ring_center_offset
 from uedflow.reduce.checkpoint import PassCheckpoint
@@ -169,7 +169,8 @@ def _drop_rejected(res: PassResult, records, rejected: np.ndarray, delay: np.nda
 def _prepare(exp: Experiment, records, structure, clock: _Clock, readahead: Readahead | None):
     """Check every file's header in a thread (I/O bound) while sample frames give center, masks and operator.
 
-    ``readahead`` is started once the sample frames are read (before, its reads would delay them). Returns the frame stack, the dark/flat/mask images, geometry, masks, center residual and operator.
+    ``readahead`` is started once the sample frames are read (before, its reads would delay them). Returns
+    the frame stack, the dark/flat/mask images, geometry, masks, center residual and operator.
     """
     red = exp.reduce
     with ThreadPoolExecutor(1) as pool:
@@ -233,9 +234,8 @@ def reduce_config(exp: Experiment) -> dict:
 def _checkpoint(exp: Experiment, folder: str | Path | None, every_s: float, records) -> PassCheckpoint | None:
     if folder is None:
         return None
-    bounds = np.append(np.arange(0, len(records), exp.reduce.chunk_frames), len(records))  # open_frames' chunks
     key = stage_key("reduce-pass", reduce_config(exp), *reduce_inputs(exp, records))
-    return PassCheckpoint(folder, key, bounds, every_s=every_s)
+    return PassCheckpoint(folder, key, chunk_bounds(len(records), exp.reduce.chunk_frames), every_s=every_s)
 
 
 def reduce_experiment(
