@@ -11,15 +11,63 @@ from uedflow.reduce.calibrate import calibrate_camera_length
 from uedflow.reduce.geometry import Geometry, electron_wavelength_angstrom, radius_from_s, s_from_radius
 
 
-def test_s_map_matches_pyfai_q():
+def _pyfai_integrator(g: Geometry):
+    """pyFAI's AzimuthalIntegrator of a tilted geometry, set up from its direct-beam description (Fit2D-style:
+    pyFAI converts it to its PONI itself, independently of uedflow's conversion)."""
     pytest.importorskip("pyFAI")
+    from pyFAI.detectors import Detector
     from pyFAI.integrator.azimuthal import AzimuthalIntegrator
 
-    g = Geometry((64, 80), (20.3, 51.8), 7.5e-5, 0.3, 90.0)
-    ai = AzimuthalIntegrator(dist=0.3, pixel1=7.5e-5, pixel2=7.5e-5, poni1=20.8 * 7.5e-5, poni2=52.3 * 7.5e-5,
+    ai = AzimuthalIntegrator(detector=Detector(g.pixel_size_m, g.pixel_size_m, max_shape=g.shape),
                              wavelength=g.wavelength_angstrom * 1e-10)
-    q_nm = ai.qArray(g.shape)  # pyFAI's q is in 1/nm
-    np.testing.assert_allclose(g.s_map(), q_nm / 10 / (2 * np.pi), rtol=2e-5)  # pyFAI works in float32
+    rot1, rot2, rot3 = g.tilt_rad
+    # pyFAI's PONI of a direct beam at (row, col) = c [px, pixel centres at +0.5] and direct distance L
+    ai.setPyFAI(dist=g.camera_length_m * np.cos(rot1) * np.cos(rot2),
+                poni1=(g.center_rc[0] + 0.5) * g.pixel_size_m - g.camera_length_m * np.sin(rot2),
+                poni2=(g.center_rc[1] + 0.5) * g.pixel_size_m + g.camera_length_m * np.cos(rot2) * np.sin(rot1),
+                rot1=rot1, rot2=rot2, rot3=rot3, detector=ai.detector, wavelength=ai.wavelength)
+    return ai
+
+
+@pytest.mark.parametrize("tilt", [(0.0, 0.0, 0.0), (0.05, -0.08, 0.3), (-0.2, 0.15, -1.0)])
+def test_s_map_matches_pyfai_on_tilted_off_centre_geometry(tilt):
+    g = Geometry((120, 160), (20.3, 131.8), 7.5e-5, 0.3, 90.0, tilt_rad=tilt)
+    ai = _pyfai_integrator(g)
+    fit2d = ai.getFit2D()  # pyFAI's own direct-beam point: our centre (its pixel corners at integers)
+    assert (fit2d["centerY"] - 0.5, fit2d["centerX"] - 0.5) == pytest.approx(g.center_rc, abs=1e-9)
+    assert fit2d["directDist"] / 1e3 == pytest.approx(g.camera_length_m, rel=1e-12)
+    rows, cols = np.indices(g.shape)
+    s = g.s_map()
+    # pyFAI's q(d1, d2) [1/nm] and 2θ(d1, d2) [rad] of every pixel centre, in float64
+    np.testing.assert_allclose(s, ai.qFunction(rows, cols) / 10 / (2 * np.pi), rtol=1e-6, atol=0)
+    np.testing.assert_allclose(s, 2 * np.sin(ai.tth(rows, cols) / 2) / g.wavelength_angstrom, rtol=1e-6, atol=0)
+    # the cached arrays pyFAI integrates with hold pixel positions in float32: 1e-6 from 20 px off the centre
+    far = g.radius_px() > 20
+    q_array = ai.center_array(g.shape, unit="q_A^-1") / (2 * np.pi)
+    np.testing.assert_allclose(s[far], q_array[far], rtol=1e-6, atol=0)
+    if any(tilt[:2]):  # the tilt matters: ignoring it is off by far more
+        flat = Geometry(g.shape, g.center_rc, g.pixel_size_m, g.camera_length_m, g.energy_keV).s_map()
+        assert np.max(np.abs(flat / s - 1)) > 3e-3
+
+
+def test_ellipticity_stretches_rings_along_its_axis():
+    # e = 0.02 at 30°: a point 40 px along the major axis sits at the s of a point 40 / 1.02 px across it
+    g = Geometry((200, 200), (100.0, 100.0), 5e-5, 0.5, 50.0, ellipticity=0.02, ellipse_angle_rad=np.pi / 6)
+    major, minor = np.array([np.sin(np.pi / 6), np.cos(np.pi / 6)]), np.array([np.cos(np.pi / 6), -np.sin(np.pi / 6)])
+    r = 40.0
+    s_major = g.s_at(100 + r * major[0], 100 + r * major[1])
+    s_minor = g.s_at(100 + r / 1.02 * minor[0], 100 + r / 1.02 * minor[1])
+    assert s_major == pytest.approx(s_minor, rel=1e-12)
+    # the geometric-mean radius keeps the circular s (area-preserving stretch): r sqrt(1.02) along, r/sqrt(1.02) across
+    circ = Geometry(g.shape, g.center_rc, 5e-5, 0.5, 50.0).s_at(100 + r, 100.0)
+    assert g.s_at(100 + r * np.sqrt(1.02) * major[0], 100 + r * np.sqrt(1.02) * major[1]) == pytest.approx(circ, rel=1e-12)
+
+
+@pytest.mark.parametrize("kwargs", [{"tilt_rad": (0.0, 0.9, 0.0)}, {"tilt_rad": (0.0, 0.1)}, {"ellipticity": -1.0},
+                                    {"ellipse_angle_rad": float("nan")}])
+def test_bad_tilt_or_ellipticity_is_one_clear_error(kwargs):
+    with pytest.raises(GeometryError, match="tilt_rad|ellipticity"):
+        Geometry((64, 64), (31.5, 31.5), 5e-5, 0.5, 50.0, **kwargs)
 
 
 def test_wavelength_reference_values():

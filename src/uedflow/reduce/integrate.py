@@ -38,7 +38,7 @@ import numpy as np
 
 from uedflow.errors import GeometryError, InputError
 from uedflow.reduce._simd import LANES, segment_sum, transpose8
-from uedflow.reduce.geometry import Geometry
+from uedflow.reduce.geometry import Geometry, s_at_offset
 
 __all__ = ["RadialOperator", "RadialProfiles", "build_operator", "integrate", "integrate_sums"]
 
@@ -131,27 +131,22 @@ class RadialProfiles:
     counts: np.ndarray
 
 
-@numba.njit(cache=True, nogil=True)
-def _s_at(dr, dc, px, cl, lam):  # pragma: no cover - compiled
-    """s [Å⁻¹] at (dr, dc) pixels from the beam center: geometry.s_from_radius, 2 sin(θ)/λ with tan 2θ = t = r/L,
-    written with square roots only, 2 sin θ = t / sqrt(q (1 + q) / 2) with q = sqrt(1 + t²) (no cancellation)."""
-    t = math.sqrt(dr * dr + dc * dc) * px / cl
-    q = math.sqrt(1.0 + t * t)
-    return t / math.sqrt(0.5 * q * (1.0 + q)) / lam
+#: the pixel -> s map of the geometry (tilt, ellipticity), compiled for the footprint kernel
+_s_at = numba.njit(cache=True, nogil=True)(s_at_offset)
 
 
 @numba.njit(cache=True, nogil=True)
-def _footprints(r_start, r_end, cols, r0, c0, px, cl, lam, lo, hi):  # pragma: no cover - compiled
+def _footprints(r_start, r_end, cols, r0, c0, params, lo, hi):  # pragma: no cover - compiled
     """lo, hi = s_c ∓ δ [Å⁻¹] of the pixels of rows r_start..r_end-1 (flat, row-major), with δ the largest distance
-    in s from a pixel's center to its corners."""
+    in s from a pixel's center to its corners (``params``: Geometry.kernel_params)."""
     top, bottom = np.empty(cols + 1), np.empty(cols + 1)
     for c in range(cols + 1):
-        top[c] = _s_at(r_start - 0.5 - r0, c - 0.5 - c0, px, cl, lam)
+        top[c] = _s_at(r_start - 0.5 - r0, c - 0.5 - c0, params)
     for r in range(r_start, r_end):
         for c in range(cols + 1):
-            bottom[c] = _s_at(r + 0.5 - r0, c - 0.5 - c0, px, cl, lam)
+            bottom[c] = _s_at(r + 0.5 - r0, c - 0.5 - c0, params)
         for c in range(cols):
-            sc = _s_at(r - r0, c - c0, px, cl, lam)
+            sc = _s_at(r - r0, c - c0, params)
             d = max(abs(top[c] - sc), abs(top[c + 1] - sc), abs(bottom[c] - sc), abs(bottom[c + 1] - sc))
             lo[r * cols + c], hi[r * cols + c] = max(sc - d, 0.0), sc + d
         top, bottom = bottom, top
@@ -236,7 +231,7 @@ def build_operator(
     Parameters
     ----------
     geometry : Geometry
-        Detector geometry (shape, center, camera length, energy).
+        Detector geometry (shape, center, camera length, tilt, ellipticity, energy).
     mask : (rows, cols) ndarray of bool, optional
         True = valid pixel (default: all valid).
     n_bins : int
@@ -276,8 +271,7 @@ def build_operator(
         raise GeometryError(f"n_bins must be >= 1, got {n_bins}")
     (r0, c0), rows, cols = geometry.center_rc, *shape
     lo, hi = np.empty(rows * cols), np.empty(rows * cols)
-    args = (cols, float(r0), float(c0), geometry.pixel_size_m, geometry.camera_length_m, geometry.wavelength_angstrom,
-            lo, hi)
+    args = (cols, float(r0), float(c0), geometry.kernel_params(), lo, hi)
     _on_halves(lambda r: _footprints(r.start, r.stop, *args), rows * cols, range(rows))
     valid = valid.ravel()
     if s_range is None:
@@ -470,7 +464,7 @@ def integrate(frames: np.ndarray, operator: RadialOperator) -> RadialProfiles:
 
     Examples
     --------
-    >>> from uedflow.reduce.geometry import Geometry
+    >>> from uedflow.reduce.geometry import Geometry, s_at_offset
     >>> g = Geometry((64, 64), (31.5, 31.5), 5e-5, 0.5, 50.0)
     >>> op = build_operator(g, n_bins=20)
     >>> p = integrate(np.full((64, 64), 7.0), op)
