@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from uedflow.reduce.geometry import Geometry
@@ -34,8 +36,7 @@ def ring_image(
     out = np.zeros(geometry.shape)
     for dr in off:
         for dc in off:
-            g = Geometry(geometry.shape, (geometry.center_rc[0] - dr, geometry.center_rc[1] - dc),
-                         geometry.pixel_size_m, geometry.camera_length_m, geometry.energy_keV)
+            g = dataclasses.replace(geometry, center_rc=(geometry.center_rc[0] - dr, geometry.center_rc[1] - dc))
             s = g.s_map()
             img = background * np.exp(-s / 0.5)
             for s0, amp in rings:

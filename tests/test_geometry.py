@@ -1,6 +1,8 @@
 """Geometry: pixel -> s against pyFAI, the relativistic wavelength, camera-length calibration."""
 
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -100,3 +102,55 @@ def test_calibration_without_rings_fails_clearly():
     g = Geometry((100, 100), (50.0, 50.0), 5e-5, 0.45, 50.0)
     with pytest.raises(GeometryError, match="need 2 or more"):
         calibrate_camera_length(np.full((100, 100), 10.0), g, get_structure("PbSe"))
+
+
+def test_poni_written_by_uedflow_gives_pyfai_the_same_s(tmp_path):
+    pytest.importorskip("pyFAI")
+    import pyFAI
+
+    from uedflow.reduce.poni import read_poni, write_poni
+
+    g = Geometry((90, 110), (61.2, 30.7), 1e-4, 0.25, 120.0, tilt_rad=(-0.07, 0.11, 0.4), ellipticity=0.013,
+                 ellipse_angle_rad=0.3)
+    path = write_poni(tmp_path / "det.poni", g)
+    ai = pyFAI.load(str(path))
+    rows, cols = np.indices(g.shape)
+    tilted = dataclasses.replace(g, ellipticity=0.0)  # pyFAI has no ellipticity: it reads the tilted geometry
+    np.testing.assert_allclose(tilted.s_map(), ai.qFunction(rows, cols) / 10 / (2 * np.pi), rtol=1e-6, atol=0)
+    back = read_poni(path, energy_keV=120.0)
+    assert back.shape == g.shape and back.tilt_rad == pytest.approx(g.tilt_rad, abs=1e-15)
+    assert back.center_rc == pytest.approx(g.center_rc, abs=1e-9)
+    assert (back.camera_length_m, back.ellipticity, back.ellipse_angle_rad) == pytest.approx(
+        (g.camera_length_m, g.ellipticity, g.ellipse_angle_rad), rel=1e-12)
+
+
+def test_poni_written_by_pyfai_is_read(tmp_path):
+    g = Geometry((100, 120), (40.4, 77.9), 5.5e-5, 0.6, 30.0, tilt_rad=(0.12, -0.05, 2.0))
+    ai = _pyfai_integrator(g)
+    ai.write(str(tmp_path / "pyfai.poni"))
+    from uedflow.reduce.poni import read_poni
+
+    back = read_poni(tmp_path / "pyfai.poni", energy_keV=30.0)
+    rows, cols = np.indices(g.shape)
+    np.testing.assert_allclose(back.s_map(), ai.qFunction(rows, cols) / 10 / (2 * np.pi), rtol=1e-6, atol=0)
+    assert back.center_rc == pytest.approx(g.center_rc, abs=1e-6)
+    with pytest.raises(GeometryError, match="beam.energy_keV"):
+        read_poni(tmp_path / "pyfai.poni", energy_keV=50.0)
+    with pytest.raises(GeometryError, match="100x120 frames"):
+        read_poni(tmp_path / "pyfai.poni", energy_keV=30.0, shape=(100, 100))
+
+
+@pytest.mark.parametrize(("text", "match"), [
+    ("Distance: 0.1\nPoni1: 0.01\n", "has no poni2, rot1"),
+    ("Distance: x\n", "not a number"),
+    ('Detector_config: {"orientation": 2, "pixel1": 1e-4, "pixel2": 1e-4}\n', "orientation 2"),
+])
+def test_bad_poni_is_one_clear_error(tmp_path, text, match):
+    from uedflow.errors import FileFormatError
+    from uedflow.reduce.poni import read_poni
+
+    (tmp_path / "bad.poni").write_text(text)
+    with pytest.raises(FileFormatError, match=match):
+        read_poni(tmp_path / "bad.poni", energy_keV=50.0)
+    with pytest.raises(FileFormatError, match="does not exist"):
+        read_poni(tmp_path / "none.poni", energy_keV=50.0)

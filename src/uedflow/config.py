@@ -14,6 +14,10 @@ An experiment file describes one UED measurement::
     camera_length_m = 0.45           # sample-detector distance [m]
     pixel_size_m = 5.0e-5            # [m]
     center_rc = [511.7, 512.2]       # optional (row, col) [px]; found if absent
+    tilt_rad = [0.01, -0.02, 0.0]    # optional pyFAI rot1, rot2, rot3 [rad]; default none
+    ellipticity = 0.004              # optional ring axis ratio − 1 (lens/fibre distortion); default 0
+    ellipse_angle_rad = 0.6          # optional major-axis angle from +col towards +row [rad]
+    poni = "detector.poni"           # optional pyFAI PONI file: centre, distance, pixel, tilt
     dark = "dark.npy"                # optional dark frame
     flat = "flat.npy"                # optional flat field
     mask = "mask.npy"                # optional user mask, True = valid pixel
@@ -78,11 +82,17 @@ class BeamConfig:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    """Flat detector normal to the beam. Lengths in m, center in pixels (row, col)."""
+    """Flat detector, optionally tilted, rings optionally elliptical. Lengths in m, center in pixels (row, col),
+    angles in rad (see :class:`uedflow.reduce.geometry.Geometry`). ``poni`` gives the centre, distance, pixel size
+    and tilt from a pyFAI PONI file instead of ``center_rc``/``tilt_rad``/``camera_length_m``/``pixel_size_m``."""
 
     camera_length_m: float = 0.5
     pixel_size_m: float = 5.0e-5
     center_rc: tuple[float, float] | None = None
+    tilt_rad: tuple[float, float, float] | None = None
+    ellipticity: float = 0.0
+    ellipse_angle_rad: float = 0.0
+    poni: str | None = None
     dark: str | None = None
     flat: str | None = None
     mask: str | None = None
@@ -185,9 +195,9 @@ def _coerce(value: Any, annotation: str, where: str, source: str) -> Any:
     if value is None:
         return None
     try:
-        if "tuple[float, float]" in annotation:
+        if "tuple[float," in annotation:
             vals = tuple(float(v) for v in value)
-            if len(vals) != 2:
+            if len(vals) != annotation.split("]")[0].count("float"):
                 raise ValueError
             return vals
         if "tuple[str" in annotation:
@@ -264,7 +274,9 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
         raise ConfigError(f"{source}: [experiment] needs 'manifest', the CSV listing the frames (file,scan,delay_ps)")
     sections = {sec: _section(cls, data.get(sec, {}), sec, source) for sec, cls in _SECTIONS.items()}
     det = sections["detector"]
-    resolved = {k: str((base / v).resolve()) for k in ("dark", "flat", "mask") if (v := getattr(det, k))}
+    resolved = {k: str((base / v).resolve()) for k in ("dark", "flat", "mask", "poni") if (v := getattr(det, k))}
+    if det.poni and (det.center_rc is not None or det.tilt_rad is not None):
+        raise ConfigError(f"{source}: detector.poni gives the centre and tilt; remove detector.center_rc and tilt_rad")
     det = dataclasses.replace(det, **resolved)
     sample, red, ana = sections["sample"], sections["reduce"], sections["analyze"]
     for name, value in (("beam.energy_keV", sections["beam"].energy_keV),

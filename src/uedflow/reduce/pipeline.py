@@ -37,6 +37,7 @@ from uedflow.reduce.execute import PassResult, run_pass
 from uedflow.reduce.geometry import Geometry
 from uedflow.reduce.integrate import build_operator
 from uedflow.reduce.masks import MaskResult, beam_block, exact_median, median_peak, pixel_defects, valid_pixels
+from uedflow.reduce.poni import read_poni
 from uedflow.stages import stage_key
 
 __all__ = ["reduce_experiment", "reduce_inputs", "reduce_config", "write_reduced", "open_reduced", "REDUCED_FORMAT",
@@ -64,10 +65,9 @@ def _images(exp: Experiment, shape: tuple[int, int]) -> dict[str, np.ndarray | N
 
 def _center(exp: Experiment, image: np.ndarray, valid: np.ndarray) -> tuple[tuple[float, float], float]:
     rows, cols = image.shape
-    if exp.detector.center_rc is not None:
-        center = tuple(map(float, exp.detector.center_rc))
-        Geometry((rows, cols), center, exp.detector.pixel_size_m, exp.detector.camera_length_m, exp.beam.energy_keV)
-        return center, ring_center_offset(image, center, mask=valid)  # type: ignore[return-value]
+    if exp.detector.center_rc is not None or exp.detector.poni:
+        center = _geometry(exp, (rows, cols), exp.detector.center_rc).center_rc
+        return center, ring_center_offset(image, center, mask=valid)
     if not exp.reduce.find_center:
         log.warning("no detector.center_rc and reduce.find_center = false: using the image middle")
         return ((rows - 1) / 2, (cols - 1) / 2), float("nan")
@@ -75,6 +75,18 @@ def _center(exp: Experiment, image: np.ndarray, valid: np.ndarray) -> tuple[tupl
     if not found.success:
         log.warning("center finding: %s", found.message)
     return found.center_rc, found.residual_px
+
+
+def _geometry(exp: Experiment, shape: tuple[int, int], center_rc: tuple[float, float] | None) -> Geometry:
+    """The experiment's detector geometry: from ``detector.poni`` (plus the ellipticity keys when set), else from
+    the ``[detector]`` keys with this beam centre."""
+    det = exp.detector
+    ellipse = {"ellipticity": det.ellipticity, "ellipse_angle_rad": det.ellipse_angle_rad}
+    if det.poni:
+        geometry = read_poni(det.poni, energy_keV=exp.beam.energy_keV, shape=shape, pixel_size_m=det.pixel_size_m)
+        return dataclasses.replace(geometry, **ellipse) if det.ellipticity else geometry
+    return Geometry(shape, tuple(map(float, center_rc)), det.pixel_size_m, det.camera_length_m, exp.beam.energy_keV,
+                    tilt_rad=det.tilt_rad or (0.0, 0.0, 0.0), **ellipse)
 
 
 def _read_sample(records) -> np.ndarray:
@@ -114,7 +126,7 @@ def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[G
     block = beam_block(median, center, invalid=hot | saturated)
     masks = MaskResult.assemble(dead, hot, saturated, block, images["mask"])
     log.info("center %s (residual %.3g px), masks %s", center, residual, masks.summary())
-    geometry = Geometry(shape, center, exp.detector.pixel_size_m, exp.detector.camera_length_m, exp.beam.energy_keV)
+    geometry = _geometry(exp, shape, center)
     if exp.reduce.calibrate_camera_length:
         cal = calibrate_camera_length(median, geometry, structure, mask=masks.valid)
         log.info("camera length: %s", cal.summary())
@@ -221,7 +233,8 @@ def reduce_inputs(exp: Experiment, records: Sequence[FrameRecord] | None = None)
     itself is left out: its parsed content is the configuration. ``records``, the manifest already
     read, spares reading it again.
     """
-    files = [exp.manifest] + [Path(p) for p in (exp.detector.dark, exp.detector.flat, exp.detector.mask) if p]
+    files = [exp.manifest] + [Path(p) for p in (exp.detector.dark, exp.detector.flat, exp.detector.mask, exp.detector.poni)
+                                        if p]
     frames = sorted({r.file for r in (read_manifest(exp.manifest) if records is None else records)})
     return files, frames
 
@@ -363,6 +376,8 @@ def _to_dataset(exp: Experiment, structure, series: PowderSeries, counts, mask, 
             "camera_length_m": geometry.camera_length_m,
             "pixel_size_m": geometry.pixel_size_m,
             "center_rc": np.asarray(geometry.center_rc, float),
+            "tilt_rad": np.asarray(geometry.tilt_rad, float), "ellipticity": geometry.ellipticity,
+            "ellipse_angle_rad": geometry.ellipse_angle_rad,
             "center_residual_px": residual,
             "sample_label": sample.label or structure.name,
             "experiment_name": exp.name,
