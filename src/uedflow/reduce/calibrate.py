@@ -10,6 +10,7 @@ predicted radii with the ring peaks of the radial profile.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,8 @@ from uedflow.crystal import Structure, reflections
 from uedflow.errors import GeometryError
 from uedflow.reduce.geometry import Geometry
 
-__all__ = ["CalibrationResult", "calibrate_camera_length", "radial_profile_px"]
+__all__ = ["CalibrationResult", "GeometryCalibration", "RingResidual", "calibrant_rings", "calibrate_camera_length",
+           "calibrate_geometry", "radial_profile_px"]
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,32 @@ def radial_profile_px(image: np.ndarray, center_rc: tuple[float, float], *, mask
     return np.arange(len(prof), dtype=float), prof
 
 
+def _ring_filter(image: np.ndarray, center_rc: tuple[float, float], mask: np.ndarray | None
+                 ) -> tuple[np.ndarray, np.ndarray, float]:
+    """(radius [px], high-passed radial profile, largest usable radius [px]) of an image about a centre."""
+    from scipy.ndimage import gaussian_filter1d
+
+    radius, prof = radial_profile_px(np.asarray(image, float), center_rc, mask=mask)
+    ok = np.isfinite(prof)
+    if ok.sum() < 16:
+        raise GeometryError("fewer than 16 radii hold valid pixels: no ring can be found; check the mask")
+    prof = np.interp(radius, radius[ok], prof[ok])
+    hp = prof - gaussian_filter1d(prof, 8.0)
+    hp[: int(radius[ok][0]) + 3] = 0
+    return radius, hp, float(radius[ok][-1] - 3)
+
+
+def _scan_length(radius: np.ndarray, hp: np.ndarray, r_max: float, t: np.ndarray, geometry: Geometry,
+                 search: float) -> float:
+    """The camera length [m] within ±``search`` of the nominal one whose ring radii L·tan 2θ (``t``) best overlap
+    the peaks of the high-passed profile ``hp``."""
+    l0 = geometry.camera_length_m
+    trial = np.linspace(l0 * (1 - search), l0 * (1 + search), 801)
+    pred = trial[:, None] * t[None, :] / geometry.pixel_size_m
+    score = np.where(pred < r_max, np.interp(pred, radius, hp, right=0.0), 0.0).sum(axis=1)
+    return float(trial[np.argmax(score)])
+
+
 def calibrate_camera_length(image: np.ndarray, geometry: Geometry, structure: Structure, *,
                             mask: np.ndarray | None = None, search: float = 0.2) -> CalibrationResult:
     """Fit the camera length to the rings of ``structure`` seen in ``image``.
@@ -82,22 +110,12 @@ def calibrate_camera_length(image: np.ndarray, geometry: Geometry, structure: St
     GeometryError
         Fewer than two rings can be located.
     """
-    from scipy.ndimage import gaussian_filter1d
-
-    radius, prof = radial_profile_px(np.asarray(image, float), geometry.center_rc, mask=mask)
-    ok = np.isfinite(prof)
-    prof = np.interp(radius, radius[ok], prof[ok])
-    hp = prof - gaussian_filter1d(prof, 8.0)
-    hp[: int(radius[ok][0]) + 3] = 0
-    px, lam, l0 = geometry.pixel_size_m, geometry.wavelength_angstrom, geometry.camera_length_m
-    r_max = radius[ok][-1] - 3
-    s_edge = 2 * np.sin(0.5 * np.arctan(r_max * px / (l0 * (1 - search)))) / lam
+    px, lam = geometry.pixel_size_m, geometry.wavelength_angstrom
+    radius, hp, r_max = _ring_filter(image, geometry.center_rc, mask)
+    s_edge = 2 * np.sin(0.5 * np.arctan(r_max * px / (geometry.camera_length_m * (1 - search)))) / lam
     refl = reflections(structure, s_edge)
     t = np.tan(2 * np.arcsin(np.array([r.s_inv_angstrom for r in refl]) * lam / 2))
-    trial = np.linspace(l0 * (1 - search), l0 * (1 + search), 801)
-    pred = trial[:, None] * t[None, :] / px
-    score = np.where(pred < r_max, np.interp(pred, radius, hp, right=0.0), 0.0).sum(axis=1)
-    best = trial[np.argmax(score)]
+    best = _scan_length(radius, hp, r_max, t, geometry, search)
     used, r_obs, t_obs = [], [], []
     for ref, tk in zip(refl, t, strict=True):
         rp = best * tk / px
@@ -123,3 +141,270 @@ def calibrate_camera_length(image: np.ndarray, geometry: Geometry, structure: St
     ok_fit = rms_px < 1.0
     return CalibrationResult(cam, stderr, tuple(used), rms_px, ok_fit,
                              "ok" if ok_fit else f"ring radii scatter {rms_px:.2f} px about the fit")
+
+
+@dataclass(frozen=True)
+class RingResidual:
+    """Fit residuals of one calibrant ring.
+
+    Attributes
+    ----------
+    label : str
+        Reflection(s) (``"111"``, ``"333/511"``) or ``"d=2.355"``.
+    s_inv_angstrom : float
+        Known s = 1/d of the ring [Å⁻¹].
+    n_points : int
+        Azimuthal sectors in which the ring was located.
+    mean_px, rms_px : float
+        Mean and RMS of the fitted minus measured ring radius over those sectors [px].
+    """
+
+    label: str
+    s_inv_angstrom: float
+    n_points: int
+    mean_px: float
+    rms_px: float
+
+
+@dataclass(frozen=True)
+class GeometryCalibration:
+    """Detector geometry fitted to the rings of a calibrant (:func:`calibrate_geometry`).
+
+    Attributes
+    ----------
+    geometry : Geometry
+        Fitted centre, camera length and ellipticity (or tilt).
+    stderr : dict of str to float
+        1σ of the fitted parameters (``center_row_px``, ``center_col_px``, ``camera_length_m`` and
+        ``ellipticity``, ``ellipse_angle_rad`` or ``rot1_rad``, ``rot2_rad``).
+    rings : tuple of RingResidual
+        Per-ring residuals.
+    rms_px : float
+        RMS radial residual over every ring point [px].
+    success : bool
+    message : str
+    """
+
+    geometry: Geometry
+    stderr: dict[str, float]
+    rings: tuple[RingResidual, ...]
+    rms_px: float
+    success: bool
+    message: str
+
+    def summary(self) -> dict[str, object]:
+        """JSON-safe dict."""
+        g = self.geometry
+        return {"center_rc": list(g.center_rc), "camera_length_m": g.camera_length_m, "tilt_rad": list(g.tilt_rad),
+                "ellipticity": g.ellipticity, "ellipse_angle_rad": g.ellipse_angle_rad, "stderr": dict(self.stderr),
+                "rings": [dataclasses.asdict(r) for r in self.rings], "rms_px": self.rms_px,
+                "success": self.success, "message": self.message}
+
+    def report(self) -> str:
+        """Text table: the fitted geometry and each ring's residuals."""
+        g, e = self.geometry, self.stderr
+        lines = [f"center (row, col)  {g.center_rc[0]:.3f} ± {e['center_row_px']:.3f}, "
+                 f"{g.center_rc[1]:.3f} ± {e['center_col_px']:.3f} px",
+                 f"camera length      {g.camera_length_m:.6f} ± {e['camera_length_m']:.6f} m"]
+        if "ellipticity" in e:
+            lines.append(f"ellipticity        {g.ellipticity:.5f} ± {e['ellipticity']:.5f} at "
+                         f"{g.ellipse_angle_rad:.4f} ± {e['ellipse_angle_rad']:.4f} rad")
+        if "rot1_rad" in e:
+            lines.append(f"tilt rot1, rot2    {g.tilt_rad[0]:.5f} ± {e['rot1_rad']:.5f}, "
+                         f"{g.tilt_rad[1]:.5f} ± {e['rot2_rad']:.5f} rad")
+        lines.append(f"{'ring':>10} {'s [1/Å]':>9} {'sectors':>7} {'mean [px]':>9} {'rms [px]':>8}")
+        lines += [f"{r.label:>10} {r.s_inv_angstrom:9.5f} {r.n_points:7d} {r.mean_px:9.3f} {r.rms_px:8.3f}"
+                  for r in self.rings]
+        lines.append(f"all rings: rms {self.rms_px:.3f} px — {self.message}")
+        return "\n".join(lines)
+
+
+def calibrant_rings(calibrant: Structure | Sequence[float], s_max: float) -> list[tuple[str, float]]:
+    """(label, s [Å⁻¹]) of a calibrant's rings up to ``s_max``: a structure's reflections (families at one s
+    joined, ``"333/511"``) or the rings of a list of d spacings [Å]."""
+    if isinstance(calibrant, Structure):
+        rings: dict[float, list[str]] = {}
+        for ref in reflections(calibrant, s_max):
+            rings.setdefault(round(ref.s_inv_angstrom, 9), []).append(ref.label)
+        return [("/".join(labels), s) for s, labels in rings.items()]
+    d = np.asarray(calibrant, float)
+    if d.ndim != 1 or len(d) == 0 or not np.all(np.isfinite(d) & (d > 0)):
+        raise GeometryError(f"calibrant d spacings must be positive numbers in Å, got {list(calibrant)}")
+    return [(f"d={v:.4g}", 1.0 / v) for v in sorted(set(d.tolist()), reverse=True) if 1.0 / v <= s_max]
+
+
+#: the parameters fitted besides the centre and camera length, per distortion model
+_DISTORTIONS = {"none": (), "ellipticity": ("e_cos", "e_sin"), "tilt": ("rot1_rad", "rot2_rad")}
+
+
+def _with_params(geometry: Geometry, x: np.ndarray, distortion: str) -> Geometry:
+    """``geometry`` with the fit vector x = (row, col, L, distortion parameters...)."""
+    extra: dict[str, object] = {}
+    if distortion == "ellipticity":
+        extra = {"ellipticity": float(np.hypot(x[3], x[4])), "ellipse_angle_rad": float(0.5 * np.arctan2(x[4], x[3]))}
+    elif distortion == "tilt":
+        extra = {"tilt_rad": (float(x[3]), float(x[4]), geometry.tilt_rad[2])}
+    return dataclasses.replace(geometry, center_rc=(float(x[0]), float(x[1])), camera_length_m=float(x[2]), **extra)
+
+
+def _residual(x: np.ndarray, geometry: Geometry, distortion: str, rows: np.ndarray, cols: np.ndarray,
+              ring_s: np.ndarray) -> np.ndarray:
+    """Relative s misfit of ring points [1e-4] under the fit vector x."""
+    return (_with_params(geometry, x, distortion).s_at(rows, cols) / ring_s - 1) * 1e4
+
+
+def _ring_points(image: np.ndarray, valid: np.ndarray, geometry: Geometry, ring_s: np.ndarray, half_width_px: float,
+                 n_sectors: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows, cols, ring index) of ring points: in each azimuthal sector about the centre, the centroid (above half
+    maximum, over a linear background) of the radial profile around each ring's radius predicted by ``geometry``."""
+    r0, c0 = geometry.center_rc
+    rr, cc = np.nonzero(valid)
+    values = image[rr, cc]
+    radius = np.hypot(rr - r0, cc - c0)
+    phi = np.arctan2(rr - r0, cc - c0)
+    sector = np.minimum(((phi + np.pi) / (2 * np.pi) * n_sectors).astype(np.int64), n_sectors - 1)
+    phi_c = -np.pi + (np.arange(n_sectors) + 0.5) * 2 * np.pi / n_sectors
+    ray = np.arange(0.0, radius.max() + 2.0, 0.25)
+    s_ray = geometry.s_at(r0 + np.sin(phi_c)[:, None] * ray, c0 + np.cos(phi_c)[:, None] * ray)
+    pred = np.array([[np.interp(s, row, ray, right=np.nan) for row in s_ray] for s in ring_s])  # (rings, sectors)
+    step, out = 0.5, ([], [], [])
+    for k, r_pred in enumerate(pred):
+        near = np.abs(np.delete(pred, k, axis=0) - r_pred) if len(pred) > 1 else np.full((1, n_sectors), np.inf)
+        w = float(np.clip(0.5 * np.nanmin(near, initial=np.inf), 3.0, half_width_px))
+        wrap = np.concatenate([phi_c[-1:] - 2 * np.pi, phi_c, phi_c[:1] + 2 * np.pi])
+        at = np.interp(phi, wrap, np.concatenate([r_pred[-1:], r_pred, r_pred[:1]]))
+        sel = np.abs(radius - at) < w
+        n_bins = int(np.ceil(2 * w / step))
+        b = np.minimum(((radius[sel] - at[sel] + w) / step).astype(np.int64), n_bins - 1)
+        key = sector[sel] * n_bins + b
+        num = np.bincount(key, values[sel], minlength=n_sectors * n_bins).reshape(n_sectors, n_bins)
+        den = np.bincount(key, minlength=n_sectors * n_bins).reshape(n_sectors, n_bins)
+        delta = (np.arange(n_bins) + 0.5) * step - w
+        edge = max(n_bins // 4, 2)
+        for j in np.flatnonzero((den > 0).sum(axis=1) >= 0.8 * n_bins):
+            ok = den[j] > 0
+            prof = num[j, ok] / den[j, ok]
+            x = delta[ok]
+            outer = np.r_[np.arange(edge), np.arange(len(x) - edge, len(x))]
+            slope, icpt = np.polyfit(x[outer], prof[outer], 1)
+            y = prof - (slope * x + icpt)
+            top = int(np.argmax(y))
+            noise = np.std(y[outer]) + 1e-12 * abs(y[top])
+            if not y[top] > 5 * noise or top < 1 or top > len(y) - 2:
+                continue
+            lo, hi = top, top
+            while lo > 0 and y[lo - 1] > y[top] / 2:
+                lo -= 1
+            while hi < len(y) - 1 and y[hi + 1] > y[top] / 2:
+                hi += 1
+            if lo == 0 or hi == len(y) - 1:  # the ring is not inside the window
+                continue
+            d, h = x[top], (hi - lo + 2) * step / 2  # centroid in a window of about the FWHM, centred on itself
+            for _ in range(6):
+                w_in = np.clip((h - np.abs(x - d)) / step + 0.5, 0.0, 1.0) * y  # bins' overlap with the window
+                d = float(np.sum(w_in * x) / np.sum(w_in))
+            rho = r_pred[j] + d
+            out[0].append(r0 + rho * np.sin(phi_c[j]))
+            out[1].append(c0 + rho * np.cos(phi_c[j]))
+            out[2].append(k)
+    return np.asarray(out[0]), np.asarray(out[1]), np.asarray(out[2], np.int64)
+
+
+def calibrate_geometry(image: np.ndarray, geometry: Geometry, calibrant: Structure | Sequence[float], *,
+                       mask: np.ndarray | None = None, distortion: str = "ellipticity", search: float = 0.2,
+                       n_sectors: int = 72) -> GeometryCalibration:
+    """Fit the beam centre, camera length and ring ellipticity (or detector tilt) to a calibrant's rings.
+
+    The camera length is first matched within ±``search`` (:func:`calibrate_camera_length`'s scan); then, twice,
+    the rings are located in ``n_sectors`` azimuthal sectors (the centroid of each ring's radial profile) and the
+    geometry is fitted by least squares to the known s of the points (:math:`(s(\\mathrm{point}) - s_k)/s_k`),
+    points beyond 4 robust σ left out. The ellipticity is fitted as (e cos 2φ, e sin 2φ), smooth at e = 0.
+
+    Parameters
+    ----------
+    image : (rows, cols) ndarray
+        Calibrant frame (or the mean of a static series).
+    geometry : Geometry
+        Starting point: centre (e.g. :func:`~uedflow.reduce.center.find_center`), nominal camera length, pixel
+        size and energy (fixed).
+    calibrant : Structure or sequence of float
+        The calibrant's structure (e.g. ``get_structure("Au")``) or its d spacings [Å].
+    mask : (rows, cols) ndarray of bool, optional
+        True = valid pixel.
+    distortion : {"ellipticity", "tilt", "none"}
+        What is fitted besides the centre and camera length; tilt and ellipticity both make rings elliptical
+        and are not fitted together.
+    search : float
+        Relative range of the first camera-length scan (0: start from the nominal value).
+    n_sectors : int
+        Azimuthal sectors in which each ring is located.
+
+    Raises
+    ------
+    GeometryError
+        An unknown ``distortion``, or fewer than 3 rings located.
+    """
+    from scipy.optimize import least_squares
+
+    if distortion not in _DISTORTIONS:
+        raise GeometryError(f"distortion must be one of {', '.join(_DISTORTIONS)}, got {distortion!r}")
+    image = np.asarray(image, float)
+    valid = np.isfinite(image) if mask is None else np.isfinite(image) & np.asarray(mask, bool)
+    px, lam = geometry.pixel_size_m, geometry.wavelength_angstrom
+    radius, hp, r_max = _ring_filter(image, geometry.center_rc, valid)
+    s_edge = 2 * np.sin(0.5 * np.arctan(r_max * px / (geometry.camera_length_m * (1 - search)))) / lam
+    rings = calibrant_rings(calibrant, s_edge)
+    ring_s = np.array([s for _, s in rings])
+    if search > 0:
+        t = np.tan(2 * np.arcsin(ring_s * lam / 2))
+        geometry = dataclasses.replace(geometry, camera_length_m=_scan_length(radius, hp, r_max, t, geometry, search))
+    names = ("row", "col", "L", *_DISTORTIONS[distortion])
+    e = geometry.ellipticity
+    start = {"e_cos": e * np.cos(2 * geometry.ellipse_angle_rad), "e_sin": e * np.sin(2 * geometry.ellipse_angle_rad),
+             "rot1_rad": geometry.tilt_rad[0], "rot2_rad": geometry.tilt_rad[1]}
+    x = np.array([*geometry.center_rc, geometry.camera_length_m, *(start[n] for n in names[3:])])
+    scale = np.array([1.0, 1.0, 1e-3 * geometry.camera_length_m] + [1e-3] * (len(names) - 3))
+    for half_width in (0.04 * r_max + 4.0, 8.0):
+        rows, cols, k = _ring_points(image, valid, _with_params(geometry, x, distortion), ring_s, half_width, n_sectors)
+        if len(np.unique(k)) < 3:
+            raise GeometryError(f"only {len(np.unique(k))} calibrant ring(s) located (need 3 or more); check the "
+                                "calibrant, energy, pixel size and nominal camera length (or widen the search)")
+        keep = np.ones(len(k), bool)
+        for _ in range(2):  # fit, leave out points beyond 4 robust σ, fit again
+            fit = least_squares(_residual, x, x_scale=scale, method="lm",
+                                args=(geometry, distortion, rows[keep], cols[keep], ring_s[k[keep]]))
+            x = fit.x
+            r = _residual(x, geometry, distortion, rows, cols, ring_s[k])
+            keep = np.abs(r - np.median(r)) <= 4 * 1.4826 * np.median(np.abs(r - np.median(r))) + 1e-9
+    fitted = _with_params(geometry, x, distortion)
+    return _calibration_result(fitted, fit, x, names, rows[keep], cols[keep], k[keep], rings)
+
+
+def _calibration_result(fitted: Geometry, fit, x: np.ndarray, names: tuple[str, ...], rows: np.ndarray,
+                        cols: np.ndarray, k: np.ndarray, rings: list[tuple[str, float]]) -> GeometryCalibration:
+    """Residuals in px (Δs over ds/dr along the ray from the centre) and parameter errors of a fit."""
+    ring_s = np.array([s for _, s in rings])
+    r0, c0 = fitted.center_rc
+    rho = np.hypot(rows - r0, cols - c0)
+    ur, uc = (rows - r0) / rho, (cols - c0) / rho
+    ds_dr = fitted.s_at(rows + 0.5 * ur, cols + 0.5 * uc) - fitted.s_at(rows - 0.5 * ur, cols - 0.5 * uc)
+    resid_px = (ring_s[k] - fitted.s_at(rows, cols)) / ds_dr  # fitted minus measured radius
+    dof = max(len(k) - len(x), 1)
+    cov = np.linalg.pinv(fit.jac.T @ fit.jac) * np.sum(fit.fun**2) / dof
+    err = np.sqrt(np.clip(np.diag(cov), 0, None))
+    stderr = {"center_row_px": float(err[0]), "center_col_px": float(err[1]), "camera_length_m": float(err[2])}
+    if names[3:] == ("e_cos", "e_sin"):
+        ec, es = x[3], x[4]
+        e = max(np.hypot(ec, es), 1e-12)
+        g_e, g_a = np.array([ec, es]) / e, np.array([-es, ec]) / (2 * e * e)
+        sub = cov[3:5, 3:5]
+        stderr |= {"ellipticity": float(np.sqrt(g_e @ sub @ g_e)), "ellipse_angle_rad": float(np.sqrt(g_a @ sub @ g_a))}
+    elif names[3:]:
+        stderr |= {"rot1_rad": float(err[3]), "rot2_rad": float(err[4])}
+    per_ring = tuple(RingResidual(label, s, int(np.sum(k == i)), float(np.mean(resid_px[k == i])),
+                                  float(np.sqrt(np.mean(resid_px[k == i] ** 2))))
+                     for i, (label, s) in enumerate(rings) if np.any(k == i))
+    rms = float(np.sqrt(np.mean(resid_px**2)))
+    ok = rms < 0.5 and len(per_ring) >= 3
+    return GeometryCalibration(fitted, stderr, per_ring, rms, ok,
+                               "ok" if ok else f"ring points scatter {rms:.2f} px about the fitted geometry")

@@ -1,0 +1,104 @@
+"""Geometry calibration from calibrant rings: centre, camera length, ellipticity or tilt against the rendering truth;
+integration with the fitted geometry against the circular one."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+from scipy.optimize import curve_fit
+
+from _ringsynth import ring_image
+from uedflow.crystal import get_structure, reflections
+from uedflow.errors import GeometryError
+from uedflow.reduce.calibrate import calibrant_rings, calibrate_geometry
+from uedflow.reduce.geometry import Geometry
+from uedflow.reduce.integrate import build_operator, integrate
+
+AU = get_structure("Au")
+#: Au rings (s, amplitude falling with s) and their Gaussian σ [1/Å]
+RINGS = [(r.s_inv_angstrom, 1.0 / np.sqrt(1 + i)) for i, r in enumerate(reflections(AU, 2.0))]
+WIDTH = 0.004
+
+
+def _frame(truth: Geometry, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.poisson(ring_image(truth, RINGS, width=WIDTH, scale=300.0, background=50.0)).astype(float)
+
+
+@pytest.fixture(scope="module")
+def elliptical():
+    truth = Geometry((512, 512), (251.3, 262.7), 5e-5, 0.30, 50.0, ellipticity=0.012, ellipse_angle_rad=0.7)
+    image = _frame(truth)
+    start = Geometry(truth.shape, (252.5, 261.0), 5e-5, 0.29, 50.0)  # 2 px and 3 % off, circular
+    return truth, image, calibrate_geometry(image, start, AU)
+
+
+def test_ellipticity_centre_and_length_recovered(elliptical):
+    truth, _, cal = elliptical
+    g, err = cal.geometry, cal.stderr
+    assert cal.success and cal.rms_px < 0.05  # Poisson noise only: the ring points scatter ~0.02 px
+    assert g.center_rc == pytest.approx(truth.center_rc, abs=0.01)
+    assert g.camera_length_m == pytest.approx(truth.camera_length_m, rel=2e-5)
+    assert g.ellipticity == pytest.approx(truth.ellipticity, abs=1e-4)
+    assert g.ellipse_angle_rad == pytest.approx(truth.ellipse_angle_rad, abs=5e-3)
+    for name, value, true in (("center_row_px", g.center_rc[0], truth.center_rc[0]),
+                              ("center_col_px", g.center_rc[1], truth.center_rc[1]),
+                              ("camera_length_m", g.camera_length_m, truth.camera_length_m),
+                              ("ellipticity", g.ellipticity, truth.ellipticity)):
+        assert abs(value - true) < 4 * err[name] + 1e-9, name
+    assert [r.label for r in cal.rings[:4]] == ["111", "200", "220", "311"]
+    assert all(r.rms_px < 0.05 and abs(r.mean_px) < 0.03 for r in cal.rings if r.n_points >= 16)
+    assert "111" in cal.report() and cal.summary()["rings"][0]["n_points"] >= 60
+
+
+def test_rings_sharp_and_in_place_only_with_the_fitted_ellipticity(elliptical):
+    truth, image, cal = elliptical
+    circular = calibrate_geometry(image, dataclasses.replace(cal.geometry, ellipticity=0.0), AU, distortion="none",
+                                  search=0)
+    assert circular.rms_px > 20 * cal.rms_px  # a circle cannot follow an elliptical ring
+
+    s220 = RINGS[2][0]
+
+    def ring_fit(geometry):
+        """Gaussian σ and centre [1/Å] of the 220 ring integrated with ``geometry``."""
+        op = build_operator(geometry, n_bins=240, s_range=(s220 - 0.03, s220 + 0.03))
+        y = integrate(image, op).intensity[0]
+
+        def model(s, a, s0, sig, b0, b1):
+            return a * np.exp(-0.5 * ((s - s0) / sig) ** 2) + b0 + b1 * (s - s220)
+
+        p, _ = curve_fit(model, op.s, y, p0=(y.max() - y.min(), s220, 0.003, y.min(), 0.0))
+        return abs(p[2]), p[1]
+
+    width_true, s_true = ring_fit(truth)
+    width_fit, s_fit = ring_fit(cal.geometry)
+    width_circ, s_circ = ring_fit(circular.geometry)
+    assert width_true == pytest.approx(WIDTH, rel=0.1)  # σ of the rendered ring plus the pixel's own width
+    assert width_fit == pytest.approx(width_true, rel=0.01) and s_fit == pytest.approx(s220, rel=2e-5)
+    assert width_circ > 1.2 * width_true  # without the ellipticity the ring is smeared over ±0.6 % in s
+
+
+def test_tilt_recovered():
+    truth = Geometry((512, 512), (251.3, 262.7), 5e-5, 0.30, 50.0, tilt_rad=(0.06, -0.04, 0.0))
+    start = Geometry(truth.shape, (252.0, 262.0), 5e-5, 0.31, 50.0)
+    cal = calibrate_geometry(_frame(truth, seed=1), start, AU, distortion="tilt")
+    g = cal.geometry
+    assert cal.success and cal.rms_px < 0.1
+    assert g.center_rc == pytest.approx(truth.center_rc, abs=0.02)
+    assert g.camera_length_m == pytest.approx(truth.camera_length_m, rel=1e-4)
+    assert g.tilt_rad[:2] == pytest.approx(truth.tilt_rad[:2], abs=2e-3)
+    for i in range(2):
+        assert abs(g.tilt_rad[i] - truth.tilt_rad[i]) < 4 * cal.stderr[f"rot{i + 1}_rad"]
+
+
+def test_d_spacings_and_bad_calibrants():
+    assert calibrant_rings([2.0, 1.0, 4.0], 0.6) == [("d=4", 0.25), ("d=2", 0.5)]
+    si = calibrant_rings(get_structure("Si"), 1.2)
+    assert ("333/511", pytest.approx(np.sqrt(27) / 5.431)) in si  # one ring where two families coincide
+    with pytest.raises(GeometryError, match="d spacings"):
+        calibrant_rings([2.0, -1.0], 1.0)
+    g = Geometry((128, 128), (63.5, 63.5), 5e-5, 0.3, 50.0)
+    with pytest.raises(GeometryError, match="distortion"):
+        calibrate_geometry(np.ones((128, 128)), g, AU, distortion="spline")
+    with pytest.raises(GeometryError, match="ring"):
+        calibrate_geometry(np.random.default_rng(0).poisson(50.0, (128, 128)).astype(float), g, AU)
