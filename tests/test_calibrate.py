@@ -102,3 +102,34 @@ def test_d_spacings_and_bad_calibrants():
         calibrate_geometry(np.ones((128, 128)), g, AU, distortion="spline")
     with pytest.raises(GeometryError, match="ring"):
         calibrate_geometry(np.random.default_rng(0).poisson(50.0, (128, 128)).astype(float), g, AU)
+
+
+@pytest.mark.parametrize("fmt", ["tif", "mib"])
+def test_cli_calibrate_writes_poni_and_detector_keys(tmp_path, elliptical, fmt):
+    import tomllib
+
+    import tifffile
+    from click.testing import CliRunner
+
+    from _ringsynth import write_mib
+    from uedflow.cli import main
+    from uedflow.config import experiment_from_dict
+    from uedflow.reduce.poni import read_poni
+
+    truth, image, _ = elliptical
+    frames = np.stack([image, _frame(truth, seed=5)]).astype(np.uint16)  # a static series of two frames, one file
+    path = tmp_path / f"gold.{fmt}"
+    tifffile.imwrite(path, frames) if fmt == "tif" else write_mib(path, frames)
+    args = ["calibrate", str(path), "--standard", "Au", "--energy-keV", "50", "--pixel-size-m", "5e-5", "--camera-length-m", "0.29",
+            "-o", str(tmp_path / "out" / "gold.poni")]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    assert "220" in res.output and "rms" in res.output and "wrote" in res.output
+    keys = tomllib.loads((tmp_path / "out" / "gold.toml").read_text())
+    det = experiment_from_dict({"experiment": {"manifest": "x.csv"}, **keys}).detector  # valid [detector] keys
+    assert det.center_rc == pytest.approx(truth.center_rc, abs=0.02)
+    assert det.ellipticity == pytest.approx(0.012, abs=2e-4) and det.camera_length_m == pytest.approx(0.3, rel=1e-4)
+    g = read_poni(tmp_path / "out" / "gold.poni", energy_keV=50.0)
+    assert g.center_rc == pytest.approx(det.center_rc, abs=1e-9) and g.ellipticity == pytest.approx(det.ellipticity)
+    bad = CliRunner().invoke(main, args[:2] + ["--energy-keV", "50", "--pixel-size-m", "5e-5", "--camera-length-m", "1"])
+    assert bad.exit_code == 2 and "--standard NAME or --d-spacings" in bad.output

@@ -25,6 +25,7 @@ __all__ = ["main"]
 #: name -> (module, attribute, one-line help)
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "manifest": ("uedflow.cli.manifest", "manifest_cmd", "Frame files -> the frames manifest (scan and delay from names)."),
+    "calibrate": ("uedflow.cli.calibrate", "calibrate_cmd", "Calibrant frame -> centre, camera length, ellipticity; PONI."),
     "reduce": ("uedflow.cli.reduce", "reduce_cmd", "Detector frames -> calibrated powder series I(delay, s) (HDF5)."),
     "simulate": ("uedflow.cli.simulate", "simulate_cmd", "Virtual UED experiment: write frames, manifest and ground truth."),
     "analyze": ("uedflow.cli.analyze", "analyze_cmd", "Powder series -> peak fits, strain, MSD and time constants."),

@@ -160,6 +160,7 @@ MATERIALS: dict[str, tuple[str, tuple[str, ...], float, str]] = {
     "CdSe": ("zincblende", ("Cd", "Se"), 6.077, "zinc-blende CdSe, 6.077 Å"),
     "Au": ("fcc", ("Au",), 4.078, "bulk gold, 4.0782 Å"),
     "Si": ("diamond", ("Si",), 5.431, "bulk silicon, 5.4310 Å"),
+    "Al": ("fcc", ("Al",), 4.0495, "bulk aluminium, 4.0495 Å at 298 K"),
 }
 
 
