@@ -80,12 +80,13 @@ def write_experiment(
     extra_toml: str = "",
     center_in_toml: bool = False,
     block: bool = True,
+    detector_toml: str = "",
 ):
     """Write a small virtual experiment (frames, frames.csv, experiment.toml) into ``folder``.
 
     After time zero every ring loses the fraction ``drop`` of its amplitude.
     Frames are Poisson-noisy uint16 with a beam block (disk + stick) of low counts.
-    Returns the experiment file path.
+    ``detector_toml`` adds [detector] keys. Returns the experiment file path.
     """
     import tifffile
 
@@ -118,6 +119,7 @@ def write_experiment(
         '[experiment]\nname = "synthetic"\nmanifest = "frames.csv"\n'
         f"[beam]\nenergy_keV = {geometry.energy_keV}\n"
         f"[detector]\ncamera_length_m = {geometry.camera_length_m}\npixel_size_m = {geometry.pixel_size_m}\n{center}"
+        f"{detector_toml}"
         '[sample]\nmaterial = "PbSe"\ntemperature_K = 90.0\n'
         f"{extra_toml}"
     )

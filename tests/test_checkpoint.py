@@ -91,7 +91,7 @@ def test_a_cluster_run_interrupted_resumes_on_local_threads(dataset, tmp_path):
             raise KeyboardInterrupt
 
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, host="127.0.0.1",
-                                  protocol="tcp", dashboard_address=None) as cluster:
+                                  protocol="tcp", dashboard_address=":0") as cluster:
         with pytest.raises(KeyboardInterrupt):
             reduce_experiment(exp, scheduler=cluster.scheduler_address, progress=stop, checkpoint=folder)
     assert len(json.loads((folder / "state.json").read_text())["chunks"]) == 1

@@ -1,5 +1,6 @@
 """End-to-end reduction: experiment file -> reduced.h5, CLI, bad inputs, Dask LocalCluster."""
 
+import dataclasses
 import json
 import re
 import shutil
@@ -78,11 +79,49 @@ def test_local_cluster_gives_the_same_result(dataset):
     _, exp, ds = dataset
     calls = []
     with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, host="127.0.0.1",
-                                  protocol="tcp", dashboard_address=None) as cluster:
+                                  protocol="tcp", dashboard_address=":0") as cluster:
         remote = reduce_experiment(exp, scheduler=cluster.scheduler_address, progress=lambda d, n: calls.append((d, n)))
     assert calls[0] == (0, 4) and calls[-1] == (4, 4)  # 15 frames in chunks of 4
     np.testing.assert_allclose(remote.intensity.values, ds.intensity.values, rtol=1e-12)
     np.testing.assert_allclose(remote.diff_pattern.values, ds.diff_pattern.values, rtol=1e-9, atol=1e-9)
+
+
+def test_two_workers_one_killed_mid_run_give_the_local_result_on_a_tilted_elliptical_detector(tmp_path):
+    """A real scheduler and two worker processes on loopback; one worker is killed (SIGKILL) after the first chunk:
+    its tasks run again elsewhere, and the operator, on every worker once, is still there."""
+    import os
+    import signal
+
+    distributed = pytest.importorskip("distributed")
+    import dask
+
+    geom = dataclasses.replace(GEOM, tilt_rad=(0.03, -0.02, 0.0), ellipticity=0.01, ellipse_angle_rad=0.4)
+    keys = f"center_rc = {list(geom.center_rc)}\ntilt_rad = [0.03, -0.02, 0.0]\nellipticity = 0.01\nellipse_angle_rad = 0.4\n"
+    path = write_experiment(tmp_path, geometry=geom, extra_toml=REDUCE.replace("chunk_frames = 4", "chunk_frames = 1"),
+                            detector_toml=keys)
+    exp = load_experiment(path)
+    local = reduce_experiment(exp)
+    killed = []
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  protocol="tcp", dashboard_address=":0") as cluster:
+
+        def kill_one(done, total):
+            if done >= 1 and not killed:
+                nanny = next(iter(cluster.workers.values()))
+                killed.append(nanny.process.process.pid)
+                os.kill(killed[0], signal.SIGKILL)
+
+        # the graphs sent hold the frames' file names, not the operator (~1 MiB here): a larger one would warn
+        # (an error under pytest's filterwarnings)
+        with dask.config.set({"distributed.admin.large-graph-warning-threshold": "64kB"}):
+            remote = reduce_experiment(exp, scheduler=cluster.scheduler_address, progress=kill_one)
+    assert killed
+    assert remote.attrs["ellipticity"] == 0.01 and list(remote.attrs["tilt_rad"]) == [0.03, -0.02, 0.0]
+    np.testing.assert_array_equal(remote.intensity.values, local.intensity.values)
+    np.testing.assert_allclose(remote.diff_pattern.values, local.diff_pattern.values, rtol=1e-9, atol=1e-9)
+    # the reduction used the tilted, elliptical geometry: the 200 ring peaks where it was rendered
+    j = np.argmax(np.where(np.abs(local.s.values - s_of_hkl("200", 6.12)) < 0.02, local.reference.values, 0))
+    assert abs(local.s.values[j] - s_of_hkl("200", 6.12)) < 1.5 * (local.s.values[1] - local.s.values[0])
 
 
 def test_cli_writes_file_and_tiff_frames(tmp_path):

@@ -283,17 +283,20 @@ def _run_distributed(stack: FrameStack, out: _Results, todo: np.ndarray, operato
 
     _check_address(address)
     bounds = out.bounds
-    op = dask.delayed(operator, pure=True)
     chunk = dask.delayed(_chunk, pure=True)
     blocks = stack.data.to_delayed().ravel()  # type: ignore[attr-defined]
     segments = _segments(todo)
-    graphs = [_tree([chunk(blocks[c], op, window, delay_ps[bounds[c]:bounds[c + 1]], saturation) for c in seg])
-              for seg in segments]
     try:
         client = Client(address, timeout="10s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"cannot connect to the Dask scheduler at {address!r} ({exc}); check --scheduler") from None
     with client:
+        # The operator (44 MiB at 1024², 600 bins) goes to every worker once, before the tasks; in the graph it was
+        # pickled with each segment's tasks (dask warned of a 44 MiB graph). A replica on every worker also
+        # survives the loss of any of them.
+        op = client.scatter(operator, broadcast=True, hash=False)
+        graphs = [_tree([chunk(blocks[c], op, window, delay_ps[bounds[c]:bounds[c + 1]], saturation) for c in seg])
+                  for seg in segments]
         log.info("running %d chunk tasks in %d segments on %s", len(todo), len(segments), address)
         pending = dict(zip(client.compute(graphs), range(len(segments)), strict=True))
         for fut in as_completed(list(pending), loop=client.loop):
