@@ -133,3 +133,19 @@ def test_cli_calibrate_writes_poni_and_detector_keys(tmp_path, elliptical, fmt):
     assert g.center_rc == pytest.approx(det.center_rc, abs=1e-9) and g.ellipticity == pytest.approx(det.ellipticity)
     bad = CliRunner().invoke(main, args[:2] + ["--energy-keV", "50", "--pixel-size-m", "5e-5", "--camera-length-m", "1"])
     assert bad.exit_code == 2 and "--standard NAME or --d-spacings" in bad.output
+
+
+def test_reduction_fits_the_ellipticity_to_the_sample_rings(tmp_path):
+    from _ringsynth import write_experiment
+    from uedflow.config import load_experiment
+    from uedflow.reduce import reduce_experiment
+
+    truth = Geometry((256, 272), (125.4, 139.3), 5e-5, 0.45, 50.0, ellipticity=0.015, ellipse_angle_rad=-0.5)
+    reduce = "[reduce]\nn_bins = 160\ns_range = [0.12, 0.5]\nchunk_frames = 4\n"
+    path = write_experiment(tmp_path, geometry=truth, delays=(-1.0, 1.0), n_scans=2,
+                            extra_toml=reduce + 'fit_distortion = "ellipticity"\n')
+    ds = reduce_experiment(load_experiment(path))
+    assert ds.attrs["ellipticity"] == pytest.approx(0.015, abs=1e-3)
+    assert ds.attrs["ellipse_angle_rad"] == pytest.approx(-0.5, abs=0.05)
+    assert np.hypot(*(np.asarray(ds.attrs["center_rc"]) - truth.center_rc)) < 0.1
+    assert ds.attrs["camera_length_m"] == 0.45  # the sample's rings do not calibrate the length unless asked

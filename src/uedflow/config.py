@@ -117,7 +117,8 @@ class SampleConfig:
 
 @dataclass(frozen=True)
 class ReduceConfig:
-    """Reduction options. s values in Å⁻¹."""
+    """Reduction options. s values in Å⁻¹. ``fit_distortion`` (``"none"``, ``"ellipticity"`` or ``"tilt"``) fits
+    the rings' ellipticity or the detector tilt, with the centre, to the sample's own rings before integrating."""
 
     s_range: tuple[float, float] | None = None
     n_bins: int = 600
@@ -125,6 +126,7 @@ class ReduceConfig:
     outlier_sigma: float = 5.0
     find_center: bool = True
     calibrate_camera_length: bool = False
+    fit_distortion: str = "none"
     chunk_frames: int = 32
 
 
@@ -294,6 +296,9 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
     for name, value in (("analyze.bootstrap", ana.bootstrap), ("analyze.irf_fwhm_ps", ana.irf_fwhm_ps)):
         if value is not None and not value >= 0:
             raise ConfigError(f"{source}: {name} must be >= 0, got {value}")
+    if red.fit_distortion not in ("none", "ellipticity", "tilt"):
+        raise ConfigError(f"{source}: reduce.fit_distortion must be \"none\", \"ellipticity\" or \"tilt\", got "
+                          f"{red.fit_distortion!r}")
     if det.center_rc is not None and len(det.center_rc) != 2:
         raise ConfigError(f"{source}: detector.center_rc must be [row, col], got {det.center_rc}")
     return Experiment(

@@ -237,20 +237,23 @@ def calibrant_rings(calibrant: Structure | Sequence[float], s_max: float) -> lis
 _DISTORTIONS = {"none": (), "ellipticity": ("e_cos", "e_sin"), "tilt": ("rot1_rad", "rot2_rad")}
 
 
-def _with_params(geometry: Geometry, x: np.ndarray, distortion: str) -> Geometry:
-    """``geometry`` with the fit vector x = (row, col, L, distortion parameters...)."""
+def _with_params(geometry: Geometry, x: np.ndarray, names: tuple[str, ...]) -> Geometry:
+    """``geometry`` with the fitted parameters ``names`` (row, col[, L], distortion parameters) set to x."""
+    p = dict(zip(names, map(float, x), strict=True))
     extra: dict[str, object] = {}
-    if distortion == "ellipticity":
-        extra = {"ellipticity": float(np.hypot(x[3], x[4])), "ellipse_angle_rad": float(0.5 * np.arctan2(x[4], x[3]))}
-    elif distortion == "tilt":
-        extra = {"tilt_rad": (float(x[3]), float(x[4]), geometry.tilt_rad[2])}
-    return dataclasses.replace(geometry, center_rc=(float(x[0]), float(x[1])), camera_length_m=float(x[2]), **extra)
+    if "e_cos" in p:
+        extra = {"ellipticity": float(np.hypot(p["e_cos"], p["e_sin"])),
+                 "ellipse_angle_rad": float(0.5 * np.arctan2(p["e_sin"], p["e_cos"]))}
+    elif "rot1_rad" in p:
+        extra = {"tilt_rad": (p["rot1_rad"], p["rot2_rad"], geometry.tilt_rad[2])}
+    return dataclasses.replace(geometry, center_rc=(p["row"], p["col"]),
+                               camera_length_m=p.get("L", geometry.camera_length_m), **extra)
 
 
-def _residual(x: np.ndarray, geometry: Geometry, distortion: str, rows: np.ndarray, cols: np.ndarray,
+def _residual(x: np.ndarray, geometry: Geometry, names: tuple[str, ...], rows: np.ndarray, cols: np.ndarray,
               ring_s: np.ndarray) -> np.ndarray:
     """Relative s misfit of ring points [1e-4] under the fit vector x."""
-    return (_with_params(geometry, x, distortion).s_at(rows, cols) / ring_s - 1) * 1e4
+    return (_with_params(geometry, x, names).s_at(rows, cols) / ring_s - 1) * 1e4
 
 
 def _ring_points(image: np.ndarray, valid: np.ndarray, geometry: Geometry, ring_s: np.ndarray, half_width_px: float,
@@ -312,7 +315,7 @@ def _ring_points(image: np.ndarray, valid: np.ndarray, geometry: Geometry, ring_
 
 def calibrate_geometry(image: np.ndarray, geometry: Geometry, calibrant: Structure | Sequence[float], *,
                        mask: np.ndarray | None = None, distortion: str = "ellipticity", search: float = 0.2,
-                       n_sectors: int = 72) -> GeometryCalibration:
+                       fit_length: bool = True, n_sectors: int = 72) -> GeometryCalibration:
     """Fit the beam centre, camera length and ring ellipticity (or detector tilt) to a calibrant's rings.
 
     The camera length is first matched within ±``search`` (:func:`calibrate_camera_length`'s scan); then, twice,
@@ -336,13 +339,16 @@ def calibrate_geometry(image: np.ndarray, geometry: Geometry, calibrant: Structu
         and are not fitted together.
     search : float
         Relative range of the first camera-length scan (0: start from the nominal value).
+    fit_length : bool
+        Fit the camera length (False: keep the one given, e.g. when the rings are the sample's own and its
+        lattice constant is not known well enough to calibrate with).
     n_sectors : int
         Azimuthal sectors in which each ring is located.
 
     Raises
     ------
     GeometryError
-        An unknown ``distortion``, or fewer than 3 rings located.
+        An unknown ``distortion``, or fewer than 2 rings located.
     """
     from scipy.optimize import least_squares
 
@@ -355,28 +361,30 @@ def calibrate_geometry(image: np.ndarray, geometry: Geometry, calibrant: Structu
     s_edge = 2 * np.sin(0.5 * np.arctan(r_max * px / (geometry.camera_length_m * (1 - search)))) / lam
     rings = calibrant_rings(calibrant, s_edge)
     ring_s = np.array([s for _, s in rings])
-    if search > 0:
+    if search > 0 and fit_length:
         t = np.tan(2 * np.arcsin(ring_s * lam / 2))
         geometry = dataclasses.replace(geometry, camera_length_m=_scan_length(radius, hp, r_max, t, geometry, search))
-    names = ("row", "col", "L", *_DISTORTIONS[distortion])
+    names = ("row", "col", *(("L",) if fit_length else ()), *_DISTORTIONS[distortion])
     e = geometry.ellipticity
     start = {"e_cos": e * np.cos(2 * geometry.ellipse_angle_rad), "e_sin": e * np.sin(2 * geometry.ellipse_angle_rad),
              "rot1_rad": geometry.tilt_rad[0], "rot2_rad": geometry.tilt_rad[1]}
-    x = np.array([*geometry.center_rc, geometry.camera_length_m, *(start[n] for n in names[3:])])
-    scale = np.array([1.0, 1.0, 1e-3 * geometry.camera_length_m] + [1e-3] * (len(names) - 3))
+    start |= {"row": geometry.center_rc[0], "col": geometry.center_rc[1], "L": geometry.camera_length_m}
+    x = np.array([start[n] for n in names])
+    scale = np.array([{"row": 1.0, "col": 1.0, "L": 1e-3 * geometry.camera_length_m}.get(n, 1e-3) for n in names])
     for half_width in (0.04 * r_max + 4.0, 8.0):
-        rows, cols, k = _ring_points(image, valid, _with_params(geometry, x, distortion), ring_s, half_width, n_sectors)
-        if len(np.unique(k)) < 3:
-            raise GeometryError(f"only {len(np.unique(k))} calibrant ring(s) located (need 3 or more); check the "
+        rows, cols, k = _ring_points(image, valid, _with_params(geometry, x, names), ring_s, half_width, n_sectors)
+        if len(np.unique(k)) < 2 or len(k) < 4 * len(names):
+            raise GeometryError(f"{len(np.unique(k))} calibrant ring(s) located in {len(k)} sectors (need 2 rings and "
+                                f"{4 * len(names)} sectors); check the "
                                 "calibrant, energy, pixel size and nominal camera length (or widen the search)")
         keep = np.ones(len(k), bool)
         for _ in range(2):  # fit, leave out points beyond 4 robust σ, fit again
             fit = least_squares(_residual, x, x_scale=scale, method="lm",
-                                args=(geometry, distortion, rows[keep], cols[keep], ring_s[k[keep]]))
+                                args=(geometry, names, rows[keep], cols[keep], ring_s[k[keep]]))
             x = fit.x
-            r = _residual(x, geometry, distortion, rows, cols, ring_s[k])
+            r = _residual(x, geometry, names, rows, cols, ring_s[k])
             keep = np.abs(r - np.median(r)) <= 4 * 1.4826 * np.median(np.abs(r - np.median(r))) + 1e-9
-    fitted = _with_params(geometry, x, distortion)
+    fitted = _with_params(geometry, x, names)
     return _calibration_result(fitted, fit, x, names, rows[keep], cols[keep], k[keep], rings)
 
 
@@ -391,20 +399,21 @@ def _calibration_result(fitted: Geometry, fit, x: np.ndarray, names: tuple[str, 
     resid_px = (ring_s[k] - fitted.s_at(rows, cols)) / ds_dr  # fitted minus measured radius
     dof = max(len(k) - len(x), 1)
     cov = np.linalg.pinv(fit.jac.T @ fit.jac) * np.sum(fit.fun**2) / dof
-    err = np.sqrt(np.clip(np.diag(cov), 0, None))
-    stderr = {"center_row_px": float(err[0]), "center_col_px": float(err[1]), "camera_length_m": float(err[2])}
-    if names[3:] == ("e_cos", "e_sin"):
-        ec, es = x[3], x[4]
+    err = dict(zip(names, np.sqrt(np.clip(np.diag(cov), 0, None)).tolist(), strict=True))
+    stderr = {"center_row_px": err["row"], "center_col_px": err["col"], "camera_length_m": err.get("L", 0.0)}
+    if "e_cos" in err:
+        i = names.index("e_cos")
+        ec, es = x[i], x[i + 1]
         e = max(np.hypot(ec, es), 1e-12)
         g_e, g_a = np.array([ec, es]) / e, np.array([-es, ec]) / (2 * e * e)
-        sub = cov[3:5, 3:5]
+        sub = cov[i:i + 2, i:i + 2]
         stderr |= {"ellipticity": float(np.sqrt(g_e @ sub @ g_e)), "ellipse_angle_rad": float(np.sqrt(g_a @ sub @ g_a))}
-    elif names[3:]:
-        stderr |= {"rot1_rad": float(err[3]), "rot2_rad": float(err[4])}
+    elif "rot1_rad" in err:
+        stderr |= {"rot1_rad": err["rot1_rad"], "rot2_rad": err["rot2_rad"]}
     per_ring = tuple(RingResidual(label, s, int(np.sum(k == i)), float(np.mean(resid_px[k == i])),
                                   float(np.sqrt(np.mean(resid_px[k == i] ** 2))))
                      for i, (label, s) in enumerate(rings) if np.any(k == i))
     rms = float(np.sqrt(np.mean(resid_px**2)))
-    ok = rms < 0.5 and len(per_ring) >= 3
+    ok = rms < 0.5 and len(per_ring) >= 2
     return GeometryCalibration(fitted, stderr, per_ring, rms, ok,
                                "ok" if ok else f"ring points scatter {rms:.2f} px about the fitted geometry")

@@ -29,7 +29,7 @@ from uedflow.errors import ConfigError, GeometryError, InputError, UedflowError
 from uedflow.io import frame_info, load_image, open_dataset, open_frames, read_records, write_dataset
 from uedflow.io.datasets import REDUCED_FORMAT, REDUCED_VERSION
 from uedflow.io.frames import Readahead, chunk_bounds, prefetch
-from uedflow.reduce.calibrate import calibrate_camera_length
+from uedflow.reduce.calibrate import calibrate_camera_length, calibrate_geometry
 from uedflow.reduce.center import find_center, ring_center_offset
 from uedflow.reduce.checkpoint import PassCheckpoint
 from uedflow.reduce.combine import PowderSeries, combine_scans
@@ -133,6 +133,17 @@ def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[G
         if not cal.success:
             log.warning("camera-length calibration: %s", cal.message)
         geometry = dataclasses.replace(geometry, camera_length_m=cal.camera_length_m)
+    if exp.reduce.fit_distortion != "none":
+        try:
+            fit = calibrate_geometry(median, geometry, structure, mask=masks.valid,
+                                     distortion=exp.reduce.fit_distortion, fit_length=False)
+        except GeometryError as exc:  # degrade: integrate with the geometry as configured
+            log.warning("reduce.fit_distortion: %s; integrating with the configured geometry", exc)
+        else:
+            log.info("%s fitted to the sample's rings:\n%s", exp.reduce.fit_distortion, fit.report())
+            if not fit.success:
+                log.warning("%s fit: %s", exp.reduce.fit_distortion, fit.message)
+            geometry = fit.geometry
     return geometry, masks, residual
 
 
