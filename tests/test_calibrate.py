@@ -149,3 +149,29 @@ def test_reduction_fits_the_ellipticity_to_the_sample_rings(tmp_path):
     assert ds.attrs["ellipse_angle_rad"] == pytest.approx(-0.5, abs=0.05)
     assert np.hypot(*(np.asarray(ds.attrs["center_rc"]) - truth.center_rc)) < 0.1
     assert ds.attrs["camera_length_m"] == 0.45  # the sample's rings do not calibrate the length unless asked
+
+
+def test_reduction_with_a_poni_file(tmp_path):
+    from _ringsynth import write_experiment
+    from uedflow.config import load_experiment
+    from uedflow.crystal import s_of_hkl
+    from uedflow.errors import ConfigError
+    from uedflow.reduce import reduce_experiment
+    from uedflow.reduce.poni import write_poni
+
+    truth = Geometry((256, 272), (125.4, 139.3), 5e-5, 0.45, 50.0, tilt_rad=(0.08, -0.06, 0.0))
+    write_poni(tmp_path / "det.poni", truth)
+    reduce = "[reduce]\nn_bins = 400\ns_range = [0.2, 0.4]\nchunk_frames = 4\n"
+    path = write_experiment(tmp_path, geometry=truth, delays=(-1.0, 1.0), n_scans=2, extra_toml=reduce,
+                            detector_toml='poni = "det.poni"\n')
+    ds = reduce_experiment(load_experiment(path))
+    assert tuple(ds.attrs["center_rc"]) == pytest.approx(truth.center_rc, abs=1e-9)
+    assert tuple(ds.attrs["tilt_rad"]) == pytest.approx(truth.tilt_rad, abs=1e-12)
+    s, ref = ds.s.values, ds.reference.values
+    for hkl in ("111", "200"):  # each ring peaks at its s (bins of 0.0005 1/Å), as rendered on the tilted detector
+        s0 = s_of_hkl(hkl, 6.12)
+        near = np.abs(s - s0) < 0.01
+        assert abs(s[near][np.argmax(ref[near])] - s0) <= 0.0005
+    path.write_text(path.read_text().replace('poni = "det.poni"', 'poni = "det.poni"\ncenter_rc = [1.0, 2.0]'))
+    with pytest.raises(ConfigError, match="remove detector.center_rc"):
+        load_experiment(path)
