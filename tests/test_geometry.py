@@ -14,21 +14,20 @@ from uedflow.reduce.geometry import Geometry, electron_wavelength_angstrom, radi
 
 
 def _pyfai_integrator(g: Geometry):
-    """pyFAI's AzimuthalIntegrator of a tilted geometry, set up from its direct-beam description (Fit2D-style:
-    pyFAI converts it to its PONI itself, independently of uedflow's conversion)."""
+    """pyFAI's AzimuthalIntegrator of a tilted geometry; the test checks with pyFAI's own getFit2D that its direct
+    beam point and distance are the geometry's."""
     pytest.importorskip("pyFAI")
     from pyFAI.detectors import Detector
     from pyFAI.integrator.azimuthal import AzimuthalIntegrator
 
-    ai = AzimuthalIntegrator(detector=Detector(g.pixel_size_m, g.pixel_size_m, max_shape=g.shape),
-                             wavelength=g.wavelength_angstrom * 1e-10)
     rot1, rot2, rot3 = g.tilt_rad
     # pyFAI's PONI of a direct beam at (row, col) = c [px, pixel centres at +0.5] and direct distance L
-    ai.setPyFAI(dist=g.camera_length_m * np.cos(rot1) * np.cos(rot2),
-                poni1=(g.center_rc[0] + 0.5) * g.pixel_size_m - g.camera_length_m * np.sin(rot2),
-                poni2=(g.center_rc[1] + 0.5) * g.pixel_size_m + g.camera_length_m * np.cos(rot2) * np.sin(rot1),
-                rot1=rot1, rot2=rot2, rot3=rot3, detector=ai.detector, wavelength=ai.wavelength)
-    return ai
+    return AzimuthalIntegrator(
+        dist=g.camera_length_m * np.cos(rot1) * np.cos(rot2),
+        poni1=(g.center_rc[0] + 0.5) * g.pixel_size_m - g.camera_length_m * np.sin(rot2),
+        poni2=(g.center_rc[1] + 0.5) * g.pixel_size_m + g.camera_length_m * np.cos(rot2) * np.sin(rot1),
+        rot1=rot1, rot2=rot2, rot3=rot3, detector=Detector(g.pixel_size_m, g.pixel_size_m, max_shape=g.shape),
+        wavelength=g.wavelength_angstrom * 1e-10)
 
 
 @pytest.mark.parametrize("tilt", [(0.0, 0.0, 0.0), (0.05, -0.08, 0.3), (-0.2, 0.15, -1.0)])
