@@ -2,8 +2,9 @@
 
 import pytest
 
-from uedflow.config import experiment_to_toml, load_experiment, read_manifest, write_manifest
+from uedflow.config import experiment_to_toml, load_experiment
 from uedflow.errors import ConfigError, FileFormatError
+from uedflow.io import read_manifest, write_manifest
 
 
 def _write(tmp_path, text, frames=("a.npy",)):

@@ -7,8 +7,8 @@ import pytest
 from scipy.ndimage import binary_dilation, label, median_filter, uniform_filter
 
 from _ringsynth import pbse_rings, ring_image
-from uedflow.config import read_manifest, write_manifest
 from uedflow.errors import ConfigError
+from uedflow.io import read_manifest, write_manifest
 from uedflow.reduce.center import ring_center_offset, symmetry_center
 from uedflow.reduce.geometry import Geometry
 from uedflow.reduce.masks import beam_block, exact_median, median_peak, pixel_defects, valid_pixels

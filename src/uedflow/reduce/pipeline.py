@@ -23,10 +23,19 @@ import numba
 import numpy as np
 import xarray as xr
 
-from uedflow.config import Experiment, FrameRecord, read_manifest
+from uedflow.config import Experiment
 from uedflow.crystal import get_structure
 from uedflow.errors import ConfigError, GeometryError, InputError, UedflowError
-from uedflow.io import frame_info, load_image, open_dataset, open_frames, read_records, write_dataset
+from uedflow.io import (
+    FrameRecord,
+    frame_info,
+    load_image,
+    open_dataset,
+    open_frames,
+    read_manifest,
+    read_records,
+    write_dataset,
+)
 from uedflow.io.datasets import REDUCED_FORMAT, REDUCED_VERSION
 from uedflow.io.frames import Readahead, chunk_bounds, prefetch
 from uedflow.reduce.calibrate import calibrate_camera_length
