@@ -1,5 +1,6 @@
 """Reading frames and writing outputs."""
 
+from uedflow.io import vendor  # noqa: F401  (registers the DM3/DM4 and SIF readers)
 from uedflow.io.atomic import atomic_dir, atomic_path, file_fingerprint, provenance
 from uedflow.io.datasets import open_dataset, write_dataset
 from uedflow.io.frames import FrameRecord, FrameStack, check_frame, open_frames, read_records
