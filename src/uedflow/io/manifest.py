@@ -28,7 +28,9 @@ def read_manifest(path: str | Path) -> list[FrameRecord]:
 
     Required columns ``file,scan,delay_ps``; optional ``index`` (frame within a
     multi-frame file) and ``dataset`` (HDF5 dataset path). Paths are relative to
-    the manifest's folder.
+    the manifest's folder. A static pattern (or static series) needs no delays:
+    without ``delay_ps`` every frame is at delay 0, and without ``scan`` each row is
+    its own scan (1, 2, ...).
 
     Raises
     ------
@@ -48,15 +50,18 @@ def read_manifest(path: str | Path) -> list[FrameRecord]:
     reader = csv.DictReader(text.splitlines())
     cols = set(reader.fieldnames or [])
     missing = {"file", "scan", "delay_ps"} - cols
-    if missing:
-        raise ConfigError(f"manifest {path}: missing column(s) {', '.join(sorted(missing))}; the header must include file,scan,delay_ps")
+    near = [c for c in cols if "delay" in c.lower()] if "delay_ps" in missing else []
+    if near or (missing and missing != {"delay_ps"} and missing != {"scan", "delay_ps"}):
+        raise ConfigError(f"manifest {path}: missing column(s) {', '.join(sorted(missing))}"
+                          f"{' (found ' + ', '.join(near) + ')' if near else ''}; the header must include "
+                          "file,scan,delay_ps (or only file[,scan] for a static pattern)")
     records = []
     seen: dict[tuple[int, float], int] = {}
     real_dirs: dict[str, Path] = {}
     for i, row in enumerate(reader, start=2):
-        try:
-            scan = int(row["scan"])
-            delay = float(row["delay_ps"])
+        try:  # no delay_ps column: a static pattern (delay 0), each row its own scan unless a scan column says
+            scan = int(row["scan"]) if "scan" in cols else i - 1
+            delay = float(row["delay_ps"]) if "delay_ps" in cols else 0.0
             index = int(row["index"]) if row.get("index") not in (None, "") else None
         except (TypeError, ValueError):
             raise ConfigError(f"manifest {path}, line {i}: scan must be an integer and delay_ps a number, got {row}") from None
