@@ -16,7 +16,9 @@ An experiment file describes one UED measurement::
     center_rc = [511.7, 512.2]       # optional (row, col) [px]; found if absent
     dark = "dark.npy"                # optional dark frame
     flat = "flat.npy"                # optional flat field
-    mask = "mask.npy"                # optional user mask, True = valid pixel
+    mask = "mask.npy"                # optional user mask, True = valid pixel (any frame format, PNG)
+    pyfai_mask = "mask.edf"          # optional pyFAI/fabio mask, non-zero = masked (.edf, .msk, any frame format)
+    mask_polygons = [[[0, 90], [0, 110], [150, 110], [150, 90]]]  # optional, (row, col) vertices [px]: masked
     saturation = 65535               # optional saturation level [counts]; default for integer
                                      # frames: their type's largest value (65535 for uint16)
     gain = 1.0                       # optional counts per electron (shot-noise variance g·counts)
@@ -78,6 +80,8 @@ class DetectorConfig:
     dark: str | None = None
     flat: str | None = None
     mask: str | None = None
+    pyfai_mask: str | None = None
+    mask_polygons: tuple[tuple[tuple[float, float], ...], ...] = ()
     saturation: float | None = None
     gain: float = 1.0
     read_noise_counts: float = 0.0
@@ -177,6 +181,11 @@ def _coerce(value: Any, annotation: str, where: str, source: str) -> Any:
     if value is None:
         return None
     try:
+        if annotation.startswith("tuple[tuple["):  # polygons: lists of at least 3 (row, col) vertices
+            polygons = tuple(tuple((float(r), float(c)) for r, c in poly) for poly in value)
+            if any(len(poly) < 3 for poly in polygons):
+                raise ValueError
+            return polygons
         if "tuple[float, float]" in annotation:
             vals = tuple(float(v) for v in value)
             if len(vals) != 2:
@@ -256,7 +265,7 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
         raise ConfigError(f"{source}: [experiment] needs 'manifest', the CSV listing the frames (file,scan,delay_ps)")
     sections = {sec: _section(cls, data.get(sec, {}), sec, source) for sec, cls in _SECTIONS.items()}
     det = sections["detector"]
-    resolved = {k: str((base / v).resolve()) for k in ("dark", "flat", "mask") if (v := getattr(det, k))}
+    resolved = {k: str((base / v).resolve()) for k in ("dark", "flat", "mask", "pyfai_mask") if (v := getattr(det, k))}
     det = dataclasses.replace(det, **resolved)
     sample, red, ana = sections["sample"], sections["reduce"], sections["analyze"]
     for name, value in (("beam.energy_keV", sections["beam"].energy_keV),

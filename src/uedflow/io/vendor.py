@@ -1,4 +1,6 @@
-"""Vendor frame files: Gatan DigitalMicrograph (``.dm3``, ``.dm4``) and Andor SIF (``.sif``).
+"""Vendor frame files: Gatan DigitalMicrograph (``.dm3``, ``.dm4``), Andor SIF (``.sif``), ESRF EDF and fit2d
+masks (``.edf``, ``.msk``, through fabio when it is installed: pyFAI's mask files) and common images (``.png``,
+``.bmp``, ``.jpg``, through Pillow: masks drawn in an image editor; colour images are read as grey levels).
 
 Both are read by maintained, permissively licensed readers: DM3/DM4 by ncempy's ``io/dm.py`` (ncempy's
 ``io`` module is MIT-licensed; the rest of ncempy is GPL, so the module is loaded on its own, without
@@ -139,3 +141,44 @@ def _sif_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
 
 
 register_reader(FrameReader("Andor SIF", (".sif",), _sif_info, _sif_read))
+
+
+def _image_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        _check_index(path, index, getattr(img, "n_frames", 1))
+        img.seek(index)
+        return np.asarray(img if img.mode in ("1", "L", "I", "I;16", "F") else img.convert("L"))
+
+
+def _image_info(path: Path, dataset: str | None) -> FrameInfo:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        first = _image_read(path, 0, dataset)
+        return FrameInfo(int(getattr(img, "n_frames", 1)), first.shape, first.dtype)
+
+
+register_reader(FrameReader("image (Pillow)", (".png", ".bmp", ".jpg", ".jpeg", ".gif"), _image_info, _image_read))
+
+
+def _fabio_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
+    try:
+        import fabio
+    except ImportError:
+        raise FileFormatError(f"reading {path} needs the fabio package: pip install fabio") from None
+    with fabio.open(str(path)) as img:
+        _check_index(path, index, img.nframes)
+        return np.asarray((img if index == 0 else img.getframe(index)).data)
+
+
+def _fabio_info(path: Path, dataset: str | None) -> FrameInfo:
+    import fabio
+
+    first = _fabio_read(path, 0, dataset)
+    with fabio.open(str(path)) as img:
+        return FrameInfo(int(img.nframes), first.shape, first.dtype)
+
+
+register_reader(FrameReader("EDF/fit2d (fabio)", (".edf", ".msk"), _fabio_info, _fabio_read))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-__all__ = ["MaskResult", "pixel_defects", "beam_block", "auto_mask", "median_peak", "exact_median"]
+__all__ = ["MaskResult", "pixel_defects", "beam_block", "auto_mask", "median_peak", "exact_median", "user_mask"]
 
 
 @dataclass(frozen=True)
@@ -424,3 +424,38 @@ def auto_mask(frames: np.ndarray, center_rc: tuple[float, float] | None = None, 
     block = (beam_block(median, center_rc, invalid=hot | saturated) if center_rc is not None
              else np.zeros(median.shape, bool))
     return MaskResult.assemble(dead, hot, saturated, block, user_mask)
+
+
+def user_mask(shape: tuple[int, int], *, valid: np.ndarray | None = None, masked: np.ndarray | None = None,
+              polygons: tuple[tuple[tuple[float, float], ...], ...] = ()) -> np.ndarray | None:
+    """The user's mask (True = valid pixel) from a mask image, a pyFAI/fabio mask and polygons, or None for none.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Frame shape (rows, cols).
+    valid : (rows, cols) ndarray, optional
+        uedflow's convention: non-zero = valid pixel (``[detector] mask``).
+    masked : (rows, cols) ndarray, optional
+        pyFAI's convention: non-zero = masked pixel (``[detector] pyfai_mask``).
+    polygons : tuple of polygons
+        Each at least 3 (row, col) vertices [px]; pixels whose centre is inside are masked.
+
+    Examples
+    --------
+    >>> user_mask((4, 5), polygons=(((-0.5, -0.5), (-0.5, 1.5), (1.5, 1.5), (1.5, -0.5)),)).astype(int)
+    array([[0, 0, 1, 1, 1],
+           [0, 0, 1, 1, 1],
+           [1, 1, 1, 1, 1],
+           [1, 1, 1, 1, 1]])
+    """
+    from skimage.draw import polygon2mask
+
+    if valid is None and masked is None and not polygons:
+        return None
+    out = np.ones(shape, bool) if valid is None else np.asarray(valid) != 0
+    if masked is not None:
+        out &= np.asarray(masked) == 0
+    for poly in polygons:
+        out &= ~polygon2mask(shape, np.asarray(poly, float))
+    return out

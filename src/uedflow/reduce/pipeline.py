@@ -45,7 +45,15 @@ from uedflow.reduce.combine import PowderSeries, combine_scans
 from uedflow.reduce.execute import PassResult, run_pass
 from uedflow.reduce.geometry import Geometry
 from uedflow.reduce.integrate import build_operator
-from uedflow.reduce.masks import MaskResult, beam_block, exact_median, median_peak, pixel_defects, valid_pixels
+from uedflow.reduce.masks import (
+    MaskResult,
+    beam_block,
+    exact_median,
+    median_peak,
+    pixel_defects,
+    user_mask,
+    valid_pixels,
+)
 from uedflow.stages import stage_key
 
 __all__ = ["reduce_experiment", "reduce_inputs", "reduce_config", "write_reduced", "open_reduced", "REDUCED_FORMAT",
@@ -60,14 +68,13 @@ _MIN_BINS = 16
 def _images(exp: Experiment, shape: tuple[int, int]) -> dict[str, np.ndarray | None]:
     det = exp.detector
     out: dict[str, np.ndarray | None] = {}
-    for name in ("dark", "flat", "mask"):
+    for name in ("dark", "flat", "mask", "pyfai_mask"):
         path = getattr(det, name)
         img = load_image(path, what=f"detector.{name}") if path else None
         if img is not None and img.shape != shape:
             raise InputError(f"detector.{name} {path} has shape {img.shape}, the frames are {shape}; give a matching file")
         out[name] = img
-    if out["mask"] is not None:
-        out["mask"] = out["mask"].astype(bool)
+    out["mask"] = user_mask(shape, valid=out["mask"], masked=out.pop("pyfai_mask"), polygons=det.mask_polygons)
     return out
 
 
@@ -113,7 +120,7 @@ def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[G
         median -= images["dark"]
     usable = valid_pixels(dead, hot, saturated, user_mask=images["mask"])
     if np.count_nonzero(usable) < 16:
-        where = f"the mask file {exp.detector.mask} (experiment.detector.mask)" if exp.detector.mask else "no user mask"
+        where = "the user mask ([detector] mask, pyfai_mask, mask_polygons)" if images["mask"] is not None else "no user mask"
         raise GeometryError(f"only {np.count_nonzero(usable)} valid pixels with {where} and the automatic masks ("
                             f"{int(dead.sum())} dead, {int(hot.sum())} hot, {int(saturated.sum())} saturated): the beam "
                             "center cannot be found; a mask marks usable pixels with 1/True — check it is not inverted "
@@ -230,7 +237,8 @@ def reduce_inputs(exp: Experiment, records: Sequence[FrameRecord] | None = None)
     itself is left out: its parsed content is the configuration. ``records``, the manifest already
     read, spares reading it again.
     """
-    files = [exp.manifest] + [Path(p) for p in (exp.detector.dark, exp.detector.flat, exp.detector.mask) if p]
+    det = exp.detector
+    files = [exp.manifest] + [Path(p) for p in (det.dark, det.flat, det.mask, det.pyfai_mask) if p]
     frames = sorted({r.file for r in (read_manifest(exp.manifest) if records is None else records)})
     return files, frames
 
