@@ -126,9 +126,10 @@ def _damage(raw: bytes, data) -> tuple[bytes, int | None, list[tuple[int, int]]]
     return bytes(out), None, changes
 
 
-def _check_damaged(path: Path, raw: bytes, frame: np.ndarray, data) -> None:
+def _check_damaged(path: Path, raw: bytes, frame: np.ndarray, data, *, compressed: bool = False) -> None:
     """Reading a damaged copy of ``raw`` (whose frame 0 is ``frame``) gives a UedflowError or the right frame:
-    the original after a cut that left the pixels whole, the original with the changed pixel bytes otherwise."""
+    the original after a cut that left the pixels whole, the original with the changed pixel bytes otherwise
+    (``compressed``: pixels not stored as such, any 2D frame of the right shape after a change)."""
     damaged, cut, changes = _damage(raw, data)
     path.write_bytes(damaged)
     try:
@@ -140,6 +141,8 @@ def _check_damaged(path: Path, raw: bytes, frame: np.ndarray, data) -> None:
     stop = start + frame.nbytes
     if cut is not None:
         np.testing.assert_array_equal(got, frame)
+    elif compressed:
+        assert got.shape == frame.shape
     elif all(start <= p < stop for p, _ in changes) and got.shape == frame.shape:
         want = bytearray(frame.tobytes())
         for p, v in changes:
@@ -162,3 +165,34 @@ def test_fuzz_damaged_dm3(tmp_path, dm3, data):
 @given(data=st.data())
 def test_fuzz_damaged_sif(tmp_path, sif_frames, data):
     _check_damaged(tmp_path / "fuzz.sif", sif_bytes(sif_frames[:1]), sif_frames[0], data)
+
+
+@pytest.fixture(scope="module")
+def mask_files(tmp_path_factory):
+    """A PNG (Pillow) and an EDF (fabio, pyFAI's mask format) of one small frame, as bytes."""
+    from fabio.edfimage import EdfImage
+    from PIL import Image
+
+    frame = np.random.default_rng(5).integers(0, 255, (24, 20)).astype(np.uint8)
+    folder = tmp_path_factory.mktemp("masks")
+    Image.fromarray(frame).save(folder / "m.png")
+    EdfImage(data=frame).write(str(folder / "m.edf"))
+    return frame, (folder / "m.png").read_bytes(), (folder / "m.edf").read_bytes()
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_damaged_png(tmp_path, mask_files, data):
+    frame, png, _ = mask_files
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow warns of odd chunks before it fails on them
+        _check_damaged(tmp_path / "fuzz.png", png, frame, data, compressed=True)
+
+
+@FUZZ
+@given(data=st.data())
+def test_fuzz_damaged_edf(tmp_path, mask_files, data):
+    frame, _, edf = mask_files
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fabio logs and warns about a damaged header before it fails
+        _check_damaged(tmp_path / "fuzz.edf", edf, frame, data)

@@ -23,7 +23,9 @@ import contextlib
 import functools
 import importlib.util
 import io
+import logging
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -163,14 +165,43 @@ def _image_info(path: Path, dataset: str | None) -> FrameInfo:
 register_reader(FrameReader("image (Pillow)", (".png", ".bmp", ".jpg", ".jpeg", ".gif"), _image_info, _image_read))
 
 
+class _FabioErrors(logging.Handler):
+    """fabio's ERROR records, per reading thread: fabio pads a truncated EDF with zeros and only logs that."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.seen: dict[int, list[str]] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread in self.seen:
+            self.seen[record.thread].append(record.getMessage())
+
+    @contextlib.contextmanager
+    def watch(self) -> Iterator[list[str]]:
+        me = threading.get_ident()
+        self.seen[me] = []
+        try:
+            yield self.seen[me]
+        finally:
+            del self.seen[me]
+
+
+_FABIO_ERRORS = _FabioErrors()
+
+
 def _fabio_read(path: Path, index: int, dataset: str | None) -> np.ndarray:
     try:
         import fabio
     except ImportError:
         raise FileFormatError(f"reading {path} needs the fabio package: pip install fabio") from None
-    with fabio.open(str(path)) as img:
+    if _FABIO_ERRORS not in logging.getLogger("fabio").handlers:
+        logging.getLogger("fabio").addHandler(_FABIO_ERRORS)  # (fabio's warnings then stay off the console too)
+    with _FABIO_ERRORS.watch() as errors, fabio.open(str(path)) as img:
         _check_index(path, index, img.nframes)
-        return np.asarray((img if index == 0 else img.getframe(index)).data)
+        data = np.asarray((img if index == 0 else img.getframe(index)).data)
+    if errors:
+        raise FileFormatError(f"{path} is truncated or damaged ({errors[0]}); write it again")
+    return data
 
 
 def _fabio_info(path: Path, dataset: str | None) -> FrameInfo:
