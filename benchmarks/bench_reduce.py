@@ -123,7 +123,7 @@ def bench_integration(n: int, bandwidth: float, kind: str = "circular", frames: 
 
 
 def _write_dataset(folder: Path, n_frames: int, n: int = 1024) -> Path:
-    from uedflow.config import write_manifest
+    from uedflow.io import write_manifest
 
     geom = _geometry(n)
     pool = _frames(n, 8, seed=1)
@@ -176,8 +176,8 @@ def bench_end_to_end(n_frames: int, repeats: int = 3) -> dict[str, dict[str, flo
     """
     import dask
 
-    from uedflow.config import load_experiment, read_manifest
-    from uedflow.io import open_frames
+    from uedflow.config import load_experiment
+    from uedflow.io import open_frames, read_manifest
     from uedflow.reduce import reduce_experiment
 
     timings = _Timings()

@@ -90,7 +90,7 @@ def write_experiment(
     """
     import tifffile
 
-    from uedflow.config import write_manifest
+    from uedflow.io import write_manifest
 
     rng = np.random.default_rng(seed)
     rings = pbse_rings()

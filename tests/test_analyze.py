@@ -100,7 +100,7 @@ def test_files_roundtrip_and_csv(result, tmp_path):
     fits = (tmp_path / "fits.csv").read_text().splitlines()
     assert fits[0].startswith("hkl,family,observable,amplitude,amplitude_err,tau_ps,tau_err_ps,t0_ps,t0_err_ps,"
                               "chi2_red,success")
-    assert len(fits) == 1 + out.sizes["peak"] * 4
+    assert len(fits) == 1 + out.sizes["peak"] * 4 + len(json.loads(out.attrs["left_out_json"]))
     with pytest.raises(FileFormatError, match="not a uedflow-dynamics"):
         open_dynamics(write_dataset(ds, tmp_path / "reduced.h5", format="uedflow-reduced", version=1))
 

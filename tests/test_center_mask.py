@@ -87,8 +87,7 @@ def test_hot_pixels_of_the_simulator_and_no_ring_crests(tmp_path):
     """The simulator's detector knows its hot pixels: exactly those are found, none on the sharp (200)/(220) crests."""
     import json
 
-    from uedflow.config import read_manifest
-    from uedflow.io import read_records
+    from uedflow.io import read_manifest, read_records
     from uedflow.reduce.masks import median_peak, pixel_defects
     from uedflow.simulate import simulate_experiment
     from uedflow.simulate.detector import DetectorModel

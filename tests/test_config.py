@@ -2,8 +2,9 @@
 
 import pytest
 
-from uedflow.config import experiment_to_toml, load_experiment, read_manifest, write_manifest
+from uedflow.config import experiment_to_toml, load_experiment
 from uedflow.errors import ConfigError, FileFormatError
+from uedflow.io import read_manifest, write_manifest
 
 
 def _write(tmp_path, text, frames=("a.npy",)):
@@ -64,8 +65,8 @@ def test_manifest_errors(tmp_path):
     m.write_text("file,scan,delay_ps\nmissing.npy,0,1.0\n")
     with pytest.raises(ConfigError, match="line 2: frame file 'missing.npy' does not exist"):
         read_manifest(m)
-    m.write_text("file,scan\na.npy,0\n")
-    with pytest.raises(ConfigError, match="delay_ps"):
+    m.write_text("file,scan,delay\na.npy,0,1\n")
+    with pytest.raises(ConfigError, match=r"delay_ps \(found delay\)"):
         read_manifest(m)
     m.write_text("file,scan,delay_ps\na.npy,zero,1\n")
     with pytest.raises(ConfigError, match="line 2"):

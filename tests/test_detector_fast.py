@@ -4,14 +4,14 @@ import os
 
 import numpy as np
 import pytest
-from scipy.ndimage import binary_dilation, label, median_filter, uniform_filter
+from scipy.ndimage import median_filter
 
 from _ringsynth import pbse_rings, ring_image
-from uedflow.config import read_manifest, write_manifest
 from uedflow.errors import ConfigError
+from uedflow.io import read_manifest, write_manifest
 from uedflow.reduce.center import ring_center_offset, symmetry_center
 from uedflow.reduce.geometry import Geometry
-from uedflow.reduce.masks import beam_block, exact_median, median_peak, pixel_defects, valid_pixels
+from uedflow.reduce.masks import exact_median, median_peak, pixel_defects, valid_pixels
 
 
 def _random_frames(rng, kind, n, shape):
@@ -70,31 +70,6 @@ def test_pixel_defects_match_the_scipy_reference(kind):
             got = pixel_defects(median, peak, saturation=2999, n_sigma=n_sigma)
             for a, b in zip(got, _reference_defects(median, peak, 2999, n_sigma), strict=True):
                 np.testing.assert_array_equal(a, b)
-
-
-def _reference_block(image, center_rc, invalid, grow_px):
-    good = ~invalid
-    level = np.median(image[good])
-    low = uniform_filter(np.where(good, image, level), size=3, mode="nearest") < 0.2 * level
-    labels, _ = label(low)
-    r0, c0 = (int(round(v)) for v in center_rc)
-    win = labels[max(r0 - 3, 0):r0 + 4, max(c0 - 3, 0):c0 + 4]
-    block = np.isin(labels, np.unique(win[win > 0]))
-    return binary_dilation(block, iterations=grow_px) if grow_px and block.any() else block
-
-
-def test_beam_block_matches_the_scipy_reference_ties_included():
-    rng = np.random.default_rng(4)
-    for trial in range(60):
-        shape = tuple(rng.integers(2, 40, 2))
-        image = (rng.integers(0, 5, shape) / 2.0) if trial % 2 else rng.poisson(30, shape).astype(float)
-        center = (rng.uniform(0, shape[0] - 1), rng.uniform(0, shape[1] - 1))
-        rr, cc = np.indices(shape)
-        image[np.hypot(rr - center[0], cc - center[1]) < rng.uniform(0, 10)] *= 0.05
-        invalid = rng.random(shape) < 0.05
-        for grow in (0, 2):
-            np.testing.assert_array_equal(beam_block(image, center, invalid=invalid, grow_px=grow),
-                                          _reference_block(image, center, invalid, grow))
 
 
 def test_valid_pixels():

@@ -7,8 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from uedflow.config import load_experiment, read_manifest
+from uedflow.config import load_experiment
 from uedflow.errors import ConfigError, GeometryError, InputError
+from uedflow.io import read_manifest
 from uedflow.reduce.geometry import Geometry
 from uedflow.simulate import simulate_experiment
 from uedflow.simulate.detector import DetectorModel

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from _ringsynth import write_experiment
 from uedflow.cli import main
-from uedflow.config import read_manifest
+from uedflow.io import read_manifest
 from uedflow.reduce.geometry import Geometry
 
 PATTERN = r"s(?P<scan>\d+)_d(?P<delay>[-+\d.]+)\.npy"

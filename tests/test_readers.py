@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import tifffile
 
-from uedflow.config import read_manifest, write_manifest
 from uedflow.errors import FileFormatError, InputError
 from uedflow.io import (
     FrameInfo,
@@ -15,7 +14,9 @@ from uedflow.io import (
     open_frames,
     read_frame,
     read_iris,
+    read_manifest,
     register_reader,
+    write_manifest,
 )
 
 
@@ -307,7 +308,7 @@ def test_readahead_keeps_a_bounded_distance_ahead_of_the_readers(monkeypatch):
     from pathlib import Path
 
     import uedflow.io.frames as frames
-    from uedflow.config import FrameRecord
+    from uedflow.io import FrameRecord
 
     calls = []
     monkeypatch.setattr(frames, "prefetch", lambda recs: calls.append([r.file.name for r in recs]) or 100 * len(recs))

@@ -13,8 +13,9 @@ from click.testing import CliRunner
 
 from _ringsynth import pbse_rings, ring_image, write_experiment
 from uedflow.cli import main
-from uedflow.config import load_experiment, read_manifest, write_manifest
+from uedflow.config import load_experiment
 from uedflow.crystal import s_of_hkl
+from uedflow.io import read_manifest, write_manifest
 from uedflow.reduce import open_reduced, reduce_experiment, write_reduced
 from uedflow.reduce.geometry import Geometry
 

@@ -1,4 +1,4 @@
-"""Experiment files (TOML) and frame manifests (CSV).
+"""Experiment files (TOML); their frame manifests (CSV) are read by :mod:`uedflow.io.manifest`.
 
 An experiment file describes one UED measurement::
 
@@ -20,7 +20,9 @@ An experiment file describes one UED measurement::
     poni = "detector.poni"           # optional pyFAI PONI file: centre, distance, pixel, tilt
     dark = "dark.npy"                # optional dark frame
     flat = "flat.npy"                # optional flat field
-    mask = "mask.npy"                # optional user mask, True = valid pixel
+    mask = "mask.npy"                # optional user mask, True = valid pixel (any frame format, PNG)
+    pyfai_mask = "mask.edf"          # optional pyFAI/fabio mask, non-zero = masked (.edf, .msk, any frame format)
+    mask_polygons = [[[0, 90], [0, 110], [150, 110], [150, 90]]]  # optional, (row, col) vertices [px]: masked
     saturation = 65535               # optional saturation level [counts]; default for integer
                                      # frames: their type's largest value (65535 for uint16)
     gain = 1.0                       # optional counts per electron (shot-noise variance g·counts)
@@ -43,13 +45,9 @@ key. Relative paths are resolved against the experiment file's folder.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import difflib
-import os
-import stat
 import tomllib
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,12 +61,8 @@ __all__ = [
     "ReduceConfig",
     "AnalyzeConfig",
     "Experiment",
-    "FrameRecord",
-    "manifest_rows",
     "load_experiment",
     "experiment_from_dict",
-    "read_manifest",
-    "write_manifest",
     "experiment_to_toml",
 ]
 
@@ -96,6 +90,8 @@ class DetectorConfig:
     dark: str | None = None
     flat: str | None = None
     mask: str | None = None
+    pyfai_mask: str | None = None
+    mask_polygons: tuple[tuple[tuple[float, float], ...], ...] = ()
     saturation: float | None = None
     gain: float = 1.0
     read_noise_counts: float = 0.0
@@ -197,6 +193,11 @@ def _coerce(value: Any, annotation: str, where: str, source: str) -> Any:
     if value is None:
         return None
     try:
+        if annotation.startswith("tuple[tuple["):  # polygons: lists of at least 3 (row, col) vertices
+            polygons = tuple(tuple((float(r), float(c)) for r, c in poly) for poly in value)
+            if any(len(poly) < 3 for poly in polygons):
+                raise ValueError
+            return polygons
         if "tuple[float," in annotation:
             vals = tuple(float(v) for v in value)
             if len(vals) != annotation.split("]")[0].count("float"):
@@ -276,7 +277,8 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
         raise ConfigError(f"{source}: [experiment] needs 'manifest', the CSV listing the frames (file,scan,delay_ps)")
     sections = {sec: _section(cls, data.get(sec, {}), sec, source) for sec, cls in _SECTIONS.items()}
     det = sections["detector"]
-    resolved = {k: str((base / v).resolve()) for k in ("dark", "flat", "mask", "poni") if (v := getattr(det, k))}
+    resolved = {k: str((base / v).resolve()) for k in ("dark", "flat", "mask", "pyfai_mask", "poni")
+                if (v := getattr(det, k))}
     if det.poni and (det.center_rc is not None or det.tilt_rad is not None):
         raise ConfigError(f"{source}: detector.poni gives the centre and tilt; remove detector.center_rc and tilt_rad")
     det = dataclasses.replace(det, **resolved)
@@ -336,177 +338,6 @@ def load_experiment(path: str | Path) -> Experiment:
         raise FileFormatError(f"experiment file {path} is not valid TOML: {exc}") from None
     exp = experiment_from_dict(data, base_dir=path.parent, source=str(path))
     return dataclasses.replace(exp, path=path.resolve())
-
-
-@dataclass(frozen=True)
-class FrameRecord:
-    """One manifest row: a frame file (absolute path), its scan and delay [ps].
-
-    ``index`` selects one frame inside a multi-frame file (multi-page TIFF,
-    3D HDF5 dataset or .npy stack); ``dataset`` names the HDF5 dataset.
-    """
-
-    file: Path
-    scan: int
-    delay_ps: float
-    index: int | None = None
-    dataset: str | None = None
-    row: int = 0
-
-
-def read_manifest(path: str | Path) -> list[FrameRecord]:
-    """Read a frames manifest CSV.
-
-    Required columns ``file,scan,delay_ps``; optional ``index`` (frame within a
-    multi-frame file) and ``dataset`` (HDF5 dataset path). Paths are relative to
-    the manifest's folder.
-
-    Raises
-    ------
-    FileFormatError
-        The manifest is missing or unreadable.
-    ConfigError
-        Missing columns, bad numbers, duplicate (scan, delay) rows, or a row
-        pointing to a file that does not exist (the row number is named).
-    """
-    from uedflow.errors import FileFormatError
-
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except (FileNotFoundError, IsADirectoryError):
-        raise FileFormatError(f"manifest {path} does not exist; [experiment] manifest must name a CSV of frames") from None
-    except UnicodeDecodeError:
-        raise FileFormatError(f"manifest {path} is not a text CSV file") from None
-    reader = csv.DictReader(text.splitlines())
-    cols = set(reader.fieldnames or [])
-    missing = {"file", "scan", "delay_ps"} - cols
-    if missing:
-        raise ConfigError(f"manifest {path}: missing column(s) {', '.join(sorted(missing))}; the header must include file,scan,delay_ps")
-    records = []
-    seen: dict[tuple[int, float], int] = {}
-    real_dirs: dict[str, Path] = {}
-    for i, row in enumerate(reader, start=2):
-        try:
-            scan = int(row["scan"])
-            delay = float(row["delay_ps"])
-            index = int(row["index"]) if row.get("index") not in (None, "") else None
-        except (TypeError, ValueError):
-            raise ConfigError(f"manifest {path}, line {i}: scan must be an integer and delay_ps a number, got {row}") from None
-        if delay != delay or abs(delay) == float("inf"):
-            raise ConfigError(f"manifest {path}, line {i}: delay_ps is {delay}; give a finite delay in ps")
-        key = (scan, delay)
-        if key in seen:
-            raise ConfigError(
-                f"manifest {path}, line {i}: duplicate scan {scan} at delay {delay} ps (also line {seen[key]}); "
-                "each (scan, delay) must appear once"
-            )
-        seen[key] = i
-        file = _frame_path(path.parent, row["file"] or "", real_dirs)
-        if file is None:
-            file = (path.parent / (row["file"] or "")).resolve()
-            if not row["file"] or not file.is_file():
-                raise ConfigError(f"manifest {path}, line {i}: frame file {row['file']!r} does not exist (looked for {file})")
-        records.append(FrameRecord(file, scan, delay, index, row.get("dataset") or None, i))
-    if not records:
-        raise ConfigError(f"manifest {path} lists no frames")
-    return records
-
-
-def _frame_path(folder: Path, name: str, real_dirs: dict[str, Path]) -> Path | None:
-    """``(folder / name).resolve()`` when that is a regular file (not a symlink), else None.
-
-    Each folder is resolved once (cached in ``real_dirs``), then one ``lstat`` checks the file:
-    ``Path.resolve`` would ``lstat`` every component of every row. Symlinks, odd names and
-    missing files return None, for the caller's exact (slow) path.
-    """
-    head, tail = os.path.split(name)
-    if tail in ("", ".", ".."):
-        return None
-    real = real_dirs.get(head)
-    if real is None:
-        real = real_dirs[head] = Path(os.path.realpath(os.path.join(folder, head)))
-    try:
-        regular = stat.S_ISREG(os.lstat(os.path.join(real, tail)).st_mode)
-    except OSError:
-        return None
-    return real / tail if regular else None
-
-
-def write_manifest(path: str | Path, records: list[dict[str, Any]]) -> None:
-    """Write a manifest CSV from dicts with keys file, scan, delay_ps[, index, dataset].
-
-    ``file`` values are written as given (make them relative to ``path``'s folder).
-    """
-    cols = ["file", "scan", "delay_ps"] + [c for c in ("index", "dataset") if any(c in r for r in records)]
-    with Path(path).open("w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=cols)
-        w.writeheader()
-        for r in records:
-            w.writerow({c: r.get(c, "") for c in cols})
-
-
-def manifest_rows(files: Sequence[str | Path], folder: str | Path, *, pattern: str | None = None) -> list[dict[str, Any]]:
-    r"""Manifest rows (for :func:`write_manifest`) of frame files, sorted by scan and delay.
-
-    Either every file holds one frame and its name gives scan and delay: ``pattern`` is a regular
-    expression searched in the file name with the named groups ``delay`` (ps) or ``delay_fs`` (fs),
-    and optionally ``scan`` (default 1), e.g. ``r"scan(?P<scan>\d+)_(?P<delay>[-+\d.]+)ps"``; or
-    ``files`` is one iris-ued dataset and ``pattern`` is None: its patterns, at its ``time_points``,
-    become scan 1. ``file`` values are relative to ``folder`` (where the manifest goes).
-
-    Raises
-    ------
-    ConfigError
-        No files, a bad pattern or one without a delay group, a name it does not match, a delay that is not a
-        number, a file with several frames, or two files with the same scan and delay (both named).
-    """
-    import re
-
-    from uedflow.io import frame_info, is_iris_file, read_iris
-    from uedflow.io.frames import map_in_threads
-
-    paths = [Path(f) for f in files]
-    if not paths:
-        raise ConfigError("no frame files given; name them (a shell glob such as raw/*.tif works)")
-    folder = Path(folder).resolve()
-
-    def rel(p: Path) -> str:
-        return os.path.relpath(p.resolve(), folder)
-
-    if pattern is None:
-        if len(paths) == 1 and is_iris_file(paths[0]):
-            return [{**r, "file": rel(paths[0])} for r in read_iris(paths[0]).manifest_records()]
-        raise ConfigError("give --pattern, a regular expression whose named groups (?P<delay>...) [ps] or "
-                          "(?P<delay_fs>...) [fs] and optionally (?P<scan>...) read scan and delay from the file "
-                          "names; only one iris-ued file needs none")
-    try:
-        regex = re.compile(pattern)
-    except re.error as exc:
-        raise ConfigError(f"pattern {pattern!r} is not a regular expression ({exc})") from None
-    if not {"delay", "delay_fs"} & set(regex.groupindex):
-        raise ConfigError(f"pattern {pattern!r} has no (?P<delay>...) or (?P<delay_fs>...) group")
-    n_frames = dict(zip(paths, map_in_threads(lambda p: frame_info(p).n_frames, paths), strict=True))
-    rows, seen = [], {}
-    for p in paths:
-        m = regex.search(p.name)
-        if m is None:
-            raise ConfigError(f"file name {p.name} does not match the pattern {pattern!r}; fix the pattern or leave "
-                              "the file out")
-        try:
-            delay = float(m["delay"]) if "delay" in regex.groupindex else float(m["delay_fs"]) / 1000.0
-            scan = int(m["scan"]) if "scan" in regex.groupindex else 1
-        except (TypeError, ValueError):
-            raise ConfigError(f"file name {p.name}: the pattern's groups {m.groupdict()} are not a number") from None
-        if n_frames[p] != 1:
-            raise ConfigError(f"{p} holds {n_frames[p]} frames; with a name pattern each file must hold one (write the "
-                              "manifest with an index column for multi-frame files)")
-        if (scan, delay) in seen:
-            raise ConfigError(f"{seen[scan, delay].name} and {p.name} both give scan {scan}, delay {delay:g} ps; "
-                              "fix the pattern or leave one out")
-        seen[scan, delay] = p
-        rows.append({"file": rel(p), "scan": scan, "delay_ps": delay})
-    return sorted(rows, key=lambda r: (r["scan"], r["delay_ps"]))
 
 
 def _toml_value(v: Any) -> str:

@@ -29,8 +29,7 @@ def manifest_cmd(files: tuple[Path, ...], output: Path, pattern: str | None) -> 
       uedflow manifest raw/*.tif --pattern 'scan(?P<scan>\\d+)_t(?P<delay>[-+\\d.]+)ps' -o frames.csv
       uedflow manifest run.hdf5 -o frames.csv
     """
-    from uedflow.config import manifest_rows, write_manifest
-    from uedflow.io import atomic_path
+    from uedflow.io import atomic_path, manifest_rows, write_manifest
 
     check_output_file(output)
     rows = manifest_rows(files, output.parent, pattern=pattern)

@@ -339,6 +339,7 @@ def _attrs(reduced, cfg, ps: PeakSeries, traces: Traces, qe, kin, irf, model, fa
         bootstrap=int(cfg.bootstrap), lattice_constant_refined_angstrom=ps.indexing.a_angstrom,
         lattice_constant_refined_err_angstrom=ps.indexing.a_err_angstrom, s_offset=ps.indexing.s_offset,
         s_offset_err=ps.indexing.s_offset_err, overlaps_json=json.dumps([list(o) for o in ps.indexing.overlaps]),
+        left_out_json=json.dumps(dict(ps.left_out)),
     )
     j_msd, j_strain = OBSERVABLES.index("msd"), OBSERVABLES.index("strain")
     good = kin["success"] > 0

@@ -20,15 +20,30 @@ from typing import TypeVar
 
 import numpy as np
 
-from uedflow.config import FrameRecord
 from uedflow.errors import FileFormatError, InputError
 from uedflow.io.readers import FrameInfo, frame_info, read_frame
 
 T = TypeVar("T")
 R = TypeVar("R")
 
-__all__ = ["FrameStack", "open_frames", "read_records", "check_frame", "prefetch", "Readahead", "map_in_threads",
+__all__ = ["FrameRecord", "FrameStack", "open_frames", "read_records", "check_frame", "prefetch", "Readahead", "map_in_threads",
            "chunk_bounds"]
+
+
+@dataclass(frozen=True)
+class FrameRecord:
+    """One manifest row: a frame file (absolute path), its scan and delay [ps].
+
+    ``index`` selects one frame inside a multi-frame file (multi-page TIFF,
+    3D HDF5 dataset or .npy stack); ``dataset`` names the HDF5 dataset.
+    """
+
+    file: Path
+    scan: int
+    delay_ps: float
+    index: int | None = None
+    dataset: str | None = None
+    row: int = 0
 
 
 def _where(rec: FrameRecord) -> str:
@@ -261,7 +276,7 @@ def open_frames(records: Sequence[FrameRecord], *, chunk_frames: int = 16) -> Fr
     Parameters
     ----------
     records : sequence of FrameRecord
-        Manifest rows (see :func:`uedflow.config.read_manifest`).
+        Manifest rows (see :func:`uedflow.io.read_manifest`).
     chunk_frames : int
         Frames per dask chunk (one task reads and reduces one chunk).
 

@@ -57,6 +57,10 @@ _PEAK_PARAMS = ("area", "center", "fwhm", "eta")
 #: and its FWHM within these factors of the guess, so that a weak ring cannot run away into a neighbour.
 _TIED_CENTER = 0.25
 _TIED_WIDTH = (0.8, 1.25)
+#: FWHM bounds of a free ring, × its expected FWHM (the median of the profile's peaks): wide enough for rings that
+#: an elliptical detector or strain broadens several times more at high s than at low s
+_FREE_WIDTH = (0.25, 8.0)
+_PARAM_WORDS = {"area": "area", "center": "position", "fwhm": "width"}
 
 
 def check_shape(shape: str) -> str:
@@ -133,6 +137,21 @@ class PeakFit:
         poor = (self.chi2_red > POOR_FIT_CHI2) & ~(self.misfit <= POOR_FIT_MISFIT)
         out |= np.where(poor, FLAG_POOR_FIT, 0).astype(np.uint8)
         return out
+
+    def reason(self, label: str, row: int = 0) -> str:
+        """Why the fit of ring ``label`` to profile ``row`` is flagged, in words ("" when it is not)."""
+        flag = int(self.flags(label)[row])
+        words = []
+        if flag & FLAG_FAILED:
+            words.append(f"the solver failed ({self.message[row]})")
+        if flag & FLAG_NO_DATA:
+            words.append("no data in its window")
+        if flag & FLAG_AT_BOUND:
+            at = [w for p, w in _PARAM_WORDS.items() if self.at_bound[row, self._col(f"{p}_{label}")]]
+            words.append(f"its {' and '.join(at)} at a bound of the fit")
+        if flag & FLAG_POOR_FIT:
+            words.append(f"the model does not describe the data (reduced chi2 {self.chi2_red[row]:.3g})")
+        return "; ".join(words)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe summary: per parameter median value and error, fit statistics."""
@@ -228,7 +247,7 @@ def fit_group(
         Intensities and their 1σ (NaN points ignored).
     rings : sequence of Ring
         The group; ``s_expected`` and ``fwhm_guess`` give start values and bounds
-        (centre within ± FWHM/2, FWHM within 0.3–3 × the guess; for ``tied`` rings
+        (centre within ± FWHM/2, FWHM within 0.25–8 × the guess; for ``tied`` rings
         ± FWHM/4 and 0.8–1.25 ×).
     shape : str
         ``"pseudo-voigt"`` (η fitted unless ``eta`` is given), ``"gaussian"`` or ``"lorentzian"``.
@@ -275,7 +294,7 @@ def fit_group(
     per = 3 if eta_fixed is not None else 4
     lower, upper = np.full(len(names), -np.inf), np.full(len(names), np.inf)
     for k, r in enumerate(rings):
-        dc, w_lo, w_hi = (_TIED_CENTER, _TIED_WIDTH[0], _TIED_WIDTH[1]) if r.tied else (0.5, 0.3, 3.0)
+        dc, w_lo, w_hi = (_TIED_CENTER, _TIED_WIDTH[0], _TIED_WIDTH[1]) if r.tied else (0.5, *_FREE_WIDTH)
         lower[k * per : k * per + 3] = [0.0, r.s_expected - dc * r.fwhm_guess, w_lo * r.fwhm_guess]
         upper[k * per : k * per + 3] = [np.inf, r.s_expected + dc * r.fwhm_guess, w_hi * r.fwhm_guess]
         if per == 4:

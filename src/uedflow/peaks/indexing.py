@@ -290,7 +290,11 @@ def index_profile(
     s = np.asarray(s, float)
     profile = np.asarray(profile, float)
     flat = profile - robust_baseline(s, profile, knot_spacing=(s.max() - s.min()) / 6.0)
-    noise = float(np.nanmedian(sigma)) if sigma is not None else 1.4826 * float(np.nanmedian(np.abs(np.diff(flat))))
+    # the scatter of the data itself, unless the given σ is larger: a σ that misses a detector's gain noise would
+    # let noise maxima through, and their 1-2 bin widths would set every ring's expected width
+    noise = 1.4826 * float(np.nanmedian(np.abs(np.diff(flat)))) / np.sqrt(2.0)
+    if sigma is not None:
+        noise = max(noise, float(np.nanmedian(sigma)))
     pos, widths, prom = find_peaks_1d(s, flat, noise=max(noise, 1e-12 * np.nanmax(np.abs(profile))))
     if len(pos) == 0:
         raise InputError("no peaks found in the reference profile; is this a powder pattern with rings?")
@@ -316,6 +320,7 @@ def index_profile(
         matched[claim[np.argmin(dist[claim, j])]] = True
         matched[claim[claim != claim[np.argmin(dist[claim, j])]]] = False
     if matched.sum() >= 1:
+        fwhm0 = float(np.median(widths[match[matched]]))  # the rings' own widths, not those of stray maxima
         hkls = [expected[i][0] for i in np.flatnonzero(matched)]
         a, a_err, off, off_err = refine_lattice(pos[match[matched]], hkls)
         if matched.sum() == 1:

@@ -80,6 +80,7 @@ class PeakSeries:
     indexing: Indexing
     shape: str
     background: str
+    left_out: tuple[tuple[str, str], ...] = ()
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe summary."""
@@ -93,6 +94,7 @@ class PeakSeries:
             "background": self.background,
             "eta": [float(e) for e in self.eta],
             "indexing": self.indexing.summary(),
+            "left_out": dict(self.left_out),
         }
 
     def report(self) -> str:
@@ -237,6 +239,7 @@ def _reference_fit(s, ref, ref_sig, indexing: Indexing, shape, degree, wanted: s
     """
     rings = indexing.rings
     kw = {"shape": shape, "eta": None, "degree": degree, "half_window": half_window}
+    left_out: dict[str, str] = {}
     for _ in range(3):
         fits = _fit_rings(s, ref[None], ref_sig[None], rings, **kw)
         fit_of = {lab: f for f in fits.values() for lab in f.labels}
@@ -244,14 +247,20 @@ def _reference_fit(s, ref, ref_sig, indexing: Indexing, shape, degree, wanted: s
         area_err = np.array([fit_of[r.label].error("area", r.label)[0] for r in rings])
         good = np.array([fit_of[r.label].flags(r.label)[0] == 0 and not r.tied for r in rings])
         edge = np.array([not r.reported and not r.tied for r in rings])
-        keep = good & ~edge & np.isfinite(area) & (area > _MIN_SIGNIFICANCE * np.nan_to_num(area_err, nan=np.inf))
+        significant = np.isfinite(area) & (area > _MIN_SIGNIFICANCE * np.nan_to_num(area_err, nan=np.inf))
+        keep = good & ~edge & significant
         shoulder = keep & _shoulders(np.array([r.s_expected for r in rings]),
                                      np.array([r.fwhm_guess for r in rings]), area)
         wants = np.array([r.label in wanted for r in rings])
         edge |= shoulder & ~wants
         keep = (keep & ~edge) | wants
+        for i, r in enumerate(rings):
+            if r.reported and not keep[i]:
+                left_out[r.label] = ("an unresolved shoulder of a stronger ring" if shoulder[i] else
+                                     fit_of[r.label].reason(r.label) or
+                                     f"area {area[i]:.3g} below {_MIN_SIGNIFICANCE:g} sigma (1 sigma {area_err[i]:.3g})")
         if not keep.any():
-            raise InputError("no ring could be fitted in the reference profile (all areas below 5σ)")
+            raise InputError(_nothing_fitted(left_out))
         centers = np.array([fit_of[r.label].value("center", r.label)[0] for r in rings])
         widths = np.array([fit_of[r.label].value("fwhm", r.label)[0] for r in rings])
         fitted = keep | edge
@@ -272,7 +281,17 @@ def _reference_fit(s, ref, ref_sig, indexing: Indexing, shape, degree, wanted: s
         rings = new
         if stable:
             break
-    return rings, _fit_rings(s, ref[None], ref_sig[None], rings, **kw)
+    return rings, _fit_rings(s, ref[None], ref_sig[None], rings, **kw), left_out
+
+
+def _nothing_fitted(left_out: dict[str, str]) -> str:
+    """The error when no ring of the reference profile could be fitted: why, ring by ring, and what to try."""
+    why = "; ".join(f"({lab}) {reason}" for lab, reason in list(left_out.items())[:6])
+    more = f" and {len(left_out) - 6} more" if len(left_out) > 6 else ""
+    return (f"no ring could be fitted in the reference profile: {why or 'no ring found'}{more}. Try: "
+            "analyze.shape = \"gaussian\" (fewer free parameters), analyze.background = \"baseline\", analyze.peaks "
+            "naming the strongest rings, or check the reduction (beam centre, camera length, ring ellipticity: "
+            "broad or split rings) and the dose (a noisy reference)")
 
 
 def _shoulders(centers: np.ndarray, fwhm: np.ndarray, area: np.ndarray) -> np.ndarray:
@@ -369,7 +388,7 @@ def fit_powder_series(
         ref = ref - robust_baseline(s, ref, exclude=windows, knot_spacing=spacing)
         prof_all = prof_all - robust_baseline(s, prof_all, exclude=windows, knot_spacing=spacing)
         degree = 1  # a local linear term absorbs what the global spline misses under the rings
-    rings, ref_fits = _reference_fit(s, ref, ref_sig, indexing, shape, degree, wanted, half_window)
+    rings, ref_fits, left_out = _reference_fit(s, ref, ref_sig, indexing, shape, degree, wanted, half_window)
     fit_of = {lab: f for f in ref_fits.values() for lab in f.labels}
     eta_values = np.array([fit_of[r.label].value("eta", r.label)[0] if shape == "pseudo-voigt" else
                            (0.0 if shape == "gaussian" else 1.0) for r in rings])
@@ -424,6 +443,7 @@ def fit_powder_series(
         fwhm_scatter_err=scatter["f"][sel], area_scatter_err=scatter["a"][sel], scan_position=scan_pos[:, sel],
         scan_fwhm=scan_fw[:, sel], scan_area=scan_ar[:, sel], scan_flag=scan_flag[:, sel],
         eta=eta_values[sel], indexing=indexing, shape=shape, background=background,
+        left_out=() if wanted else tuple(left_out.items()),
     )
 
 

@@ -7,9 +7,8 @@ All decisions use robust statistics over a sample of frames:
 * **hot**: the median frame exceeds its 3×3 median-filtered neighbourhood by
   more than ``n_sigma`` times the larger of the robust (MAD) scatter of those
   residuals and the Poisson noise;
-* **beam block**: the low-count region (3×3 mean of the median frame below
-  ``block_fraction`` of the median pixel) connected to the beam center,
-  grown by ``grow_px``.
+* **beam block**: the dark region connected to the beam center (a stop and its
+  rod, also where it is only a few counts below its surroundings; see :func:`beam_block`).
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
-__all__ = ["MaskResult", "pixel_defects", "beam_block", "auto_mask", "median_peak", "exact_median"]
+__all__ = ["MaskResult", "pixel_defects", "beam_block", "auto_mask", "median_peak", "exact_median", "user_mask"]
 
 
 @dataclass(frozen=True)
@@ -325,63 +324,41 @@ def _flag_defects(med, peak, local, mad, n_sigma, saturation, dead, hot, saturat
             saturated[r, c] = peak[r, c] >= saturation
 
 
-@numba.njit(nogil=True, cache=True)
-def _low(image, good, level, threshold, low):  # pragma: no cover - compiled
-    """``low = uniform_filter(where(good, image, level), 3, mode="nearest") < threshold``, with scipy's own
-    arithmetic (running sums along rows, then along columns), so that ties fall the same way."""
+def _ring_level(image: np.ndarray, good: np.ndarray, center_rc: tuple[float, float], q: float) -> np.ndarray:
+    """Each pixel's ``q`` quantile of the ``good`` pixels of its 1 px wide ring about ``center_rc`` (NaN: none)."""
     rows, cols = image.shape
-    run = np.zeros(cols)  # running sum down each column of the previous, current and next row
-    mean = np.empty(cols)
-    for r in range(rows + 1):
-        for c in range(cols):
-            nxt = image[min(r, rows - 1), c] if good[min(r, rows - 1), c] else level
-            if r == 0:
-                cur = image[0, c] if good[0, c] else level
-                run[c] = cur + cur
-                continue
-            old = image[max(r - 3, 0), c] if good[max(r - 3, 0), c] else level
-            run[c] += nxt if r < 2 else nxt - old  # row r - 1 is now the middle row
-            mean[c] = run[c] / 3
-        if r == 0:
-            continue
-        total = mean[0] + mean[0] + mean[min(1, cols - 1)]
-        low[r - 1, 0] = total / 3 < threshold
-        for c in range(1, cols):
-            total += mean[min(c + 1, cols - 1)] - mean[max(c - 2, 0)]
-            low[r - 1, c] = total / 3 < threshold
+    ring = np.hypot(*np.ogrid[-center_rc[0]:rows - center_rc[0], -center_rc[1]:cols - center_rc[1]]).astype(np.int64)
+    values, rings = image[good], ring[good]
+    order = np.lexsort((values, rings))
+    counts = np.bincount(rings, minlength=int(ring.max()) + 1)
+    first = np.cumsum(counts) - counts
+    level = np.full(len(counts), np.nan)
+    has = counts > 0
+    level[has] = values[order][first[has] + ((counts[has] - 1) * q).astype(np.int64)]
+    return level[ring]
 
 
-@numba.njit(nogil=True, cache=True)
-def _flood(low, r0, r1, c0, c1, block):  # pragma: no cover - compiled
-    """Mark in ``block`` the 4-connected regions of ``low`` that touch rows r0:r1, cols c0:c1; returns their
-    bounding box (first row, last row, first col, last col), or (0, -1, 0, -1) for none."""
-    rows, cols = low.shape
-    stack = np.empty(64, np.int64)
-    top, bottom, left, right = rows, -1, cols, -1
-    for r in range(r0, r1):
-        for c in range(c0, c1):
-            if not low[r, c] or block[r, c]:
-                continue
-            block[r, c] = True
-            stack[0] = r * cols + c
-            n = 1
-            while n:
-                n -= 1
-                i, j = divmod(stack[n], cols)
-                top, bottom, left, right = min(top, i), max(bottom, i), min(left, j), max(right, j)
-                for rr, cc in ((i - 1, j), (i + 1, j), (i, j - 1), (i, j + 1)):
-                    if 0 <= rr < rows and 0 <= cc < cols and low[rr, cc] and not block[rr, cc]:
-                        block[rr, cc] = True
-                        if n == len(stack):
-                            stack = np.concatenate((stack, np.empty(n, np.int64)))
-                        stack[n] = rr * cols + cc
-                        n += 1
-    return (top, bottom, left, right) if bottom >= 0 else (0, -1, 0, -1)
+def _touching(region: np.ndarray, window: tuple[slice, slice]) -> np.ndarray:
+    """The 4-connected parts of ``region`` that reach into ``window``."""
+    from scipy import ndimage as ndi
+
+    labels, _ = ndi.label(region)
+    ids = np.unique(labels[window])
+    return np.isin(labels, ids[ids > 0])
 
 
 def beam_block(image: np.ndarray, center_rc: tuple[float, float], *, invalid: np.ndarray | None = None,
-               block_fraction: float = 0.2, grow_px: int = 2) -> np.ndarray:
-    """Low-count region connected to the beam center (True = blocked).
+               block_fraction: float = 0.5, grow_px: int = 1) -> np.ndarray:
+    """The beam stop and its rod: the dark region connected to the beam center (True = blocked).
+
+    A pixel is dark when its 3x3 mean, above the dark level (the 0.5 % quantile of the 3x3 means:
+    the stop itself, or the detector's offset), is below ``block_fraction`` of its ring's level (the
+    75 % quantile of the pixels at its distance from the center: the stop shades a small part of a
+    ring) and at least 4 noise σ of a 3x3 mean. So a rod far from the center, only a few counts
+    below its surroundings on a detector with an offset, is found as well as a stop near it. The
+    dark region touching the center is opened by a 5 px disc (a thin dark strip along a dim image
+    edge does not carry it away; a stop narrower than that is kept as found), its holes (hot pixels)
+    are filled, and it is grown by ``grow_px`` (the half-shaded edge).
 
     Parameters
     ----------
@@ -390,28 +367,30 @@ def beam_block(image: np.ndarray, center_rc: tuple[float, float], *, invalid: np
     center_rc : (float, float)
         Beam center (row, col) [px].
     invalid : (rows, cols) ndarray of bool, optional
-        Bright defects (hot/saturated pixels), ignored when judging "low".
+        Bright defects (hot/saturated pixels), ignored when judging "dark".
     block_fraction : float
-        "Low": a 3x3 mean below this fraction of the median pixel.
+        "Dark": below this fraction of the ring's level, both above the dark level.
     grow_px : int
         The region is grown by this many pixels (4-connected steps).
     """
-    from scipy.ndimage import binary_dilation
+    from scipy import ndimage as ndi
 
-    img = np.ascontiguousarray(image, float)
+    img = np.asarray(image, float)
     good = np.ones(img.shape, bool) if invalid is None else ~np.asarray(invalid, bool)
-    level = exact_median(img, good)
-    rows, cols = img.shape
+    if not good.any():
+        return np.zeros(img.shape, bool)
+    mean3 = ndi.uniform_filter(np.where(good, img, exact_median(img, good)), 3, mode="nearest")
+    dark = float(np.percentile(mean3[good], 0.5))
+    resid = (img - mean3)[good]
+    noise = 1.4826 * float(np.median(np.abs(resid - np.median(resid)))) / 3.0  # σ of a 3x3 mean
+    level = np.nan_to_num(_ring_level(img, good, center_rc, 0.75), nan=dark)
+    low = mean3 - dark < np.maximum(block_fraction * (level - dark), 4.0 * noise)
     r0, c0 = (int(round(v)) for v in center_rc)
-    low = np.empty(img.shape, bool)
-    _low(img, good, level, block_fraction * level, low)
-    block = np.zeros(img.shape, bool)
-    top, bottom, left, right = _flood(low, max(r0 - 3, 0), min(r0 + 4, rows), max(c0 - 3, 0), min(c0 + 4, cols),
-                                      block)
-    if grow_px and bottom >= 0:  # grown where it can reach: the region's box, grow_px wider
-        box = (slice(max(top - grow_px, 0), bottom + grow_px + 1), slice(max(left - grow_px, 0), right + grow_px + 1))
-        block[box] = binary_dilation(block[box], iterations=grow_px)
-    return block
+    window = (slice(max(r0 - 3, 0), max(r0 + 4, 0)), slice(max(c0 - 3, 0), max(c0 + 4, 0)))
+    block = _touching(low, window)
+    opened = _touching(ndi.binary_opening(block, np.hypot(*np.ogrid[-2:3, -2:3]) <= 2), window)
+    block = ndi.binary_fill_holes(opened if opened.any() else block)
+    return ndi.binary_dilation(block, iterations=grow_px) if grow_px and block.any() else block
 
 
 def auto_mask(frames: np.ndarray, center_rc: tuple[float, float] | None = None, *, saturation: float | None = None,
@@ -445,3 +424,38 @@ def auto_mask(frames: np.ndarray, center_rc: tuple[float, float] | None = None, 
     block = (beam_block(median, center_rc, invalid=hot | saturated) if center_rc is not None
              else np.zeros(median.shape, bool))
     return MaskResult.assemble(dead, hot, saturated, block, user_mask)
+
+
+def user_mask(shape: tuple[int, int], *, valid: np.ndarray | None = None, masked: np.ndarray | None = None,
+              polygons: tuple[tuple[tuple[float, float], ...], ...] = ()) -> np.ndarray | None:
+    """The user's mask (True = valid pixel) from a mask image, a pyFAI/fabio mask and polygons, or None for none.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Frame shape (rows, cols).
+    valid : (rows, cols) ndarray, optional
+        uedflow's convention: non-zero = valid pixel (``[detector] mask``).
+    masked : (rows, cols) ndarray, optional
+        pyFAI's convention: non-zero = masked pixel (``[detector] pyfai_mask``).
+    polygons : tuple of polygons
+        Each at least 3 (row, col) vertices [px]; pixels whose centre is inside are masked.
+
+    Examples
+    --------
+    >>> user_mask((4, 5), polygons=(((-0.5, -0.5), (-0.5, 1.5), (1.5, 1.5), (1.5, -0.5)),)).astype(int)
+    array([[0, 0, 1, 1, 1],
+           [0, 0, 1, 1, 1],
+           [1, 1, 1, 1, 1],
+           [1, 1, 1, 1, 1]])
+    """
+    from skimage.draw import polygon2mask
+
+    if valid is None and masked is None and not polygons:
+        return None
+    out = np.ones(shape, bool) if valid is None else np.asarray(valid) != 0
+    if masked is not None:
+        out &= np.asarray(masked) == 0
+    for poly in polygons:
+        out &= ~polygon2mask(shape, np.asarray(poly, float))
+    return out

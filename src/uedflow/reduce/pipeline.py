@@ -23,10 +23,19 @@ import numba
 import numpy as np
 import xarray as xr
 
-from uedflow.config import Experiment, FrameRecord, read_manifest
+from uedflow.config import Experiment
 from uedflow.crystal import get_structure
 from uedflow.errors import ConfigError, GeometryError, InputError, UedflowError
-from uedflow.io import frame_info, load_image, open_dataset, open_frames, read_records, write_dataset
+from uedflow.io import (
+    FrameRecord,
+    frame_info,
+    load_image,
+    open_dataset,
+    open_frames,
+    read_manifest,
+    read_records,
+    write_dataset,
+)
 from uedflow.io.datasets import REDUCED_FORMAT, REDUCED_VERSION
 from uedflow.io.frames import Readahead, chunk_bounds, prefetch
 from uedflow.reduce.calibrate import calibrate_camera_length, calibrate_geometry
@@ -36,7 +45,15 @@ from uedflow.reduce.combine import PowderSeries, combine_scans
 from uedflow.reduce.execute import PassResult, run_pass
 from uedflow.reduce.geometry import Geometry
 from uedflow.reduce.integrate import build_operator
-from uedflow.reduce.masks import MaskResult, beam_block, exact_median, median_peak, pixel_defects, valid_pixels
+from uedflow.reduce.masks import (
+    MaskResult,
+    beam_block,
+    exact_median,
+    median_peak,
+    pixel_defects,
+    user_mask,
+    valid_pixels,
+)
 from uedflow.reduce.poni import read_poni
 from uedflow.stages import stage_key
 
@@ -52,14 +69,13 @@ _MIN_BINS = 16
 def _images(exp: Experiment, shape: tuple[int, int]) -> dict[str, np.ndarray | None]:
     det = exp.detector
     out: dict[str, np.ndarray | None] = {}
-    for name in ("dark", "flat", "mask"):
+    for name in ("dark", "flat", "mask", "pyfai_mask"):
         path = getattr(det, name)
         img = load_image(path, what=f"detector.{name}") if path else None
         if img is not None and img.shape != shape:
             raise InputError(f"detector.{name} {path} has shape {img.shape}, the frames are {shape}; give a matching file")
         out[name] = img
-    if out["mask"] is not None:
-        out["mask"] = out["mask"].astype(bool)
+    out["mask"] = user_mask(shape, valid=out["mask"], masked=out.pop("pyfai_mask"), polygons=det.mask_polygons)
     return out
 
 
@@ -116,7 +132,7 @@ def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[G
         median -= images["dark"]
     usable = valid_pixels(dead, hot, saturated, user_mask=images["mask"])
     if np.count_nonzero(usable) < 16:
-        where = f"the mask file {exp.detector.mask} (experiment.detector.mask)" if exp.detector.mask else "no user mask"
+        where = "the user mask ([detector] mask, pyfai_mask, mask_polygons)" if images["mask"] is not None else "no user mask"
         raise GeometryError(f"only {np.count_nonzero(usable)} valid pixels with {where} and the automatic masks ("
                             f"{int(dead.sum())} dead, {int(hot.sum())} hot, {int(saturated.sum())} saturated): the beam "
                             "center cannot be found; a mask marks usable pixels with 1/True — check it is not inverted "
@@ -217,15 +233,15 @@ def _prepare(exp: Experiment, records, structure, clock: _Clock, readahead: Read
     return stack, images, geometry, masks, residual, op
 
 
-def _check_pass(exp: Experiment, delay: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """Raise unless there are delays before and after time zero and s bins in the normalisation window; return
-    the window (bins,) of bool."""
+def _check_pass(exp: Experiment, delay: np.ndarray, s: np.ndarray, static: bool = False) -> np.ndarray:
+    """Raise unless there are delays before and after time zero (before only, ``static``) and s bins in the
+    normalisation window; return the window (bins,) of bool."""
     red = exp.reduce
     if not np.any(delay < 0):
         raise InputError(f"manifest {exp.manifest}: no frame before time zero ({exp.time_zero_ps} ps; delays span "
                          f"{delay.min() + exp.time_zero_ps}..{delay.max() + exp.time_zero_ps} ps); the reference needs "
                          "negative delays — add such frames or set experiment.time_zero_ps")
-    if not np.any(delay > 0):
+    if not static and not np.any(delay > 0):
         raise ConfigError(f"manifest {exp.manifest}: no frame after time zero ({exp.time_zero_ps} ps; delays span "
                           f"{delay.min() + exp.time_zero_ps}..{delay.max() + exp.time_zero_ps} ps); check "
                           "experiment.time_zero_ps (it must lie inside the delay range) and the manifest's delay_ps")
@@ -244,8 +260,8 @@ def reduce_inputs(exp: Experiment, records: Sequence[FrameRecord] | None = None)
     itself is left out: its parsed content is the configuration. ``records``, the manifest already
     read, spares reading it again.
     """
-    files = [exp.manifest] + [Path(p) for p in (exp.detector.dark, exp.detector.flat, exp.detector.mask, exp.detector.poni)
-                                        if p]
+    det = exp.detector
+    files = [exp.manifest] + [Path(p) for p in (det.dark, det.flat, det.mask, det.pyfai_mask, det.poni) if p]
     frames = sorted({r.file for r in (read_manifest(exp.manifest) if records is None else records)})
     return files, frames
 
@@ -313,8 +329,11 @@ def reduce_experiment(
     # then keeps ahead of the pass
     with Readahead(records, red.chunk_frames, skip=skip) if scheduler is None else contextlib.nullcontext() as ahead:
         stack, images, geometry, masks, residual, op = _prepare(exp, records, structure, clock, ahead)
-        delay = stack.delay_ps - exp.time_zero_ps
-        window = _check_pass(exp, delay, op.s)
+        # one delay: a static pattern (or static series); every frame is then reference (delay -1 ps)
+        static = bool(np.ptp(stack.delay_ps) == 0)
+        t0 = stack.delay_ps[0] + 1.0 if static else exp.time_zero_ps
+        delay = stack.delay_ps - t0
+        window = _check_pass(exp, delay, op.s, static)
         res = run_pass(stack, op, window=window, delay_ps=delay, saturation=_saturation_level(exp, stack.data.dtype),
                        scheduler=scheduler, progress=progress, readahead=ahead, checkpoint=ckpt)
     clock.lap("pass")
@@ -325,7 +344,7 @@ def reduce_experiment(
     with np.errstate(invalid="ignore", divide="ignore"):
         c = np.where(op.counts > 0, op.counts, np.nan)
         series = combine_scans(res.sums / c, res.var_sums / c**2, stack.scan, stack.delay_ps, op.s, totals=res.totals,
-                               outlier_sigma=red.outlier_sigma, time_zero_ps=exp.time_zero_ps,
+                               outlier_sigma=red.outlier_sigma, time_zero_ps=t0,
                                counts=op.counts, window=window)
     scan_idx = np.searchsorted(series.scans, stack.scan)
     delay_idx = np.searchsorted(series.delay_ps, delay)
@@ -333,7 +352,9 @@ def reduce_experiment(
     spoiled = series.frame_rejected | (series.points_flagged > 0)
     _drop_rejected(res, records, np.flatnonzero(spoiled[scan_idx, delay_idx]), delay, stack.shape, stack.data.dtype)
     diff = _diff_pattern(res, images["dark"], images["flat"], float(np.nanmedian(res.totals)), masks.valid)
-    ds = _to_dataset(exp, structure, series, op.counts, masks.valid, diff, geometry, residual)
+    if static:  # the frames' own delay, no differential: a static I(s)
+        series = dataclasses.replace(series, delay_ps=series.delay_ps + t0 - exp.time_zero_ps)
+    ds = _to_dataset(exp, structure, series, op.counts, masks.valid, diff, geometry, residual, static=static)
     clock.lap("combine")
     log.info("reduced %d frames in %.2f s: %s", len(records), sum(clock.laps.values()),
              ", ".join(f"{k} {v:.3f} s" for k, v in clock.laps.items()), extra={"timings_s": dict(clock.laps)})
@@ -354,9 +375,10 @@ class _Clock:
 
 
 def _to_dataset(exp: Experiment, structure, series: PowderSeries, counts, mask, diff, geometry: Geometry,
-                residual: float) -> xr.Dataset:
+                residual: float, *, static: bool = False) -> xr.Dataset:
     sample = exp.sample
     nan = float("nan")
+    differential = np.full_like(series.intensity, np.nan) if static else series.differential
     ds = xr.Dataset(
         {
             "intensity": (("delay", "s"), series.intensity),
@@ -365,7 +387,7 @@ def _to_dataset(exp: Experiment, structure, series: PowderSeries, counts, mask, 
             "intensity_scan_sigma": (("scan", "delay", "s"), series.intensity_scan_sigma),
             "reference": (("s",), series.reference),
             "reference_sigma": (("s",), series.reference_sigma),
-            "differential": (("delay", "s"), series.differential),
+            "differential": (("delay", "s"), differential),
             "counts": (("s",), counts),
             "mask": (("row", "col"), mask.astype(np.uint8)),
             "diff_pattern": (("row", "col"), diff),
@@ -395,6 +417,7 @@ def _to_dataset(exp: Experiment, structure, series: PowderSeries, counts, mask, 
             "time_zero_ps": exp.time_zero_ps,
             "frames_rejected": int(series.frame_rejected.sum()),
             "points_rejected": series.n_points_rejected,
+            "static": int(static),
         },
     )
     for name in ("intensity", "intensity_sigma", "intensity_scan", "intensity_scan_sigma", "reference",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -188,9 +189,12 @@ def _fits_html(ds: xr.Dataset) -> str:
                      "tau": format_pm(r["tau_ps"], r["tau_err_ps"]), "t0": format_pm(r["t0_ps"], r["t0_err_ps"]),
                      "chi2": f"{r['chi2_red']:.2f}" if math.isfinite(r["chi2_red"]) else "—",
                      "ok": "yes" if r["success"] else "FAILED", "_bad": not r["success"]})
+    left_out = json.loads(ds.attrs.get("left_out_json", "{}"))
+    note = "".join(f"<p class='note'>Ring ({html.escape(lab)}) left out: {html.escape(why)}.</p>"
+                   for lab, why in left_out.items())
     return _table(rows, [("hkl", "Peak"), ("family", "Family"), ("observable", "Observable"),
                          ("amplitude", "Amplitude ± 1σ"), ("tau", "τ ± 1σ (ps)"), ("t0", "t₀ ± 1σ (ps)"),
-                         ("chi2", "χ²_red"), ("ok", "Converged")])
+                         ("chi2", "χ²_red"), ("ok", "Converged")]) + note
 
 
 def _truth_html(ds: xr.Dataset, truth: dict[str, Any]) -> str:

@@ -48,9 +48,10 @@ from typing import Any
 
 import numpy as np
 
-from uedflow.config import _unknown_key, experiment_to_toml, write_manifest
+from uedflow.config import _unknown_key, experiment_to_toml
 from uedflow.crystal import Structure, get_structure, reflections
 from uedflow.errors import ConfigError, FileFormatError, InputError
+from uedflow.io import write_manifest
 from uedflow.io.atomic import atomic_dir
 from uedflow.reduce.geometry import Geometry
 from uedflow.simulate.atomistic import AtomisticModel
