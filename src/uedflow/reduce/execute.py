@@ -185,7 +185,7 @@ def run_pass(
             raise ValueError(f"checkpoint {checkpoint.folder} has chunk bounds other than the frame stack's")
         saved = checkpoint.fill(out.sums, out.var_sums, out.totals)
         if saved is not None:
-            out.raw += saved
+            out.raw += saved - _raw_sums(stack, checkpoint.lost, delay_ps)
         out.done |= checkpoint.done
     report = progress or (lambda done, total: None)
     report(int(out.done.sum()), total)
@@ -205,6 +205,17 @@ def run_pass(
     before, after = delay_ps < 0, delay_ps > 0
     return PassResult(out.sums, out.var_sums, out.totals, raw[0], raw[1], float(out.totals[before].sum()),
                       float(out.totals[after].sum()), int(before.sum()), int(after.sum()))
+
+
+def _raw_sums(stack: FrameStack, chunks: np.ndarray, delay_ps: np.ndarray) -> np.ndarray:
+    """(2, pixels) sums of the raw frames of ``chunks`` before/after time zero (the frames are read here)."""
+    bounds, raw = np.cumsum((0, *stack.data.chunks[0])), np.zeros((2, int(np.prod(stack.shape))))  # type: ignore[attr-defined]
+    for c in chunks:
+        frames = np.asarray(stack.data[bounds[c]:bounds[c + 1]].compute(scheduler="sync"))  # type: ignore[index]
+        delay = delay_ps[bounds[c]:bounds[c + 1]]
+        raw[0] += frames[delay < 0].sum(axis=0, dtype=np.float64).ravel()
+        raw[1] += frames[delay > 0].sum(axis=0, dtype=np.float64).ravel()
+    return raw
 
 
 class _Worker:
