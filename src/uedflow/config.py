@@ -58,6 +58,7 @@ __all__ = [
     "SampleConfig",
     "ReduceConfig",
     "AnalyzeConfig",
+    "read_text",
     "Experiment",
     "FrameRecord",
     "manifest_rows",
@@ -297,6 +298,29 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
     )
 
 
+def read_text(path: Path, what: str) -> str:
+    """The text of UTF-8 file ``path`` (a leading byte-order mark is dropped), read as ``what`` (for messages).
+
+    Raises
+    ------
+    FileFormatError
+        The file is not UTF-8 (a Latin-1 editor's ``é``, a binary file): the message names the line and the
+        byte, and says how to fix it. OSError from opening the file passes through.
+    """
+    from uedflow.errors import FileFormatError
+
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise FileFormatError(
+            f"{what} {path} is not UTF-8 text: line {line}, byte {column} (offset {exc.start}) is "
+            f"0x{data[exc.start]:02X}; save it as UTF-8 (e.g. `iconv -f latin1 -t utf-8 {path.name} > utf8-{path.name}` "
+            "and use that file) or check that this is the right file") from None
+
+
 def load_experiment(path: str | Path) -> Experiment:
     """Read and validate an experiment TOML file.
 
@@ -311,9 +335,8 @@ def load_experiment(path: str | Path) -> Experiment:
 
     path = Path(path)
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
+        data = tomllib.loads(read_text(path, "experiment file"))
+    except (FileNotFoundError, IsADirectoryError):
         raise FileFormatError(f"experiment file {path} does not exist; give the path of an experiment .toml") from None
     except tomllib.TOMLDecodeError as exc:
         raise FileFormatError(f"experiment file {path} is not valid TOML: {exc}") from None
@@ -356,11 +379,9 @@ def read_manifest(path: str | Path) -> list[FrameRecord]:
 
     path = Path(path)
     try:
-        text = path.read_text()
+        text = read_text(path, "manifest")
     except (FileNotFoundError, IsADirectoryError):
         raise FileFormatError(f"manifest {path} does not exist; [experiment] manifest must name a CSV of frames") from None
-    except UnicodeDecodeError:
-        raise FileFormatError(f"manifest {path} is not a text CSV file") from None
     reader = csv.DictReader(text.splitlines())
     cols = set(reader.fieldnames or [])
     missing = {"file", "scan", "delay_ps"} - cols
