@@ -185,7 +185,7 @@ def test_run_killed_at_a_stage_boundary_resumes_there_with_the_same_output(small
 def cluster():
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, host="127.0.0.1",
-                                  protocol="tcp", dashboard_address=None) as c:
+                                  protocol="tcp", dashboard_address="127.0.0.1:0") as c:
         yield c
 
 

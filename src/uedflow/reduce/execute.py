@@ -358,10 +358,10 @@ def _run_distributed(stack: FrameStack, out: _Results, todo: np.ndarray, operato
     with client:
         log.info("running %d chunk tasks in %d segments on %s", len(todo), len(segments), address)
         pending = dict(zip(client.compute(graphs), range(len(segments)), strict=True))
-        for fut in _finished(client, as_completed(list(pending), loop=client.loop), worker_wait_s,
-                             lambda: _resume_hint(out, address, checkpoint)):
+        watch = _Watch(client, worker_wait_s, lambda: _resume_hint(out, address, checkpoint))
+        for fut in _finished(as_completed(list(pending), loop=client.loop), watch):
             seg = segments[pending.pop(fut)]
-            part = _result(fut, lambda: _resume_hint(out, address, checkpoint))
+            part = _result(fut, watch)
             out.put(seg, part)
             out.raw[0] += part.raw_before
             out.raw[1] += part.raw_after
@@ -378,44 +378,53 @@ def _resume_hint(out: _Results, address: str, checkpoint: PassCheckpoint | None)
     return f"stopped with {int(out.done.sum())} of {len(out.done)} chunks done, {kept}"
 
 
-def _n_workers(client) -> int:
-    try:
-        return len(client.nthreads())
-    except Exception:  # a scheduler that does not answer has no worker for us
-        return 0
+class _Watch:
+    """Raises :class:`ClusterError` from :meth:`check` once the cluster has had no worker for ``wait_s`` seconds."""
+
+    def __init__(self, client, wait_s: float, hint: Callable[[], str]) -> None:
+        self.client, self.wait_s, self.hint, self.alone_since = client, wait_s, hint, None
+
+    def check(self) -> None:
+        from uedflow.errors import ClusterError
+
+        try:
+            workers = len(self.client.nthreads())
+        except Exception:  # a scheduler that does not answer has no worker for us
+            workers = 0
+        if workers:
+            self.alone_since = None
+        elif self.alone_since is None:
+            self.alone_since = time.monotonic()
+            log.warning("the Dask cluster has no worker; waiting up to %.0f s for one", self.wait_s)
+        elif time.monotonic() - self.alone_since >= self.wait_s:
+            raise ClusterError(f"the Dask cluster has had no worker for {self.wait_s:g} s (the last one died or none "
+                               f"started); {self.hint()}; --worker-wait SECONDS sets how long to wait")
 
 
-def _finished(client, futures, wait_s: float, hint: Callable[[], str], poll_s: float = 0.2):
-    """Yield ``futures`` (a ``distributed.as_completed``) as they finish; raise :class:`ClusterError` once the
-    cluster has had no worker for ``wait_s`` seconds."""
-    from uedflow.errors import ClusterError
-
-    alone_since = None
+def _finished(futures, watch: _Watch, poll_s: float = 0.2):
+    """Yield ``futures`` (a ``distributed.as_completed``) as they finish, checking the cluster while none does."""
     while not futures.is_empty():
         batch = futures.next_batch(block=False)
         if batch:
             yield from batch
             continue
         time.sleep(poll_s)
-        if _n_workers(client):
-            alone_since = None
-        elif alone_since is None:
-            alone_since = time.monotonic()
-            log.warning("the Dask cluster has no worker; waiting up to %.0f s for one", wait_s)
-        elif time.monotonic() - alone_since >= wait_s:
-            raise ClusterError(f"the Dask cluster has had no worker for {wait_s:g} s (the last one died or none "
-                               f"started); {hint()}; --worker-wait SECONDS sets how long to wait")
+        watch.check()
 
 
-def _result(fut, hint: Callable[[], str]):
-    """The future's result; a task that killed its workers is one :class:`ClusterError`, other task exceptions
-    (e.g. an InputError naming the frame) pass through."""
+def _result(fut, watch: _Watch, poll_s: float = 0.2):
+    """The future's result (its data may have died with a worker: then it waits for the recomputation, checking
+    the cluster). A task that killed its workers is one :class:`ClusterError`; other task exceptions (e.g. an
+    InputError naming the frame) pass through."""
     from distributed import KilledWorker
 
     from uedflow.errors import ClusterError
 
-    try:
-        return fut.result()
-    except KilledWorker as exc:
-        raise ClusterError(f"chunk tasks were lost with every worker that ran them ({exc}; out of memory?); "
-                           f"{hint()}") from None
+    while True:
+        try:
+            return fut.result(timeout=poll_s)
+        except TimeoutError:
+            watch.check()
+        except KilledWorker as exc:
+            raise ClusterError(f"chunk tasks were lost with every worker that ran them ({exc}; out of memory?); "
+                               f"{watch.hint()}") from None
