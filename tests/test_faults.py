@@ -22,7 +22,6 @@ from uedflow.errors import ClusterError
 from uedflow.reduce import reduce_experiment
 from uedflow.reduce.checkpoint import checkpoint_folder
 from uedflow.reduce.geometry import Geometry
-from uedflow.simulate import simulate_experiment
 
 GEOM = Geometry((128, 136), (62.7, 69.6), 1e-4, 0.45, 50.0)
 REDUCE = "[reduce]\nn_bins = 96\ns_range = [0.12, 0.5]\nnormalize_window = [0.12, 0.26]\nchunk_frames = 4\n"
@@ -152,28 +151,20 @@ def test_reduce_killed_mid_pass_or_mid_write_reruns_to_the_same_output(experimen
         assert f"removed {stale[0]}" in caplog.text
 
 
-@pytest.fixture(scope="module")
-def small_run(tmp_path_factory):
-    """The small virtual experiment and its uninterrupted ``uedflow run`` folder."""
-    root = tmp_path_factory.mktemp("run")
-    sim = simulate_experiment("small", root / "sim", seed=0)
-    res = _cli("run", sim / "experiment.toml", "-o", root / "whole")
-    assert res.exit_code == 0, res.output
-    return sim / "experiment.toml", root / "whole"
-
-
-@pytest.mark.parametrize("stage", ["reduce", "analyze"])
-def test_run_killed_at_a_stage_boundary_resumes_there_with_the_same_output(small_run, tmp_path, stage):
-    toml, whole = small_run
+def test_run_killed_at_each_stage_boundary_resumes_there_with_the_same_output(small_demo, tmp_path):
+    """``uedflow run`` SIGKILLed right after the reduce stage, the rerun SIGKILLed right after the analyze stage,
+    the next rerun completes: each skips the stages already done, and the outputs equal an uninterrupted run's."""
+    toml, whole = small_demo / "small" / "data" / "experiment.toml", small_demo / "small"
     out = tmp_path / "out"
-    code, _ = _killed(tmp_path, f"stage:{stage}", signal.SIGKILL, "run", toml, "-o", out)
-    assert code == -signal.SIGKILL
-    state = out / ".uedflow-state" / f"{stage}.json"
-    assert state.is_file() and not (out / "report.html").exists()
-    before = state.read_text()
+    states = {}
+    for stage in ("reduce", "analyze"):
+        code, _ = _killed(tmp_path, f"stage:{stage}", signal.SIGKILL, "run", toml, "-o", out)
+        assert code == -signal.SIGKILL and not (out / "report.html").exists()
+        assert all((out / ".uedflow-state" / f"{s}.json").read_text() == text for s, text in states.items())
+        states[stage] = (out / ".uedflow-state" / f"{stage}.json").read_text()
     res = _cli("run", toml, "-o", out)
     assert res.exit_code == 0, res.output
-    assert state.read_text() == before  # the finished stage was not run again
+    assert all((out / ".uedflow-state" / f"{s}.json").read_text() == text for s, text in states.items())
     for name in ("reduced.h5", "dynamics.h5"):
         _identical(out / name, whole / name)
     assert (out / "report.html").is_file()

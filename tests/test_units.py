@@ -3,17 +3,13 @@
 import numpy as np
 import pytest
 import xarray as xr
-from click.testing import CliRunner
 
-from uedflow.cli import main
 from uedflow.io import write_dataset
 from uedflow.io.datasets import REDUCED_FORMAT, REDUCED_VERSION
 
 
-def test_every_variable_of_every_stage_file_of_a_run_has_units_and_long_name(tmp_path):
-    res = CliRunner().invoke(main, ["demo", "--preset", "small", "-o", str(tmp_path), "--quiet"])
-    assert res.exit_code == 0, res.output
-    files = sorted(tmp_path.rglob("*.h5"))
+def test_every_variable_of_every_stage_file_of_a_run_has_units_and_long_name(small_demo):
+    files = sorted(small_demo.rglob("*.h5"))
     assert {f.name for f in files} >= {"reduced.h5", "dynamics.h5"}
     walked, bad = 0, []
     for path in files:
@@ -25,7 +21,7 @@ def test_every_variable_of_every_stage_file_of_a_run_has_units_and_long_name(tmp
                     bad.append(f"{path.name}:{name}")
     assert not bad, bad
     assert walked >= 90  # 15 variables of reduced.h5, 75 of dynamics.h5
-    with xr.open_dataset(tmp_path / "small" / "dynamics.h5", engine="h5netcdf") as ds:
+    with xr.open_dataset(small_demo / "small" / "dynamics.h5", engine="h5netcdf") as ds:
         assert ds.msd.attrs["units"] == "angstrom^2" and ds.tau_ps.attrs["units"] == "ps"
         assert ds.s0.attrs["units"] == "1/angstrom" and ds.strain.attrs["units"] == "1"
 
