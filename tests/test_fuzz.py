@@ -8,7 +8,6 @@ one more line in ``READERS``.
 
 import contextlib
 import signal
-import tempfile
 from pathlib import Path
 
 import h5py
@@ -58,8 +57,29 @@ def _deadline(seconds=60):
         signal.signal(signal.SIGALRM, previous)
 
 
-def _only_this_file(folder: Path, name: str) -> None:
-    assert sorted(p.name for p in folder.iterdir()) == [name], "a reader or parser wrote beside its input"
+def _fuzz(inputs, path: Path, parse, check) -> int:
+    """Write each example of ``inputs`` (bytes) to ``path`` and ``parse(path)`` it: a UedflowError of one line, or
+    a result that passes ``check(data, result)``; nothing may appear beside ``path``. Returns the results seen."""
+    files, tried, good = sorted(p.name for p in path.parent.iterdir() if p != path), [], []
+
+    @FUZZ
+    @given(data=inputs)
+    def run(data):
+        path.write_bytes(data)
+        tried.append(1)
+        try:
+            result = parse(path)
+        except UedflowError as exc:
+            assert str(exc) and "\n" not in str(exc).strip()
+        else:
+            good.append(1)
+            check(data, result)
+        assert sorted(p.name for p in path.parent.iterdir()) == sorted([*files, path.name]), "wrote beside its input"
+
+    with _deadline():
+        run()
+    assert len(tried) >= EXAMPLES
+    return len(good)
 
 
 _edits = st.lists(st.tuples(st.sampled_from(["cut", "put", "add"]), st.integers(0, 1 << 16), st.binary(max_size=8)),
@@ -80,33 +100,23 @@ def _mutate(data: bytes, edits, header: int) -> bytes:
 
 
 @pytest.mark.parametrize(("name", "suffix", "write"), READERS, ids=[r[0] for r in READERS])
-def test_fuzzed_frame_files_give_frames_or_one_clear_error(name, suffix, write):
-    folder = Path(tempfile.mkdtemp(prefix=f"fuzz-{name}-"))
+def test_fuzzed_frame_files_give_frames_or_one_clear_error(name, suffix, write, tmp_path):
+    folder = tmp_path
     path = folder / f"frame{suffix}"
     write(path, FRAMES)
     valid = path.read_bytes()
-    tried = []
 
-    @FUZZ
-    @given(edits=_edits)
-    def run(edits):
-        data = _mutate(valid, edits, header=512)
-        path.write_bytes(data)
-        tried.append(1)
-        try:
-            info = frame_info(path)
-            frames = [read_frame(path, i) for i in (0, info.n_frames - 1)]
-        except UedflowError as exc:
-            assert str(exc) and "\n" not in str(exc).strip()
-        else:
-            assert all(f.shape == info.shape and f.ndim == 2 for f in frames)
-            if data == valid:
-                np.testing.assert_array_equal(frames[-1], FRAMES[-1])
-        _only_this_file(folder, path.name)
+    def parse(path):
+        info = frame_info(path)
+        return info, [read_frame(path, i) for i in (0, info.n_frames - 1)]
 
-    with _deadline():
-        run()
-    assert len(tried) >= EXAMPLES
+    def check(data, result):
+        info, frames = result
+        assert all(f.shape == info.shape and f.ndim == 2 for f in frames)
+        if data == valid:
+            np.testing.assert_array_equal(frames[-1], FRAMES[-1])
+
+    assert _fuzz(_edits.map(lambda e: _mutate(valid, e, header=512)), path, parse, check)
 
 
 # -- manifest CSV ---------------------------------------------------------------------------------------------------
@@ -132,31 +142,16 @@ def _manifest(draw):
     return draw(st.one_of(st.just(text), st.builds(lambda e: _mutate(text, e, 64), _edits)))
 
 
-def test_fuzzed_manifests_give_records_or_one_clear_error():
-    folder = Path(tempfile.mkdtemp(prefix="fuzz-manifest-"))
+def test_fuzzed_manifests_give_records_or_one_clear_error(tmp_path):
+    folder = tmp_path
     for name in ("a.npy", "b.npy"):
         np.save(folder / name, FRAMES[0])
-    path = folder / "frames.csv"
-    tried, good = [], []
 
-    @FUZZ
-    @given(data=_manifest())
-    def run(data):
-        path.write_bytes(data)
-        tried.append(1)
-        try:
-            records = read_manifest(path)
-        except UedflowError as exc:
-            assert str(exc) and "\n" not in str(exc).strip()
-        else:
-            good.append(1)
-            assert records and all(r.file.is_file() and np.isfinite(r.delay_ps) for r in records)
-            assert len({(r.scan, r.delay_ps) for r in records}) == len(records)
-        assert sorted(p.name for p in folder.iterdir()) == ["a.npy", "b.npy", "frames.csv"]
+    def check(data, records):
+        assert records and all(r.file.is_file() and np.isfinite(r.delay_ps) for r in records)
+        assert len({(r.scan, r.delay_ps) for r in records}) == len(records)
 
-    with _deadline():
-        run()
-    assert len(tried) >= EXAMPLES and good  # some valid manifests were generated and read
+    assert _fuzz(_manifest(), folder / "frames.csv", read_manifest, check)  # some valid manifests were read
 
 
 # -- experiment TOML ------------------------------------------------------------------------------------------------
@@ -183,25 +178,10 @@ def _experiment(draw):
     return draw(st.one_of(st.just(text), st.builds(lambda e: _mutate(text, e, len(text)), _edits)))
 
 
-def test_fuzzed_experiment_files_give_an_experiment_or_one_clear_error():
-    folder = Path(tempfile.mkdtemp(prefix="fuzz-toml-"))
-    path = folder / "experiment.toml"
-    tried, good = [], []
+def test_fuzzed_experiment_files_give_an_experiment_or_one_clear_error(tmp_path):
+    folder = tmp_path
 
-    @FUZZ
-    @given(data=_experiment())
-    def run(data):
-        path.write_bytes(data)
-        tried.append(1)
-        try:
-            exp = load_experiment(path)
-        except UedflowError as exc:
-            assert str(exc) and "\n" not in str(exc).strip()
-        else:
-            good.append(1)
-            assert isinstance(exp, Experiment) and exp.beam.energy_keV > 0
-        _only_this_file(folder, path.name)
+    def check(data, exp):
+        assert isinstance(exp, Experiment) and exp.beam.energy_keV > 0
 
-    with _deadline():
-        run()
-    assert len(tried) >= EXAMPLES and good
+    assert _fuzz(_experiment(), folder / "experiment.toml", load_experiment, check)
