@@ -10,8 +10,11 @@ from uedflow.io import atomic_path, open_dataset, write_dataset
 
 
 def _ds():
-    return xr.Dataset({"intensity": (("delay", "s"), np.arange(6.0).reshape(2, 3))},
-                      coords={"delay": [-1.0, 1.0], "s": [0.1, 0.2, 0.3]}, attrs={"center_rc": (1.0, 2.0), "note": None})
+    ds = xr.Dataset({"intensity": (("delay", "s"), np.arange(6.0).reshape(2, 3))},
+                    coords={"delay": [-1.0, 1.0], "s": [0.1, 0.2, 0.3]}, attrs={"center_rc": (1.0, 2.0), "note": None})
+    for var in ds.variables.values():  # a stage file's variables carry units (write_dataset warns otherwise)
+        var.attrs.update(units="1", long_name="test value")
+    return ds
 
 
 def test_roundtrip_and_h5py(tmp_path):

@@ -47,12 +47,14 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from uedflow.errors import ConfigError
+from uedflow.io.text import read_text
 
 __all__ = [
     "BeamConfig",
@@ -270,11 +272,16 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
             hint = f"did you mean [{near[0]}]?" if near else f"valid sections are {', '.join(valid_sections)}"
             raise ConfigError(f"{source}: unknown section [{sec}]; {hint}")
     exp = data.get("experiment", {})
+    if not isinstance(exp, dict):
+        raise ConfigError(f"{source}: [experiment] must be a table, got {exp!r}")
     for key in exp:
         if key not in _EXPERIMENT_KEYS:
             raise _unknown_key("experiment", key, list(_EXPERIMENT_KEYS), source)
     if "manifest" not in exp:
         raise ConfigError(f"{source}: [experiment] needs 'manifest', the CSV listing the frames (file,scan,delay_ps)")
+    time_zero = _coerce(exp.get("time_zero_ps", 0.0), "float", "experiment.time_zero_ps", source)
+    if not math.isfinite(time_zero):
+        raise ConfigError(f"{source}: experiment.time_zero_ps must be a finite delay in ps, got {time_zero}")
     sections = {sec: _section(cls, data.get(sec, {}), sec, source) for sec, cls in _SECTIONS.items()}
     det = sections["detector"]
     resolved = {k: str((base / v).resolve()) for k in ("dark", "flat", "mask", "pyfai_mask", "poni")
@@ -312,8 +319,9 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
         sample=sections["sample"],
         reduce=sections["reduce"],
         analyze=sections["analyze"],
-        time_zero_ps=float(exp.get("time_zero_ps", 0.0)),
+        time_zero_ps=time_zero,
     )
+
 
 
 def load_experiment(path: str | Path) -> Experiment:
@@ -330,9 +338,8 @@ def load_experiment(path: str | Path) -> Experiment:
 
     path = Path(path)
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
-    except FileNotFoundError:
+        data = tomllib.loads(read_text(path, "experiment file"))
+    except (FileNotFoundError, IsADirectoryError):
         raise FileFormatError(f"experiment file {path} does not exist; give the path of an experiment .toml") from None
     except tomllib.TOMLDecodeError as exc:
         raise FileFormatError(f"experiment file {path} is not valid TOML: {exc}") from None

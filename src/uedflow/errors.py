@@ -15,6 +15,7 @@ __all__ = [
     "GeometryError",
     "CrystalError",
     "FitError",
+    "ClusterError",
 ]
 
 
@@ -44,3 +45,7 @@ class CrystalError(UedflowError, ValueError):
 
 class FitError(UedflowError, RuntimeError):
     """A fit that cannot be attempted at all (too few points, all NaN...)."""
+
+
+class ClusterError(UedflowError, RuntimeError):
+    """A ``dask.distributed`` cluster that lost its workers (none left for too long, tasks killing workers)."""

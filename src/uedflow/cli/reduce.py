@@ -20,8 +20,14 @@ __all__ = ["reduce_cmd"]
 @click.option("--checkpoint-every", "checkpoint_every", type=click.FloatRange(min=0), default=60.0,
               show_default=True, metavar="SECONDS",
               help="Save the progress to OUTPUT.partial/ this often (0: never); a rerun resumes from it.")
+@click.option("--worker-wait", "worker_wait", type=click.FloatRange(min=0), default=300.0, show_default=True,
+              metavar="SECONDS", help="With --scheduler: stop (progress kept) when the cluster has had no worker "
+              "this long.")
+@click.option("--memory", "memory_mb", type=click.IntRange(min=1), default=None, metavar="MB",
+              help="Bound on the frame buffers of all reading threads [MB]; default a quarter of the memory.")
 @quiet_option
-def reduce_cmd(experiment: Path, output: Path, scheduler: str | None, checkpoint_every: float, quiet: bool) -> None:
+def reduce_cmd(experiment: Path, output: Path, scheduler: str | None, checkpoint_every: float, worker_wait: float,
+               memory_mb: int | None, quiet: bool) -> None:
     """Reduce the frames of EXPERIMENT (a .toml file) to a calibrated powder series I(delay, s).
 
     s = 1/d in 1/Å, delays in ps. EXPERIMENT names the frames manifest (CSV: file,scan,delay_ps),
@@ -46,7 +52,8 @@ def reduce_cmd(experiment: Path, output: Path, scheduler: str | None, checkpoint
     folder = checkpoint_folder(output) if checkpoint_every > 0 else None
     with progress("reduce", quiet=quiet, unit="chunk") as bar:
         ds = reduce_experiment(exp, scheduler=scheduler, progress=bar, checkpoint=folder,
-                               checkpoint_every_s=checkpoint_every)
+                               checkpoint_every_s=checkpoint_every, worker_wait_s=worker_wait,
+                               memory_budget_bytes=None if memory_mb is None else memory_mb << 20)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_reduced(ds, output, experiment=exp)
     if folder is not None:

@@ -8,8 +8,10 @@ from uedflow.io.iris import IrisDataset, is_iris_file, read_iris
 from uedflow.io.manifest import manifest_rows, read_manifest, write_manifest
 from uedflow.io.mib import MibHeader, mib_header
 from uedflow.io.readers import FrameInfo, FrameReader, frame_info, get_reader, load_image, read_frame, register_reader
+from uedflow.io.text import read_text
 
 __all__ = [
+    "read_text",
     "FrameInfo",
     "FrameReader",
     "FrameRecord",

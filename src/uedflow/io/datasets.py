@@ -16,6 +16,7 @@ import xarray as xr
 
 from uedflow.errors import FileFormatError
 from uedflow.io.atomic import atomic_path, provenance
+from uedflow.io.units import DYNAMICS_UNITS, REDUCED_UNITS, annotate
 
 __all__ = ["write_dataset", "open_dataset", "REDUCED_FORMAT", "REDUCED_VERSION", "DYNAMICS_FORMAT", "DYNAMICS_VERSION"]
 
@@ -25,6 +26,8 @@ REDUCED_VERSION = 1
 #: Format name and version of ``dynamics.h5`` (written by ``uedflow analyze``; docs/formats.md).
 DYNAMICS_FORMAT = "uedflow-dynamics"
 DYNAMICS_VERSION = 1
+#: units and long names of each format's variables (:mod:`uedflow.io.units`)
+_UNITS = {REDUCED_FORMAT: REDUCED_UNITS, DYNAMICS_FORMAT: DYNAMICS_UNITS}
 
 
 def _attr_safe(value: Any) -> Any:
@@ -56,6 +59,9 @@ def write_dataset(
 ) -> Path:
     """Write ``ds`` atomically to HDF5 (NetCDF4 via h5netcdf) with format and provenance attrs.
 
+    Every variable and coordinate gets the ``units`` and ``long_name`` of its format's table in
+    :mod:`uedflow.io.units` unless it has its own; one left without is named in a warning.
+
     Parameters
     ----------
     ds : xarray.Dataset
@@ -73,7 +79,7 @@ def write_dataset(
         The written file.
     """
     path = Path(path)
-    out = ds.copy()
+    out = annotate(ds.copy(), _UNITS.get(format, {}), where=f"{format} file {path}")
     out.attrs = {k: _attr_safe(v) for k, v in {**ds.attrs, **provenance(config, inputs)}.items()}
     out.attrs["format"] = format
     out.attrs["format_version"] = int(version)

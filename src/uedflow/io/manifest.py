@@ -19,6 +19,7 @@ from uedflow.errors import ConfigError, FileFormatError
 from uedflow.io.frames import FrameRecord, map_in_threads
 from uedflow.io.iris import is_iris_file, read_iris
 from uedflow.io.readers import frame_info
+from uedflow.io.text import read_text
 
 __all__ = ["read_manifest", "write_manifest", "manifest_rows"]
 
@@ -42,11 +43,9 @@ def read_manifest(path: str | Path) -> list[FrameRecord]:
     """
     path = Path(path)
     try:
-        text = path.read_text()
+        text = read_text(path, "manifest")
     except (FileNotFoundError, IsADirectoryError):
         raise FileFormatError(f"manifest {path} does not exist; [experiment] manifest must name a CSV of frames") from None
-    except UnicodeDecodeError:
-        raise FileFormatError(f"manifest {path} is not a text CSV file") from None
     reader = csv.DictReader(text.splitlines())
     cols = set(reader.fieldnames or [])
     missing = {"file", "scan", "delay_ps"} - cols

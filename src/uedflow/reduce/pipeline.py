@@ -42,7 +42,7 @@ from uedflow.reduce.calibrate import calibrate_camera_length, calibrate_geometry
 from uedflow.reduce.center import find_center, ring_center_offset
 from uedflow.reduce.checkpoint import PassCheckpoint
 from uedflow.reduce.combine import PowderSeries, combine_scans
-from uedflow.reduce.execute import PassResult, run_pass
+from uedflow.reduce.execute import WORKER_WAIT_S, PassResult, run_pass
 from uedflow.reduce.geometry import Geometry
 from uedflow.reduce.integrate import build_operator
 from uedflow.reduce.masks import (
@@ -285,6 +285,8 @@ def reduce_experiment(
     progress: Callable[[int, int], None] | None = None,
     checkpoint: str | Path | None = None,
     checkpoint_every_s: float = 60.0,
+    worker_wait_s: float = WORKER_WAIT_S,
+    memory_budget_bytes: int | None = None,
 ) -> xr.Dataset:
     """Reduce an experiment's frames to the calibrated powder series of docs/formats.md (reduced.h5).
 
@@ -303,6 +305,12 @@ def reduce_experiment(
         (:func:`uedflow.reduce.checkpoint.discard`).
     checkpoint_every_s : float
         Seconds between checkpoint saves.
+    worker_wait_s : float
+        (``scheduler`` only) Seconds to wait while the cluster has no worker before the reduction stops
+        (:class:`~uedflow.errors.ClusterError`), its progress kept in ``checkpoint``.
+    memory_budget_bytes : int, optional
+        (local threads) Bound on the read buffers of all threads; default a quarter of the machine's memory
+        (:func:`uedflow.reduce.execute.local_threads`).
 
     Returns
     -------
@@ -335,7 +343,8 @@ def reduce_experiment(
         delay = stack.delay_ps - t0
         window = _check_pass(exp, delay, op.s, static)
         res = run_pass(stack, op, window=window, delay_ps=delay, saturation=_saturation_level(exp, stack.data.dtype),
-                       scheduler=scheduler, progress=progress, readahead=ahead, checkpoint=ckpt)
+                       scheduler=scheduler, progress=progress, readahead=ahead, checkpoint=ckpt,
+                       worker_wait_s=worker_wait_s, memory_budget_bytes=memory_budget_bytes)
     clock.lap("pass")
     for i in np.flatnonzero(res.totals <= 0):  # NaN: a saturated bin in the window, handled by combine_scans
         rec = records[i]

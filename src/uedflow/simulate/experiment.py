@@ -51,7 +51,7 @@ import numpy as np
 from uedflow.config import _unknown_key, experiment_to_toml
 from uedflow.crystal import Structure, get_structure, reflections
 from uedflow.errors import ConfigError, FileFormatError, InputError
-from uedflow.io import write_manifest
+from uedflow.io import read_text, write_manifest
 from uedflow.io.atomic import atomic_dir
 from uedflow.reduce.geometry import Geometry
 from uedflow.simulate.atomistic import AtomisticModel
@@ -75,8 +75,8 @@ def load_run_config(path: str | Path) -> dict[str, Any]:
     """Read a run description TOML (see module docstring); ``preset = NAME`` entries are merged over that preset."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
+        data = tomllib.loads(read_text(path, "simulation config"))
+    except (FileNotFoundError, IsADirectoryError):
         raise FileFormatError(f"simulation config {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise FileFormatError(f"simulation config {path} is not valid TOML: {exc}") from None

@@ -1,0 +1,126 @@
+"""Units and long names of the variables of the stage files (docs/formats.md), given when a file is written.
+
+:func:`uedflow.io.write_dataset` gives every data variable and coordinate of a stage file the
+``units`` and ``long_name`` of its entry here, unless the variable carries its own. A variable
+with neither its own attributes nor an entry is reported (a :class:`UserWarning`, an error in the
+tests), so a variable added to a stage file gets its entry here. Units are UDUNITS-like
+strings; ``"1"`` marks a dimensionless number (ratios, flags, labels, counters).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import xarray as xr
+
+__all__ = ["REDUCED_UNITS", "DYNAMICS_UNITS", "annotate"]
+
+_NORM = "counts/pixel (normalised)"
+_AREA = "counts/pixel (normalised) * 1/angstrom"
+_DELAY = ("ps", "pump-probe delay relative to time zero")
+_SCAN = ("1", "scan number")
+
+#: variable -> (units, long_name) of reduced.h5
+REDUCED_UNITS: dict[str, tuple[str, str]] = {
+    "s": ("1/angstrom", "s = 1/d, bin centre"),
+    "delay": _DELAY,
+    "scan": _SCAN,
+    "intensity": (_NORM, "normalised powder intensity I(s), mean over scans"),
+    "intensity_sigma": (_NORM, "1-sigma of intensity"),
+    "intensity_scan": (_NORM, "normalised powder intensity of each scan"),
+    "intensity_scan_sigma": (_NORM, "Poisson 1-sigma of intensity_scan"),
+    "reference": (_NORM, "mean intensity before time zero"),
+    "reference_sigma": (_NORM, "1-sigma of reference"),
+    "differential": (_NORM, "intensity minus reference"),
+    "counts": ("1", "valid pixels in the s bin"),
+    "mask": ("1", "1 = valid pixel, 0 = masked"),
+    "diff_pattern": (_NORM, "mean frame after time zero minus mean frame before"),
+    "frame_weight": ("1", "normalisation factor applied to the frame"),
+    "frame_rejected": ("1", "1 = frame rejected whole"),
+}
+
+#: observable -> (units, what it is) of dynamics.h5
+_OBSERVABLES = {
+    "strain": ("1", "lattice strain -ds/s"),
+    "msd": ("angstrom^2", "mean-square displacement change"),
+    "width": ("1/angstrom", "FWHM change relative to t<0"),
+    "intensity": ("1", "peak intensity I/I0"),
+}
+_BY_OBSERVABLE = "unit of the observable (strain 1, msd angstrom^2, width 1/angstrom, intensity 1)"
+
+
+def _observable_entries() -> dict[str, tuple[str, str]]:
+    out = {}
+    for obs, (unit, what) in _OBSERVABLES.items():
+        for prefix, scope in (("", ""), ("family_", " averaged over the direction family")):
+            out[f"{prefix}{obs}"] = (unit, what + scope)
+            out[f"{prefix}{obs}_err"] = (unit, f"1-sigma of {what}{scope}")
+            out[f"{prefix}{obs}_qe"] = (unit, f"{what}{scope}, quasi-equilibrium mean")
+            out[f"{prefix}{obs}_qe_err"] = (unit, f"1-sigma of the quasi-equilibrium {what}{scope}")
+        out[f"{obs}_reference_err"] = (unit, f"1-sigma offset of {what} from its t<0 reference")
+        out[f"{obs}_fit"] = (unit, f"fitted kinetic curve of {what}")
+    return out
+
+
+#: variable -> (units, long_name) of dynamics.h5
+DYNAMICS_UNITS: dict[str, tuple[str, str]] = {
+    "hkl": ("1", "reflection (ring) label"),
+    "family": ("1", "reflection family of the ring"),
+    "delay": _DELAY,
+    "observable": ("1", "observable name"),
+    "direction": ("1", "crystal direction family"),
+    "scan": _SCAN,
+    "s0": ("1/angstrom", "peak position before time zero"),
+    "s0_err": ("1/angstrom", "1-sigma of s0"),
+    "eta": ("1", "pseudo-Voigt Lorentzian fraction"),
+    "position": ("1/angstrom", "fitted peak centre"),
+    "position_err": ("1/angstrom", "1-sigma of position"),
+    "position_scatter_err": ("1/angstrom", "standard error of position over scans"),
+    "fwhm": ("1/angstrom", "fitted peak FWHM"),
+    "fwhm_err": ("1/angstrom", "1-sigma of fwhm"),
+    "fwhm_scatter_err": ("1/angstrom", "standard error of fwhm over scans"),
+    "area": (_AREA, "integrated peak intensity"),
+    "area_err": (_AREA, "1-sigma of area"),
+    "area_scatter_err": (_AREA, "standard error of area over scans"),
+    "peak_chi2_red": ("1", "reduced chi-square of the peak fit"),
+    "fit_flag": ("1", "peak-fit flag bits (1 failed, 2 at bound, 4 no data, 8 bad model)"),
+    "scan_position": ("1/angstrom", "fitted peak centre of each scan"),
+    "scan_fwhm": ("1/angstrom", "fitted peak FWHM of each scan"),
+    "scan_area": (_AREA, "integrated peak intensity of each scan"),
+    "scan_fit_flag": ("1", "peak-fit flag bits of each scan"),
+    "irf_fwhm_ps": ("ps", "instrument response FWHM"),
+    "amplitude": (_BY_OBSERVABLE, "kinetic amplitude"),
+    "amplitude_err": (_BY_OBSERVABLE, "1-sigma of amplitude"),
+    "amplitude_boot_err": (_BY_OBSERVABLE, "bootstrap 1-sigma of amplitude"),
+    "tau_ps": ("ps", "rise time constant"),
+    "tau_err_ps": ("ps", "1-sigma of tau_ps"),
+    "tau_boot_err_ps": ("ps", "bootstrap 1-sigma of tau_ps"),
+    "t0_ps": ("ps", "fitted time zero"),
+    "t0_err_ps": ("ps", "1-sigma of t0_ps"),
+    "t0_boot_err_ps": ("ps", "bootstrap 1-sigma of t0_ps"),
+    "chi2_red": ("1", "reduced chi-square of the kinetic fit"),
+    "fit_success": ("1", "1 = kinetic fit usable"),
+    "family_tau_ps": ("ps", "weighted mean rise time of the direction family"),
+    "family_tau_err_ps": ("ps", "1-sigma of family_tau_ps"),
+    **_observable_entries(),
+}
+
+
+def annotate(ds: xr.Dataset, table: dict[str, tuple[str, str]], *, where: str) -> xr.Dataset:
+    """Give every variable and coordinate of ``ds`` (in place) the ``units``/``long_name`` of ``table`` it lacks.
+
+    Variables left without either are named in one :class:`UserWarning` (``where`` names the file).
+    """
+    missing = []
+    for name, var in ds.variables.items():
+        units, long_name = table.get(str(name), (None, None))
+        if "units" not in var.attrs and units is not None:
+            var.attrs["units"] = units
+        if "long_name" not in var.attrs and long_name is not None:
+            var.attrs["long_name"] = long_name
+        if not {"units", "long_name"} <= set(var.attrs):
+            missing.append(str(name))
+    if missing:
+        warnings.warn(f"{where}: variable(s) {', '.join(missing)} have no units or long_name; give them their "
+                      "attributes or an entry in uedflow.io.units", UserWarning, stacklevel=3)
+    return ds
