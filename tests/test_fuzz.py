@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from _ringsynth import write_mib
-from uedflow.config import Experiment, experiment_to_toml, load_experiment, read_manifest
+from uedflow.config import Experiment, experiment_to_toml, load_experiment
 from uedflow.errors import UedflowError
-from uedflow.io import frame_info, read_frame
+from uedflow.io import frame_info, read_frame, read_manifest
 
 EXAMPLES = int(__import__("os").environ.get("FUZZ_N", 1000))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
