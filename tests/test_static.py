@@ -11,6 +11,8 @@ from click.testing import CliRunner
 from test_beam_stop import REFERENCE, polygon_mask
 from uedflow.cli import main
 from uedflow.config import load_experiment
+from uedflow.dynamics import analyze
+from uedflow.errors import InputError
 from uedflow.io import read_frame, read_manifest
 from uedflow.reduce import open_reduced, reduce_experiment
 
@@ -81,6 +83,8 @@ def test_a_static_series_without_delays_averages_its_frames(tmp_path):
     good = np.isfinite(per_scan).all(axis=0)
     assert good.sum() > 60
     np.testing.assert_allclose(ds.intensity.values[0][good], per_scan[:, good].mean(axis=0), rtol=1e-6)
+    with pytest.raises(InputError, match="static pattern"):
+        analyze(ds)
 
 
 def test_a_delay_series_still_needs_frames_after_time_zero(tmp_path):

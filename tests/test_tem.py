@@ -58,7 +58,7 @@ def test_pixel_too_coarse_and_bad_images(tmp_path):
     with pytest.raises(FileFormatError, match="does not exist"):
         read_image(tmp_path / "missing.tif")
     (tmp_path / "x.dm3").write_bytes(b"0")
-    with pytest.raises(FileFormatError, match="TIFF"):
+    with pytest.raises(FileFormatError, match="not a readable DM3/DM4 file"):
         read_image(tmp_path / "x.dm3")
 
 

@@ -55,6 +55,9 @@ def _check_reduced(reduced: xr.Dataset) -> None:
                               "— reduce again")
     if "delay" not in reduced.coords:
         raise FileFormatError("reduced dataset has no 'delay' coordinate; give a uedflow-reduced file")
+    if int(reduced.attrs.get("static", 0)):
+        raise InputError("reduced dataset is a static pattern (every frame at one delay): there is no time dependence "
+                         "to analyze; reduce a delay series, with frames before and after time zero")
     delay = reduced["delay"].values
     if not np.any(delay < 0):
         raise InputError(

@@ -132,7 +132,10 @@ def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[G
         median -= images["dark"]
     usable = valid_pixels(dead, hot, saturated, user_mask=images["mask"])
     if np.count_nonzero(usable) < 16:
-        where = "the user mask ([detector] mask, pyfai_mask, mask_polygons)" if images["mask"] is not None else "no user mask"
+        det = exp.detector
+        where = " and ".join([f"the mask file {p} (experiment.detector.{k})" for k in ("mask", "pyfai_mask")
+                              if (p := getattr(det, k))] + ["experiment.detector.mask_polygons"] * bool(det.mask_polygons)
+                             ) or "no user mask"
         raise GeometryError(f"only {np.count_nonzero(usable)} valid pixels with {where} and the automatic masks ("
                             f"{int(dead.sum())} dead, {int(hot.sum())} hot, {int(saturated.sum())} saturated): the beam "
                             "center cannot be found; a mask marks usable pixels with 1/True — check it is not inverted "

@@ -18,6 +18,7 @@ import numpy as np
 
 from uedflow.crystal import Structure, get_structure, reflections
 from uedflow.errors import FileFormatError, InputError
+from uedflow.io import read_frame
 
 __all__ = ["read_image", "power_spectrum", "radial_profile", "TemFFTResult", "analyze_lattice_image"]
 
@@ -26,9 +27,8 @@ def read_image(path: str | Path) -> np.ndarray:
     """Read a grey-scale micrograph as float (M, N).
 
     TIFF via tifffile, PNG/JPEG/BMP via Pillow; colour images are
-    averaged over channels. DM3/DM4 are read with ncempy when it is installed
-    (an optional package uedflow does not depend on); otherwise convert them
-    to TIFF first. The pixel size is never taken from the file: pass it.
+    averaged over channels. DM3/DM4 through :func:`uedflow.io.read_frame`
+    (ncempy's reader). The pixel size is never taken from the file: pass it.
 
     Raises
     ------
@@ -40,7 +40,7 @@ def read_image(path: str | Path) -> np.ndarray:
         raise FileFormatError(f"image {path} does not exist")
     suffix = path.suffix.lower()
     if suffix in (".dm3", ".dm4"):
-        data = _read_dm(path)
+        data = read_frame(path)  # uedflow's DM3/DM4 frame reader
     elif suffix in (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".bmp", ".gif"):
         try:
             if suffix in (".tif", ".tiff"):
@@ -69,19 +69,6 @@ def read_image(path: str | Path) -> np.ndarray:
         raise FileFormatError(f"image {path} has {int(bad.sum())} NaN/inf pixel(s), first at (row, col) = "
                               f"{tuple(int(i) for i in np.argwhere(bad)[0])}; replace them before the analysis")
     return data
-
-
-def _read_dm(path: Path) -> np.ndarray:
-    """Image data of a Digital Micrograph file through the optional ncempy reader."""
-    try:
-        from ncempy.io import dm
-    except ImportError:
-        raise FileFormatError(
-            f"{path.name}: Digital Micrograph files need the optional package ncempy (pip install ncempy), "
-            "or convert the image to TIFF and pass --pixel-nm"
-        ) from None
-    with dm.fileDM(str(path)) as fh:
-        return np.asarray(fh.getDataset(0)["data"])
 
 
 def power_spectrum(image: np.ndarray, *, window: str = "hann") -> np.ndarray:
