@@ -137,7 +137,7 @@ def profile_view(reduced: xr.Dataset, dynamics: xr.Dataset | None = None, *, max
         if "fit_model" in dynamics and dynamics.sizes.get("s") == reduced.sizes["s"]:
             out["fit_model"] = rows(dynamics["fit_model"].values)
             out["fit_background"] = rows(dynamics["fit_background"].values)
-        out["rings"] = [{"hkl": str(h), "s0": float(s0)} for h, s0 in zip(dynamics["hkl"].values,
+        out["rings"] = [{"hkl": str(h), "s0": _num(s0)} for h, s0 in zip(dynamics["hkl"].values,
                                                                            dynamics["s0"].values, strict=True)]
     return out
 
@@ -206,13 +206,12 @@ def trace_view(dynamics: xr.Dataset, *, label: str = "") -> dict[str, Any]:
     per_scan = _scan_traces(dynamics)
 
     def kin(name: str, i: int, j: int) -> float | None:
-        v = float(dynamics[name].values[i, j]) if name in dynamics else float("nan")
-        return v if np.isfinite(v) else None
+        return _num(float(dynamics[name].values[i, j])) if name in dynamics else None
 
     rings = []
     for i, hkl in enumerate(dynamics["hkl"].values):
         ring: dict[str, Any] = {"hkl": str(hkl), "family": str(dynamics["family"].values[i]),
-                                "s0": float(dynamics["s0"].values[i])}
+                                "s0": _num(dynamics["s0"].values[i])}
         for o in OBSERVABLES:
             j = obs_index[o]
             ring[o] = {"tau_ps": kin("tau_ps", i, j), "tau_err_ps": kin("tau_err_ps", i, j),
@@ -263,20 +262,22 @@ def diagnostics_view(reduced: xr.Dataset | None, dynamics: xr.Dataset | None = N
         out["peak_delay"] = dynamics["delay"].values.astype(float).tolist()
         out["peak_chi2"] = pack(dynamics["peak_chi2_red"].values)
         out["kinetic_chi2"] = [
-            {"hkl": str(h), "observable": str(o), "chi2_red": float(dynamics["chi2_red"].values[i, j]),
+            {"hkl": str(h), "observable": str(o), "chi2_red": _num(dynamics["chi2_red"].values[i, j]),
              "success": bool(dynamics["fit_success"].values[i, j])}
             for i, h in enumerate(dynamics["hkl"].values) for j, o in enumerate(dynamics["observable"].values)]
     return out
+
+
+def _num(x: float) -> float | None:
+    """A float for JSON: None for NaN and inf."""
+    return float(x) if np.isfinite(x) else None
 
 
 def comparison_view(comparison: Any) -> dict[str, Any] | None:
     """Rows of :func:`uedflow.dynamics.compare` (value ± σ per sample, z, p, significant), or None."""
     if comparison is None:
         return None
-
-    def num(x: float) -> float | None:
-        return float(x) if np.isfinite(x) else None
-
+    num = _num
     return {"labels": list(comparison.labels), "alpha": comparison.alpha,
             "rows": [{"hkl": r.hkl, "quantity": r.quantity, "unit": r.unit, "values": [num(v) for v in r.values],
                       "errors": [num(e) for e in r.errors], "z": [num(z) for z in r.z], "p": [num(p) for p in r.p],
