@@ -1,0 +1,206 @@
+"""Live reduction during a beamtime: reduce the frames that have landed, again as more land.
+
+:func:`watch_experiment` polls the experiment's frames: the rows of its manifest whose file exists and
+holds the frame (a multi-frame HDF5/MIB/npy file may still be growing), or, with ``pattern``, the files
+of the data folder whose names give scan and delay (:func:`uedflow.config.manifest_rows`). When
+``every_frames`` new frames have landed, or ``every_s`` seconds have passed with at least one, it
+writes the frames seen so far to ``OUT/frames-landed.csv`` (in the order a batch manifest has) and
+runs the same reduction as ``uedflow reduce`` on them, with the same checkpoint folder and atomic
+write of ``OUT/reduced.h5``; then, when the series allows it, the analysis (``dynamics.h5``) and the
+explorer page (``explore.html``, reloading itself). Once every frame has landed, ``reduced.h5`` is the
+batch reduction of the same frames. Stopped and restarted, it continues: frames already reduced are
+not counted as new, and the next update covers them all.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from uedflow.config import Experiment, load_experiment, manifest_rows, write_manifest
+from uedflow.errors import ConfigError, UedflowError
+from uedflow.io import atomic_path, frame_info
+
+__all__ = ["WatchUpdate", "landed_rows", "watch_experiment"]
+
+log = logging.getLogger(__name__)
+
+LANDED = "frames-landed.csv"
+
+
+@dataclass(frozen=True)
+class WatchUpdate:
+    """One update of a watch: when, how many frames, what was written, and why something was not."""
+
+    time: float
+    n_frames: int
+    reduced: Path | None
+    dynamics: Path | None
+    explorer: Path | None
+    message: str
+
+
+def _has_frame(path: Path, index: int | None, dataset: str | None) -> bool:
+    """True when ``path`` exists and holds frame ``index`` (a growing multi-frame file may not yet)."""
+    if not path.is_file():
+        return False
+    try:
+        return (index or 0) < frame_info(path, dataset).n_frames
+    except (UedflowError, OSError):  # still being written
+        return False
+
+
+def landed_rows(exp: Experiment, *, pattern: str | None = None) -> list[dict]:
+    """Manifest rows (file given absolute) of the frames that have landed, in batch-manifest order.
+
+    Without ``pattern``: the rows of the experiment's manifest (which may name frames still to come)
+    whose frame is on disk. With ``pattern``: every readable file of the manifest's folder whose name
+    matches (see :func:`uedflow.config.manifest_rows`).
+    """
+    folder = Path(exp.manifest).parent
+    if pattern is not None:
+        regex = re.compile(pattern)
+        files = [folder / n for n in sorted(os.listdir(folder)) if regex.search(n)]
+        files = [f for f in files if _has_frame(f, 0, None)]
+        rows = manifest_rows(files, folder, pattern=pattern) if files else []
+        return [{**r, "file": str((folder / r["file"]).resolve())} for r in rows]
+    try:
+        with open(exp.manifest, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError:
+        return []
+    out = []
+    for r in rows:
+        path = (folder / (r.get("file") or "")).resolve()
+        index = int(r["index"]) if r.get("index") not in (None, "") else None
+        if r.get("file") and _has_frame(path, index, r.get("dataset") or None):
+            out.append({**r, "file": str(path)})
+    return out
+
+
+def _update(exp: Experiment, rows: list[dict], out: Path, *, analyze: bool, refresh_s: float) -> WatchUpdate:
+    """Reduce the landed frames to OUT/reduced.h5 (checkpoint and atomic write as ``uedflow reduce``), then
+    analyse and write the explorer when the series allows."""
+    from uedflow.reduce.checkpoint import checkpoint_folder, discard
+    from uedflow.reduce.pipeline import reduce_experiment, write_reduced
+    from uedflow.report.explorer import EXPLORER_NAME, write_explorer
+
+    landed = out / LANDED
+    with atomic_path(landed) as tmp:
+        write_manifest(tmp, rows)
+    sub = replace(exp, manifest=landed)
+    reduced = out / "reduced.h5"
+    ds = reduce_experiment(sub, checkpoint=checkpoint_folder(reduced))
+    write_reduced(ds, reduced, experiment=sub)
+    discard(checkpoint_folder(reduced))
+    dynamics, message = None, "reduced"
+    if analyze:
+        from uedflow.dynamics import analyze as analyze_series
+        from uedflow.dynamics import write_dynamics
+
+        try:
+            dyn = analyze_series(ds, config=exp.analyze)
+            dynamics = write_dynamics(dyn, out / "dynamics.h5", inputs=[reduced])
+            message = "reduced and analysed"
+        except UedflowError as exc:
+            message = f"reduced; not analysed yet ({exc})"
+    explorer = write_explorer(reduced, [dynamics] if dynamics else [], out / EXPLORER_NAME, refresh_s=refresh_s,
+                              title=f"uedflow live — {exp.name} ({len(rows)} frames)")
+    return WatchUpdate(time.time(), len(rows), reduced, dynamics, explorer, message)
+
+
+def watch_experiment(
+    experiment: str | Path | Experiment,
+    out_dir: str | Path,
+    *,
+    pattern: str | None = None,
+    every_frames: int = 1,
+    every_s: float = 10.0,
+    poll_s: float = 0.5,
+    idle_stop_s: float | None = None,
+    analyze: bool = True,
+    refresh_s: float = 5.0,
+    on_update: Callable[[WatchUpdate], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> list[WatchUpdate]:
+    """Reduce an experiment's frames as they land, until stopped (Ctrl-C, ``should_stop``, or idle).
+
+    Parameters
+    ----------
+    experiment : path or Experiment
+        The experiment file (its manifest may list frames still to come).
+    out_dir : path
+        Folder of ``reduced.h5``, ``dynamics.h5``, ``explore.html`` and ``frames-landed.csv``.
+    pattern : str, optional
+        Read scan and delay from the names of the files in the manifest's folder instead of the manifest.
+    every_frames : int
+        Update after this many new frames...
+    every_s : float
+        ...or after this many seconds [s] with at least one new frame.
+    poll_s : float
+        Seconds between looks at the folder.
+    idle_stop_s : float, optional
+        Stop after this many seconds without a new frame (default: run until stopped).
+    analyze : bool
+        Also fit the peaks and kinetics at each update (once the series has enough delays).
+    refresh_s : float
+        The explorer page reloads itself this often [s].
+    on_update : callable, optional
+        Called with each :class:`WatchUpdate`.
+    should_stop : callable, optional
+        Polled; True ends the watch after the pending update.
+
+    Returns
+    -------
+    list of WatchUpdate
+        The updates made.
+    """
+    exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    if every_frames < 1 or not every_s > 0 or not poll_s > 0:
+        raise ConfigError(f"watch: every_frames must be >= 1 and every_s, poll_s > 0 (got {every_frames}, {every_s}, "
+                          f"{poll_s})")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    done = attempted = _already_reduced(out)
+    updates: list[WatchUpdate] = []
+    seen, last_new, last_update = done, time.monotonic(), time.monotonic()
+    while True:
+        rows = landed_rows(exp, pattern=pattern)
+        now = time.monotonic()
+        if len(rows) > seen:
+            seen, last_new = len(rows), now
+        stop = (should_stop is not None and should_stop()) or (
+            idle_stop_s is not None and now - last_new >= idle_stop_s)
+        pending = seen > done
+        if pending and (seen - attempted >= every_frames or now - last_update >= every_s or stop):
+            attempted = len(rows)
+            try:
+                upd = _update(exp, rows, out, analyze=analyze, refresh_s=refresh_s)
+                done = len(rows)
+            except UedflowError as exc:  # e.g. no frame after time zero yet: try again with more frames
+                upd = WatchUpdate(time.time(), len(rows), None, None, None, f"waiting: {exc}")
+            last_update = time.monotonic()
+            updates.append(upd)
+            log.info("watch: %d frames, %s", upd.n_frames, upd.message)
+            if on_update is not None:
+                on_update(upd)
+            if not (stop and upd.reduced is None):
+                continue
+        if stop:
+            return updates
+        time.sleep(poll_s)
+
+
+def _already_reduced(out: Path) -> int:
+    """Frames in the last update's reduction (0 if there is none): a restarted watch continues from there."""
+    landed, reduced = out / LANDED, out / "reduced.h5"
+    if not (landed.is_file() and reduced.is_file() and reduced.stat().st_mtime >= landed.stat().st_mtime - 1):
+        return 0
+    with landed.open(newline="") as fh:
+        return sum(1 for _ in csv.DictReader(fh))
