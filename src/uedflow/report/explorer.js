@@ -89,7 +89,8 @@
     let lx = W - m.r - 6; g.textAlign = "right";
     for (const s of spec.series.slice().reverse()) if (s.name) { g.fillStyle = s.color || "#000"; g.fillText(s.name, lx, 14); lx -= g.measureText(s.name).width + 14; }
     const rec = {series: spec.series.map((s) => ({name: s.name || "", x: Array.from(s.x), y: Array.from(s.y), err: s.err ? Array.from(s.err) : null})),
-      pixel: (k, i) => { const r = cv.getBoundingClientRect(), f = r.width / W; const s = spec.series[k]; return [r.left + X(s.x[i]) * f, r.top + Y(s.y[i]) * f]; },
+      at: (x, y) => { const r = cv.getBoundingClientRect(), f = r.width / W; return [r.left + X(x) * f, r.top + Y(y) * f]; },
+      pixel: (k, i) => rec.at(spec.series[k].x[i], spec.series[k].y[i]),
       xdata: (px) => x0 + (px - m.l) / (W - m.l - m.r) * (x1 - x0)};
     window.uedflowPlots[id] = rec; cv._spec = spec; cv._rec = rec; cv._X = X; cv._Y = Y;
     return rec;
@@ -204,13 +205,13 @@
         const r = smp.rings[j], fit = r[o], c = COLORS[n % COLORS.length], tag = S.length > 1 ? smp.label + " " : "";
         const y = row(smp[o], j), e = row(smp[o + "_err"], j);
         ser.push({name: tag + "(" + r.hkl + ")", x: smp.delay, y: y, err: e, kind: "pts", color: c,
-          hover: (i) => (tag + "(" + r.hkl + ") " + lab + " = " + pm(y[i], e[i]) + " " + unit + " at " + fmt(smp.delay[i]) +
+          hover: (i) => (tag + "(" + r.hkl + ") " + lab + " = " + pm(y[i], e[i]) + (unit !== "1" ? " " + unit : "") + " at " + fmt(smp.delay[i]) +
             " ps; τ = " + pm(fit.tau_ps, fit.tau_err_ps) + " ps")});
         ser.push({name: "", x: smp.delay, y: row(smp[o + "_fit"], j), color: c, dash: fit.success ? [] : [2, 3]});
         if (state.scans && smp.scans.length) smp.scans.forEach((sc, q) => {
           const p = smp["scan_" + o], n1 = p.shape[1], n2 = p.shape[2], ys = arr(p).subarray((q * n1 + j) * n2, (q * n1 + j + 1) * n2);
           ser.push({name: n === 0 ? "scan " + sc : "", x: smp.delay, y: ys, kind: "pts", hollow: true, size: 2.5, color: COLORS[(q + 4) % COLORS.length],
-            hover: (i) => "scan " + sc + " (" + r.hkl + ") " + lab + " = " + fmt(ys[i]) + " " + unit + " at " + fmt(smp.delay[i]) + " ps"});
+            hover: (i) => "scan " + sc + " (" + r.hkl + ") " + lab + " = " + fmt(ys[i]) + (unit !== "1" ? " " + unit : "") + " at " + fmt(smp.delay[i]) + " ps"});
         });
       });
       const f = ring[o];
