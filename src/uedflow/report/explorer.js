@@ -248,8 +248,9 @@
     plot("dose", {xlabel: "delay (ps)", ylabel: "dose (frame weight, 1 = median)", series: perScan(G.dose, "weight")});
     $("rejected").innerHTML = "<tr><th>scan</th><th>delay (ps)</th><th>why</th></tr>" + (G.rejected.length ? G.rejected.map((r) =>
       "<tr><td>" + r.scan + "</td><td>" + fmt(r.delay_ps) + "</td><td>" + esc(r.reason) + "</td></tr>").join("") : "<tr><td colspan=3>none</td></tr>");
-    if (G.peak_chi2) {
-      plot("chi2", {xlabel: "delay (ps)", ylabel: "peak fit χ²/dof", series: G.hkl.map((h, k) => ({name: "(" + h + ")", x: G.peak_delay, y: row(G.peak_chi2, k),
+    if (!G.peak_chi2) $("chi2").style.display = "none";
+    if (G.kinetic_chi2) {
+      if (G.peak_chi2) plot("chi2", {xlabel: "delay (ps)", ylabel: "peak fit χ²/dof", series: G.hkl.map((h, k) => ({name: "(" + h + ")", x: G.peak_delay, y: row(G.peak_chi2, k),
         color: COLORS[k % COLORS.length], kind: "pts", hover: (i) => "(" + h + ") at " + fmt(G.peak_delay[i]) + " ps: χ²/dof = " + fmt(row(G.peak_chi2, k)[i])}))});
       $("kinetic-chi2").innerHTML = "<tr><th>ring</th><th>observable</th><th>χ²/dof</th><th>fit</th></tr>" + G.kinetic_chi2.map((r) =>
         "<tr><td>" + esc(r.hkl) + "</td><td>" + esc(r.observable) + "</td><td>" + fmt(r.chi2_red) + "</td><td>" + (r.success ? "good" : "flagged") + "</td></tr>").join("");

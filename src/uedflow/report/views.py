@@ -260,7 +260,8 @@ def diagnostics_view(reduced: xr.Dataset | None, dynamics: xr.Dataset | None = N
     if dynamics is not None:
         out["hkl"] = [str(h) for h in dynamics["hkl"].values]
         out["peak_delay"] = dynamics["delay"].values.astype(float).tolist()
-        out["peak_chi2"] = pack(dynamics["peak_chi2_red"].values)
+        if "peak_chi2_red" in dynamics:
+            out["peak_chi2"] = pack(dynamics["peak_chi2_red"].values)
         out["kinetic_chi2"] = [
             {"hkl": str(h), "observable": str(o), "chi2_red": _num(dynamics["chi2_red"].values[i, j]),
              "success": bool(dynamics["fit_success"].values[i, j])}
