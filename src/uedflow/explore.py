@@ -19,7 +19,7 @@ import xarray as xr
 from uedflow.report.explorer import load_stage_files, render_explorer, write_explorer
 from uedflow.report.views import explorer_data
 
-__all__ = ["show", "write", "page"]
+__all__ = ["ExplorerView", "show", "write", "page"]
 
 write = write_explorer
 
@@ -33,9 +33,20 @@ def page(reduced: str | Path | xr.Dataset | None, dynamics: str | Path | xr.Data
     return render_explorer(explorer_data(red, dyn, labels=labels, title=title, **thin))
 
 
+class ExplorerView:
+    """The explorer in a notebook cell: Jupyter renders any object with ``_repr_html_`` (no IPython import)."""
+
+    def __init__(self, page_html: str, height_px: int) -> None:
+        self.page, self.height_px = page_html, height_px
+
+    def _repr_html_(self) -> str:
+        doc = html.escape(self.page, quote=True)
+        return f'<iframe srcdoc="{doc}" style="width:100%;height:{self.height_px}px;border:0"></iframe>'
+
+
 def show(reduced: str | Path | xr.Dataset | None, dynamics: str | Path | xr.Dataset | Sequence[Any] = (), *,
-         labels: Sequence[str] | None = None, height_px: int = 900, **thin: int) -> Any:
-    """Show the explorer in a Jupyter notebook (an ``IPython.display.HTML`` iframe of :func:`page`).
+         labels: Sequence[str] | None = None, height_px: int = 900, **thin: int) -> ExplorerView:
+    """Show the explorer in a Jupyter notebook: the page of :func:`page` in a frame of the cell's output.
 
     Parameters
     ----------
@@ -50,7 +61,4 @@ def show(reduced: str | Path | xr.Dataset | None, dynamics: str | Path | xr.Data
     **thin
         ``max_delays``, ``max_bins``, ``max_px`` (see :func:`uedflow.report.views.explorer_data`).
     """
-    from IPython.display import HTML
-
-    doc = html.escape(page(reduced, dynamics, labels=labels, **thin), quote=True)
-    return HTML(f'<iframe srcdoc="{doc}" style="width:100%;height:{height_px}px;border:0"></iframe>')
+    return ExplorerView(page(reduced, dynamics, labels=labels, **thin), height_px)

@@ -102,7 +102,7 @@ def render_explorer(data: dict[str, Any], *, refresh_s: float | None = None) -> 
     blob = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
     refresh = f"<meta http-equiv=refresh content='{refresh_s:g}'>" if refresh_s else ""
     title = html.escape(data["title"])
-    live = " <span class=note>(live: reloads every {:g} s)</span>".format(refresh_s) if refresh_s else ""
+    live = f" <span class=note>(live: reloads every {refresh_s:g} s)</span>" if refresh_s else ""
     body = "".join(f(data) for f in (_section_profiles, _section_patterns, _section_traces, _section_comparison,
                                      _section_diagnostics))
     return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>{refresh}<title>{title}</title>"
