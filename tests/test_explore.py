@@ -8,24 +8,12 @@ from click.testing import CliRunner
 
 from uedflow.cli import main
 from uedflow.report.explorer import render_explorer, write_explorer
-from uedflow.report.synthetic import synthetic_dynamics, synthetic_reduced, synthetic_truth
+from uedflow.report.synthetic import synthetic_dynamics, synthetic_long_series, synthetic_reduced, synthetic_truth
 from uedflow.report.views import explorer_data, unpack
 
 
-def large_series(n_delays: int = 2048, n_s: int = 1000):
-    """A 2,048-delay × 1,000-bin reduced series on a 1024² detector and its dynamics with per-delay fits."""
-    truth = synthetic_truth(s_max=1.0, seed=1)
-    delays = np.linspace(-10.0, 200.0, n_delays)
-    red = synthetic_reduced(truth, n_s=n_s, shape=(1024, 1024), delays_ps=delays)
-    dyn = synthetic_dynamics(truth, delays_ps=delays)
-    dyn = dyn.assign_coords(s=red["s"].values)
-    dyn["fit_model"] = (("delay", "s"), red["intensity"].values * 1.001)
-    dyn["fit_background"] = (("delay", "s"), 0.5 * red["intensity"].values)
-    return red, dyn
-
-
 def test_long_series_is_thinned_below_50_MB_and_shows_the_files_rows(tmp_path):
-    red, dyn = large_series()
+    red, dyn = synthetic_long_series()
     page = write_explorer(red, [dyn], tmp_path / "explore.html")
     size_mb = page.stat().st_size / 1e6
     print(f"2048 delays x 1000 bins: explorer {size_mb:.1f} MB")

@@ -86,8 +86,9 @@
       g.setLineDash([]);
     }
     g.restore();
-    let lx = W - m.r - 6; g.textAlign = "right";
-    for (const s of spec.series.slice().reverse()) if (s.name) { g.fillStyle = s.color || "#000"; g.fillText(s.name, lx, 14); lx -= g.measureText(s.name).width + 14; }
+    let ly = m.t + 14; g.textAlign = "right";  // legend: one line per named series, top right inside the axes
+    for (const s of spec.series) if (s.name) { g.fillStyle = "rgba(255,255,255,0.8)"; g.fillRect(W - m.r - 10 - g.measureText(s.name).width, ly - 11, g.measureText(s.name).width + 8, 14);
+      g.fillStyle = s.color || "#000"; g.fillText(s.name, W - m.r - 6, ly); ly += 14; }
     const rec = {series: spec.series.map((s) => ({name: s.name || "", x: Array.from(s.x), y: Array.from(s.y), err: s.err ? Array.from(s.err) : null})),
       at: (x, y) => { const r = cv.getBoundingClientRect(), f = r.width / W; return [r.left + X(x) * f, r.top + Y(y) * f]; },
       pixel: (k, i) => rec.at(spec.series[k].x[i], spec.series[k].y[i]),

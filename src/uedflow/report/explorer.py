@@ -33,7 +33,7 @@ border-bottom:1px solid #ccc;margin-top:1.6em}canvas{border:1px solid #eee;max-w
 .row{display:flex;flex-wrap:wrap;gap:8px}.note{color:#666;font-size:.9em}#tip{position:absolute;display:none;
 background:#fffbe6;border:1px solid #caa;padding:3px 6px;font-size:12px;pointer-events:none;white-space:nowrap}
 table{border-collapse:collapse;font-size:.9em}td,th{border:1px solid #ddd;padding:2px 6px;text-align:right}
-tr.sig{background:#fde2e2}#slider{width:60%}.bar{position:sticky;top:0;background:#fff;padding:6px 0;z-index:2}
+tr.sig{background:#fde2e2}.scroll{max-height:320px;overflow-y:auto}#slider{width:60%}.bar{position:sticky;top:0;background:#fff;padding:6px 0;z-index:2}
 """
 
 
@@ -89,7 +89,7 @@ def _section_diagnostics(data: dict[str, Any]) -> str:
 <canvas id=center-row width=600 height=240></canvas><canvas id=center-col width=600 height=240></canvas>
 <canvas id=dose width=600 height=240></canvas><canvas id=chi2 width=600 height=240></canvas></div>
 <div class=row><div><h3>Rejected frames</h3><table id=rejected></table></div>
-<div><h3>Kinetic fits</h3><table id=kinetic-chi2></table></div></div>"""
+<div><h3>Kinetic fits</h3><div class=scroll><table id=kinetic-chi2></table></div></div></div>"""
 
 
 def render_explorer(data: dict[str, Any], *, refresh_s: float | None = None) -> str:

@@ -18,7 +18,7 @@ from uedflow.crystal import get_structure, reflections
 from uedflow.dynamics.models import exp_rise
 from uedflow.io.datasets import DYNAMICS_FORMAT, DYNAMICS_VERSION, REDUCED_FORMAT, REDUCED_VERSION
 
-__all__ = ["OBSERVABLES", "synthetic_truth", "synthetic_dynamics", "synthetic_reduced"]
+__all__ = ["OBSERVABLES", "synthetic_truth", "synthetic_dynamics", "synthetic_reduced", "synthetic_long_series"]
 
 #: Observables of a dynamics file, in format order.
 OBSERVABLES = ("strain", "msd", "width", "intensity")
@@ -189,3 +189,16 @@ def synthetic_reduced(truth: dict[str, Any], *, n_s: int = 400, shape: tuple[int
                "center_residual_px": 0.05},
     )
     return ds
+
+
+def synthetic_long_series(n_delays: int = 2048, n_s: int = 1000, *, shape: tuple[int, int] = (1024, 1024),
+                          seed: int = 1) -> tuple[xr.Dataset, xr.Dataset]:
+    """A long reduced series (``n_delays`` from −10 to 200 ps × ``n_s`` bins on a ``shape`` detector) and its
+    dynamics with a per-delay fitted profile and background: the worst case for the explorer's size."""
+    truth = synthetic_truth(s_max=1.0, seed=seed)
+    delays = np.linspace(-10.0, 200.0, n_delays)
+    red = synthetic_reduced(truth, n_s=n_s, shape=shape, delays_ps=delays, seed=seed)
+    dyn = synthetic_dynamics(truth, delays_ps=delays, seed=seed).assign_coords(s=red["s"].values)
+    dyn["fit_model"] = (("delay", "s"), red["intensity"].values * 1.001)
+    dyn["fit_background"] = (("delay", "s"), 0.5 * red["intensity"].values)
+    return red, dyn
