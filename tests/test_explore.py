@@ -77,3 +77,23 @@ def test_notebook_view_is_the_same_page():
     page = render_explorer(explorer_data(red, [dyn]))
     srcdoc = html.unescape(re.search(r'srcdoc="(.*?)"', shown, re.S)[1])
     assert srcdoc == page
+
+
+def test_diagnostics_show_per_frame_centres_when_recorded_else_the_fixed_one():
+    from uedflow.report.views import diagnostics_view
+
+    t = synthetic_truth(s_max=0.5)
+    red = synthetic_reduced(t)
+    fixed = diagnostics_view(red)
+    assert "center_row" not in fixed and fixed["center_rc"] == [48.0, 48.0]
+    rng = np.random.default_rng(0)
+    rows = 48.0 + 0.1 * rng.standard_normal((red.sizes["scan"], red.sizes["delay"]))
+    red["center_row"] = (("delay", "scan"), rows.T, {"units": "px"})  # any dimension order
+    red["center_col"] = (("scan", "delay"), rows - 1.0, {"units": "px"})
+    red["frame_rejected"][1, 3] = 1
+    red["frame_reject_reason"] = (("scan", "delay"), (red["frame_rejected"].values * 2).astype(np.uint8))
+    view = diagnostics_view(red)
+    np.testing.assert_array_equal(unpack(view["center_row"]), rows.astype(np.float32))
+    np.testing.assert_array_equal(unpack(view["center_col"]), (rows - 1.0).astype(np.float32))
+    assert view["rejected"] == [{"scan": 2, "delay_ps": float(red["delay"][3]),
+                                 "reason": "outlier against the other scans"}]

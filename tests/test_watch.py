@@ -113,3 +113,37 @@ def test_watch_manifest_rows_of_frames_still_to_come(frames, tmp_path):
     assert int(np.isfinite(open_reduced(again[0].reduced)["intensity_scan"][:, :, 0]).sum()) == 20
     page = (tmp_path / "live" / "explore.html").read_text()
     assert "http-equiv=refresh" in page and "(20 frames)" in page
+
+
+def test_watch_frames_appended_to_one_hdf5_file(frames, tmp_path):
+    """The detector appends each frame to one HDF5 dataset; the manifest names (file, index) ahead of time."""
+    import h5py
+
+    sim, stack = frames
+    exp = _landing(sim, tmp_path / "data")
+    h5 = tmp_path / "data" / "run.h5"
+    rows = [{"file": "run.h5", "scan": int(name[4]), "delay_ps": float(name.split("_")[1][:-6]), "index": k,
+             "dataset": "/entry/data"} for k, (name, _) in enumerate(stack)]
+    write_manifest(tmp_path / "data" / "frames.csv", rows)
+    shape = stack[0][1].shape
+
+    def acquire():
+        for k, (_, frame) in enumerate(stack):
+            time.sleep(0.3)
+            with h5py.File(h5, "a") as f:  # opened, grown by one frame, closed: as a detector writer does
+                d = f.require_dataset("/entry/data", shape=(0, *shape), maxshape=(None, *shape), dtype=frame.dtype,
+                                      chunks=(1, *shape)) if "/entry/data" not in f else f["/entry/data"]
+                d.resize(k + 1, axis=0)
+                d[k] = frame
+
+    writer = threading.Thread(target=acquire)
+    writer.start()
+    try:
+        updates = watch_experiment(exp, tmp_path / "live", every_frames=5, poll_s=0.2, idle_stop_s=2.0, analyze=False)
+    finally:
+        writer.join()
+    assert [u.n_frames for u in updates if u.reduced is not None][-1] == 20
+    res = CliRunner().invoke(main, ["reduce", str(exp), "-o", str(tmp_path / "batch.h5"), "-q"])
+    assert res.exit_code == 0, res.output
+    xr.testing.assert_identical(open_reduced(tmp_path / "live" / "reduced.h5").drop_attrs(),
+                                open_reduced(tmp_path / "batch.h5").drop_attrs())
