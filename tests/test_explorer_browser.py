@@ -129,6 +129,24 @@ def test_traces_equal_dynamics_and_hover_shows_sigma(page, stage_files):
     assert errors == []
 
 
+def test_per_scan_traces(page, stage_files):
+    """Ticking "per-scan traces" overlays each scan's strain, s̄₀/s − 1 (= Δd/d₀) of that scan's own fits."""
+    pg, errors, _, _ = page
+    _, dyn, _ = stage_files
+    k = 0
+    pg.select_option("#ring", str(k))
+    pg.check("#scans")
+    series = {s["name"]: s for s in pg.evaluate("window.uedflowPlots['trace-strain'].series")}
+    before = dyn["delay"].values < 0
+    for q, scan in enumerate(dyn["scan"].values):
+        pos = np.where(dyn["scan_fit_flag"].values[q, k] == 0, dyn["scan_position"].values[q, k], np.nan)
+        ref = np.nanmean(pos[before])
+        np.testing.assert_allclose(np.array(series[f"scan {scan}"]["y"], float), ref / pos - 1.0, rtol=1e-5,
+                                   atol=1e-9)
+    pg.uncheck("#scans")
+    assert errors == []
+
+
 def test_click_on_a_ring_shows_its_traces_and_comparison(page, stage_files):
     pg, errors, requests, html = page
     _, dyn, _ = stage_files

@@ -180,14 +180,14 @@ def _scan_traces(dyn: xr.Dataset) -> dict[str, np.ndarray] | None:
     delay = dyn["delay"].values
     for k in range(dyn.sizes["scan"]):
         flag = dyn["scan_fit_flag"].values[k]
-        zero = np.zeros_like(dyn["scan_position"].values[k])
+        one = np.ones_like(dyn["scan_position"].values[k])  # equal weights: the reference is the plain mean
         try:
-            tr = compute_traces(delay, dyn["scan_position"].values[k], zero, dyn["scan_fwhm"].values[k], zero,
-                                dyn["scan_area"].values[k], zero, flag=flag)
+            tr = compute_traces(delay, dyn["scan_position"].values[k], one, dyn["scan_fwhm"].values[k], one,
+                                dyn["scan_area"].values[k], one, flag=flag)
         except InputError:  # a scan without a usable reference is shown empty
             tr = None
         for o in OBSERVABLES:
-            out[o].append(tr.values[o] if tr is not None else np.full(zero.shape, np.nan))
+            out[o].append(tr.values[o] if tr is not None else np.full(one.shape, np.nan))
     return {o: np.array(v) for o, v in out.items()}
 
 
