@@ -147,3 +147,17 @@ def test_watch_frames_appended_to_one_hdf5_file(frames, tmp_path):
     assert res.exit_code == 0, res.output
     xr.testing.assert_identical(open_reduced(tmp_path / "live" / "reduced.h5").drop_attrs(),
                                 open_reduced(tmp_path / "batch.h5").drop_attrs())
+
+
+def test_watch_cli(frames, tmp_path):
+    sim, stack = frames
+    exp = _landing(sim, tmp_path / "data")
+    for name, frame in stack:
+        np.save(tmp_path / "data" / name, frame)
+    out = tmp_path / "live"
+    run = CliRunner().invoke
+    res = run(main, ["watch", str(exp), "-o", str(out), "--pattern", PATTERN, "--stop-idle", "0.3", "--no-analyze"])
+    assert res.exit_code == 0, res.output
+    assert f"20 frames: reduced -> {out / 'explore.html'}" in res.output
+    res = run(main, ["watch", str(exp), "-o", str(out), "--pattern", "scan(", "--stop-idle", "0"])
+    assert res.exit_code == 2 and "is not a regular expression" in res.output and "Traceback" not in res.output

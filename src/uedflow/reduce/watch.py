@@ -162,6 +162,11 @@ def watch_experiment(
         The updates made.
     """
     exp = experiment if isinstance(experiment, Experiment) else load_experiment(experiment)
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ConfigError(f"watch: pattern {pattern!r} is not a regular expression ({exc})") from None
     if every_frames < 1 or not every_s > 0 or not poll_s > 0:
         raise ConfigError(f"watch: every_frames must be >= 1 and every_s, poll_s > 0 (got {every_frames}, {every_s}, "
                           f"{poll_s})")
