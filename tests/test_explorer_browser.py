@@ -162,3 +162,21 @@ def test_click_on_a_ring_shows_its_traces_and_comparison(page, stage_files):
     assert "run B" in table and str(dyn["hkl"].values[k]) in table
     assert errors == []
     assert requests == [html.as_uri()]
+
+
+def test_live_page_reloads_and_keeps_the_delay_and_ring(page, stage_files, tmp_path):
+    """`uedflow watch` writes the page with a reload period: new data shows, the chosen delay and ring stay."""
+    pg = page[0].context.new_page()
+    errors = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    live = write_explorer(stage_files[2].with_name("reduced.h5"), [stage_files[2].with_name("dynamics.h5")],
+                          tmp_path / "live.html", refresh_s=1)
+    pg.goto(live.as_uri())
+    pg.wait_for_selector("body[data-ready='1']")
+    pg.evaluate("uedflow.setDelay(3); uedflow.setRing(2)")
+    first = pg.evaluate("performance.timeOrigin")
+    pg.wait_for_function(f"performance.timeOrigin !== {first} && document.body.dataset.ready === '1'",
+                         timeout=15_000)
+    assert pg.evaluate("[uedflow.state.delay, uedflow.state.ring, +document.getElementById('slider').value]") == [3, 2, 3]
+    assert errors == []
+    pg.close()

@@ -112,7 +112,7 @@ def test_watch_manifest_rows_of_frames_still_to_come(frames, tmp_path):
     assert [u.n_frames for u in again] == [20] and again[0].dynamics is not None
     assert int(np.isfinite(open_reduced(again[0].reduced)["intensity_scan"][:, :, 0]).sum()) == 20
     page = (tmp_path / "live" / "explore.html").read_text()
-    assert "http-equiv=refresh" in page and "(20 frames)" in page
+    assert "data-refresh-s=5" in page and "(20 frames)" in page
 
 
 def test_watch_frames_appended_to_one_hdf5_file(frames, tmp_path):

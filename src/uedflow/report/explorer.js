@@ -287,4 +287,5 @@
   drawMeasuredPattern(); drawDiagnostics();
   if (P) setDelay(Math.min(state.delay, P.delay.length - 1)); else if (first) drawTraces();
   document.body.dataset.ready = "1";
+  if (document.body.dataset.refreshS) setTimeout(() => location.reload(), 1000 * document.body.dataset.refreshS);
 })();

@@ -100,13 +100,13 @@ def render_explorer(data: dict[str, Any], *, refresh_s: float | None = None) -> 
     """
     script = resources.files("uedflow.report").joinpath("explorer.js").read_text(encoding="utf-8")
     blob = json.dumps(data, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
-    refresh = f"<meta http-equiv=refresh content='{refresh_s:g}'>" if refresh_s else ""
+    refresh = f" data-refresh-s={refresh_s:g}" if refresh_s else ""  # explorer.js reloads, keeping delay and ring
     title = html.escape(data["title"])
     live = f" <span class=note>(live: reloads every {refresh_s:g} s)</span>" if refresh_s else ""
     body = "".join(f(data) for f in (_section_profiles, _section_patterns, _section_traces, _section_comparison,
                                      _section_diagnostics))
-    return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8>{refresh}<title>{title}</title>"
-            f"<style>{_CSS}</style></head><body><h1>{title}{live}</h1>{body}<div id=tip></div>"
+    return (f"<!DOCTYPE html><html lang=en><head><meta charset=utf-8><title>{title}</title>"
+            f"<style>{_CSS}</style></head><body{refresh}><h1>{title}{live}</h1>{body}<div id=tip></div>"
             f"<script type=application/json id=uedflow-data>{blob}</script><script>{script}</script></body></html>")
 
 

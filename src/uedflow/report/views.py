@@ -128,8 +128,8 @@ def profile_view(reduced: xr.Dataset, dynamics: xr.Dataset | None = None, *, max
     }
     notes = []
     if keep.size < delay.size:
-        notes.append(f"the slider steps through {keep.size} of {delay.size} delays (every "
-                     f"{keep[1] - keep[0]}th; traces show all)")
+        notes.append(f"the slider steps through {keep.size} of {delay.size} delays (one in {keep[1] - keep[0]}; "
+                     "traces show all)")
     if factor > 1:
         notes.append(f"profiles are means of {factor} adjacent s bins ({reduced.sizes['s']} in the file)")
     out["note"] = "; ".join(notes)
