@@ -17,6 +17,7 @@ from click.testing import CliRunner
 
 from uedflow.cli import main
 from uedflow.config import load_experiment, manifest_rows, read_manifest, write_manifest
+from uedflow.dynamics import open_dynamics
 from uedflow.reduce import open_reduced, reduce_experiment
 from uedflow.reduce.watch import watch_experiment
 from uedflow.simulate import simulate_experiment
@@ -104,13 +105,14 @@ def test_watch_manifest_rows_of_frames_still_to_come(frames, tmp_path):
     for name, frame in stack[:12]:
         np.save(tmp_path / "data" / name, frame)
     first = watch_experiment(exp, tmp_path / "live", poll_s=0.1, idle_stop_s=0.3, analyze=True)
-    assert [u.n_frames for u in first] == [12]
+    assert [(u.n_frames, u.message[:8]) for u in first] == [(12, "reduced"), (12, "analysed")]
     assert int(np.isfinite(open_reduced(first[0].reduced)["intensity_scan"][:, :, 0]).sum()) == 12
     for name, frame in stack[12:]:
         np.save(tmp_path / "data" / name, frame)
     again = watch_experiment(exp, tmp_path / "live", poll_s=0.1, idle_stop_s=0.3, analyze=True)
-    assert [u.n_frames for u in again] == [20] and again[0].dynamics is not None
+    assert [(u.n_frames, u.message[:8]) for u in again] == [(20, "reduced"), (20, "analysed")]
     assert int(np.isfinite(open_reduced(again[0].reduced)["intensity_scan"][:, :, 0]).sum()) == 20
+    assert open_dynamics(again[-1].dynamics).sizes["delay"] == open_reduced(again[0].reduced).sizes["delay"]
     page = (tmp_path / "live" / "explore.html").read_text()
     assert "data-refresh-s=5" in page and "(20 frames)" in page
 

@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import csv
 import logging
+import multiprocessing
 import os
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
+
+import xarray as xr
 
 from uedflow.config import Experiment, load_experiment, manifest_rows, write_manifest
 from uedflow.errors import ConfigError, UedflowError
@@ -84,12 +88,10 @@ def landed_rows(exp: Experiment, *, pattern: str | None = None) -> list[dict]:
     return out
 
 
-def _update(exp: Experiment, rows: list[dict], out: Path, *, analyze: bool, refresh_s: float) -> WatchUpdate:
-    """Reduce the landed frames to OUT/reduced.h5 (checkpoint and atomic write as ``uedflow reduce``), then
-    analyse and write the explorer when the series allows."""
+def _reduce(exp: Experiment, rows: list[dict], out: Path) -> xr.Dataset:
+    """Reduce the landed frames to OUT/reduced.h5, with the checkpoint and atomic write of ``uedflow reduce``."""
     from uedflow.reduce.checkpoint import checkpoint_folder, discard
     from uedflow.reduce.pipeline import reduce_experiment, write_reduced
-    from uedflow.report.explorer import EXPLORER_NAME, write_explorer
 
     landed = out / LANDED
     with atomic_path(landed) as tmp:
@@ -99,20 +101,74 @@ def _update(exp: Experiment, rows: list[dict], out: Path, *, analyze: bool, refr
     ds = reduce_experiment(sub, checkpoint=checkpoint_folder(reduced))
     write_reduced(ds, reduced, experiment=sub)
     discard(checkpoint_folder(reduced))
-    dynamics, message = None, "reduced"
-    if analyze:
-        from uedflow.dynamics import analyze as analyze_series
+    return ds
+
+
+class _Live:
+    """The outputs of a watch: the explorer of the newest reduction, and its peak and kinetic fits, which run
+    in a background process so that reductions keep pace with the frames (a fit of the whole series takes
+    longer than a reduction); the explorer shows the newest fits next to the newest profiles."""
+
+    def __init__(self, exp: Experiment, out: Path, *, analyze: bool, refresh_s: float) -> None:
+        self.exp, self.out, self.analyze, self.refresh_s = exp, out, analyze, refresh_s
+        # a process of its own: in a thread, the fits' Python-level work would hold the GIL and starve the reductions
+        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) if analyze else None
+        self.running: tuple[Future, int] | None = None
+        self.waiting: tuple[xr.Dataset, int] | None = None
+        self.dynamics: Path | None = None
+        self.n_reduced = 0
+
+    def explorer(self) -> Path:
+        from uedflow.report.explorer import EXPLORER_NAME, write_explorer
+
+        return write_explorer(self.out / "reduced.h5", [self.dynamics] if self.dynamics else [],
+                              self.out / EXPLORER_NAME, refresh_s=self.refresh_s,
+                              title=f"uedflow live — {self.exp.name} ({self.n_reduced} frames)")
+
+    def reduced(self, ds: xr.Dataset, n_frames: int) -> WatchUpdate:
+        """A new reduction is on disk: show it, and fit it (now, or after the fit under way)."""
+        self.n_reduced = n_frames
+        if self.pool is not None:
+            self.waiting = (ds, n_frames)
+            self._start()
+        return WatchUpdate(time.time(), n_frames, self.out / "reduced.h5", self.dynamics, self.explorer(), "reduced")
+
+    def _start(self) -> None:
+        if self.running is None and self.waiting is not None:
+            from uedflow.dynamics import analyze
+
+            ds, n = self.waiting
+            self.running, self.waiting = (self.pool.submit(analyze, ds, config=self.exp.analyze), n), None
+
+    def poll(self, *, wait: bool = False) -> WatchUpdate | None:
+        """Write the fits once the background fit is done (``wait``: block for it); None while it runs."""
+        if self.running is None or not (wait or self.running[0].done()):
+            return None
         from uedflow.dynamics import write_dynamics
 
+        future, n = self.running
+        self.running = None
         try:
-            dyn = analyze_series(ds, config=exp.analyze)
-            dynamics = write_dynamics(dyn, out / "dynamics.h5", inputs=[reduced])
-            message = "reduced and analysed"
+            self.dynamics = write_dynamics(future.result(), self.out / "dynamics.h5", inputs=[self.out / "reduced.h5"])
+            message = f"analysed (fits of {n} frames)"
         except UedflowError as exc:
-            message = f"reduced; not analysed yet ({exc})"
-    explorer = write_explorer(reduced, [dynamics] if dynamics else [], out / EXPLORER_NAME, refresh_s=refresh_s,
-                              title=f"uedflow live — {exp.name} ({len(rows)} frames)")
-    return WatchUpdate(time.time(), len(rows), reduced, dynamics, explorer, message)
+            message = f"not analysed yet ({exc})"
+        self._start()
+        return WatchUpdate(time.time(), n, None, self.dynamics, self.explorer(), message)
+
+    def abandon(self) -> None:
+        """Stop without waiting for the fit under way."""
+        if self.pool is not None:
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> list[WatchUpdate]:
+        """Finish the fits still to do (the last reduction's included)."""
+        done = []
+        while self.running is not None:
+            done.append(self.poll(wait=True))
+        if self.pool is not None:
+            self.pool.shutdown()
+        return done
 
 
 def watch_experiment(
@@ -173,33 +229,46 @@ def watch_experiment(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     done = attempted = _already_reduced(out)
+    live = _Live(exp, out, analyze=analyze, refresh_s=refresh_s)
     updates: list[WatchUpdate] = []
+
+    def report(upd: WatchUpdate) -> None:
+        updates.append(upd)
+        log.info("watch: %d frames, %s", upd.n_frames, upd.message)
+        if on_update is not None:
+            on_update(upd)
+
     seen, last_new, last_update = done, time.monotonic(), time.monotonic()
-    while True:
-        rows = landed_rows(exp, pattern=pattern)
-        now = time.monotonic()
-        if len(rows) > seen:
-            seen, last_new = len(rows), now
-        stop = (should_stop is not None and should_stop()) or (
-            idle_stop_s is not None and now - last_new >= idle_stop_s)
-        pending = seen > done
-        if pending and (seen - attempted >= every_frames or now - last_update >= every_s or stop):
-            attempted = len(rows)
-            try:
-                upd = _update(exp, rows, out, analyze=analyze, refresh_s=refresh_s)
-                done = len(rows)
-            except UedflowError as exc:  # e.g. no frame after time zero yet: try again with more frames
-                upd = WatchUpdate(time.time(), len(rows), None, None, None, f"waiting: {exc}")
-            last_update = time.monotonic()
-            updates.append(upd)
-            log.info("watch: %d frames, %s", upd.n_frames, upd.message)
-            if on_update is not None:
-                on_update(upd)
-            if not (stop and upd.reduced is None):
-                continue
-        if stop:
-            return updates
-        time.sleep(poll_s)
+    try:
+        while True:
+            rows = landed_rows(exp, pattern=pattern)
+            now = time.monotonic()
+            if len(rows) > seen:
+                seen, last_new = len(rows), now
+            stop = (should_stop is not None and should_stop()) or (
+                idle_stop_s is not None and now - last_new >= idle_stop_s)
+            if seen > done and (seen - attempted >= every_frames or now - last_update >= every_s or stop):
+                attempted = len(rows)
+                try:
+                    report(live.reduced(_reduce(exp, rows, out), len(rows)))
+                    done = len(rows)
+                except UedflowError as exc:  # e.g. no frame after time zero yet: try again with more frames
+                    report(WatchUpdate(time.time(), len(rows), None, None, None, f"waiting: {exc}"))
+                last_update = time.monotonic()
+                if not (stop and done < len(rows)):
+                    continue
+            fitted = live.poll()
+            if fitted is not None:
+                report(fitted)
+            if stop:
+                break
+            time.sleep(poll_s)
+    except BaseException:
+        live.abandon()  # Ctrl-C: stop now; the reduction on disk is complete, its fits are not waited for
+        raise
+    for upd in live.close():
+        report(upd)
+    return updates
 
 
 def _already_reduced(out: Path) -> int:

@@ -134,7 +134,9 @@ def profile_view(reduced: xr.Dataset, dynamics: xr.Dataset | None = None, *, max
         notes.append(f"profiles are means of {factor} adjacent s bins ({reduced.sizes['s']} in the file)")
     out["note"] = "; ".join(notes)
     if dynamics is not None:
-        if "fit_model" in dynamics and dynamics.sizes.get("s") == reduced.sizes["s"]:
+        same_grid = dynamics.sizes.get("s") == reduced.sizes["s"] and np.array_equal(
+            dynamics["delay"].values, delay)  # (a live view may pair new profiles with the last fits)
+        if "fit_model" in dynamics and same_grid:
             out["fit_model"] = rows(dynamics["fit_model"].values)
             out["fit_background"] = rows(dynamics["fit_background"].values)
         out["rings"] = [{"hkl": str(h), "s0": _num(s0)} for h, s0 in zip(dynamics["hkl"].values,
