@@ -6,10 +6,13 @@ of the data folder whose names give scan and delay (:func:`uedflow.config.manife
 ``every_frames`` new frames have landed, or ``every_s`` seconds have passed with at least one, it
 writes the frames seen so far to ``OUT/frames-landed.csv`` (in the order a batch manifest has) and
 runs the same reduction as ``uedflow reduce`` on them, with the same checkpoint folder and atomic
-write of ``OUT/reduced.h5``; then, when the series allows it, the analysis (``dynamics.h5``) and the
-explorer page (``explore.html``, reloading itself). Once every frame has landed, ``reduced.h5`` is the
-batch reduction of the same frames. Stopped and restarted, it continues: frames already reduced are
-not counted as new, and the next update covers them all.
+write of ``OUT/reduced.h5``, and rewrites the explorer page (``explore.html``, reloading itself). The
+peak and kinetic fits (``dynamics.h5``) of the newest reduction run meanwhile in a background process
+and join the page when done. Once every frame has landed, ``reduced.h5`` is the batch reduction of the
+same frames. Each update is one pass over every landed frame (a reduction is not resumed from the
+previous one: the centre and masks come from frames spread over the whole run, so they change as it
+grows). Stopped and restarted, it continues: frames already reduced are not counted as new, and the
+next update covers them all.
 """
 
 from __future__ import annotations
