@@ -1,8 +1,9 @@
 """Data-to-view functions: stage files (reduced.h5, dynamics.h5) -> what a plot shows.
 
-One place for the numbers every view draws, shared by the HTML explorer
-(:mod:`uedflow.report.explorer`), the notebook views (:func:`uedflow.explore.show`)
-and the static report. Each function returns a JSON-safe dict; arrays are
+One place for the numbers the interactive views draw, shared by the HTML explorer
+(:mod:`uedflow.report.explorer`) and the notebook views (:func:`uedflow.explore.show`);
+the static report's matplotlib figures read the same stage variables (e.g. the stored
+``fit_background``) but do not go through these functions yet. Each function returns a JSON-safe dict; arrays are
 :func:`pack`-ed as little-endian float32 in base64 (NaN kept), so a page holds
 them at 5.3 bytes per number and JavaScript reads them as a ``Float32Array``.
 
