@@ -129,14 +129,22 @@ def test_watch_frames_appended_to_one_hdf5_file(frames, tmp_path):
     write_manifest(tmp_path / "data" / "frames.csv", rows)
     shape = stack[0][1].shape
 
+    def append(k: int, frame: np.ndarray) -> None:
+        with h5py.File(h5, "a") as f:  # opened, grown by one frame, closed
+            d = f.require_dataset("/entry/data", shape=(0, *shape), maxshape=(None, *shape), dtype=frame.dtype,
+                                  chunks=(1, *shape)) if "/entry/data" not in f else f["/entry/data"]
+            d.resize(k + 1, axis=0)
+            d[k] = frame
+
     def acquire():
         for k, (_, frame) in enumerate(stack):
             time.sleep(0.3)
-            with h5py.File(h5, "a") as f:  # opened, grown by one frame, closed: as a detector writer does
-                d = f.require_dataset("/entry/data", shape=(0, *shape), maxshape=(None, *shape), dtype=frame.dtype,
-                                      chunks=(1, *shape)) if "/entry/data" not in f else f["/entry/data"]
-                d.resize(k + 1, axis=0)
-                d[k] = frame
+            for _ in range(200):
+                try:  # in one process HDF5 refuses to open a file for writing while the watcher reads it
+                    append(k, frame)
+                    break
+                except OSError:
+                    time.sleep(0.05)
 
     writer = threading.Thread(target=acquire)
     writer.start()
