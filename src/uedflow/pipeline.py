@@ -8,7 +8,7 @@ when that hash changes, an output is missing or was modified, or ``force=True``.
 Every run appends to ``OUTDIR/uedflow.log``.
 
 Layout of ``OUTDIR`` for one experiment: ``reduced.h5``, ``dynamics.h5``,
-``traces.csv``, ``fits.csv``, ``report.html``, ``figures/``. Several
+``traces.csv``, ``fits.csv``, ``report.html``, ``explore.html``, ``figures/``. Several
 experiments go to one sub-folder each (named after the experiment), with one
 combined ``report.html`` on top when compared.
 """
