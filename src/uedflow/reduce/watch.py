@@ -25,6 +25,7 @@ import re
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -107,6 +108,11 @@ def _reduce(exp: Experiment, rows: list[dict], out: Path) -> xr.Dataset:
     return ds
 
 
+def _fit_pool() -> ProcessPoolExecutor:
+    """One process for the fits: in a thread, their Python-level work would hold the GIL and starve the reductions."""
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+
+
 class _Live:
     """The outputs of a watch: the explorer of the newest reduction, and its peak and kinetic fits, which run
     in a background process so that reductions keep pace with the frames (a fit of the whole series takes
@@ -114,8 +120,7 @@ class _Live:
 
     def __init__(self, exp: Experiment, out: Path, *, analyze: bool, refresh_s: float) -> None:
         self.exp, self.out, self.analyze, self.refresh_s = exp, out, analyze, refresh_s
-        # a process of its own: in a thread, the fits' Python-level work would hold the GIL and starve the reductions
-        self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) if analyze else None
+        self.pool = _fit_pool() if analyze else None
         self.running: tuple[Future, int] | None = None
         self.waiting: tuple[xr.Dataset, int] | None = None
         self.dynamics: Path | None = None
@@ -156,6 +161,10 @@ class _Live:
             message = f"analysed (fits of {n} frames)"
         except UedflowError as exc:
             message = f"not analysed yet ({exc})"
+        except BrokenProcessPool as exc:  # the fitting process died (out of memory, killed): keep reducing
+            log.warning("watch: the fitting process stopped (%s); fits of later reductions start a new one", exc)
+            self.pool = _fit_pool()
+            message = "not analysed (the fitting process stopped)"
         self._start()
         return WatchUpdate(time.time(), n, None, self.dynamics, self.explorer(), message)
 
