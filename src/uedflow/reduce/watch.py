@@ -54,29 +54,48 @@ class WatchUpdate:
     message: str
 
 
-def _has_frame(path: Path, index: int | None, dataset: str | None) -> bool:
-    """True when ``path`` exists and holds frame ``index`` (a growing multi-frame file may not yet)."""
-    if not path.is_file():
-        return False
-    try:
-        return (index or 0) < frame_info(path, dataset).n_frames
-    except (UedflowError, OSError):  # still being written
-        return False
+class _Probe:
+    """Frame counts of files by (path, dataset, size, mtime): a poll reads the header of new or changed files
+    only, so watching a folder of thousands of frames stays cheap."""
+
+    def __init__(self) -> None:
+        self.n_frames: dict[tuple, int] = {}
+        self.rows: tuple[tuple[Path, ...], list[dict]] = ((), [])
+
+    def has_frame(self, path: Path, index: int | None, dataset: str | None) -> bool:
+        """True when ``path`` exists and holds frame ``index`` (a growing multi-frame file may not yet)."""
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        key = (path, dataset, st.st_size, st.st_mtime_ns)
+        if key not in self.n_frames:
+            try:
+                self.n_frames[key] = frame_info(path, dataset).n_frames
+            except (UedflowError, OSError):  # still being written
+                return False
+        return (index or 0) < self.n_frames[key]
+
+    def pattern_rows(self, files: list[Path], folder: Path, pattern: str) -> list[dict]:
+        """:func:`uedflow.config.manifest_rows` of ``files``, made again only when they change."""
+        if tuple(files) != self.rows[0]:
+            self.rows = (tuple(files), manifest_rows(files, folder, pattern=pattern) if files else [])
+        return self.rows[1]
 
 
-def landed_rows(exp: Experiment, *, pattern: str | None = None) -> list[dict]:
+def landed_rows(exp: Experiment, *, pattern: str | None = None, probe: _Probe | None = None) -> list[dict]:
     """Manifest rows (file given absolute) of the frames that have landed, in batch-manifest order.
 
     Without ``pattern``: the rows of the experiment's manifest (which may name frames still to come)
     whose frame is on disk. With ``pattern``: every readable file of the manifest's folder whose name
-    matches (see :func:`uedflow.config.manifest_rows`).
+    matches (see :func:`uedflow.config.manifest_rows`). ``probe`` remembers the files seen by earlier calls.
     """
+    probe = probe or _Probe()
     folder = Path(exp.manifest).parent
     if pattern is not None:
         regex = re.compile(pattern)
         files = [folder / n for n in sorted(os.listdir(folder)) if regex.search(n)]
-        files = [f for f in files if _has_frame(f, 0, None)]
-        rows = manifest_rows(files, folder, pattern=pattern) if files else []
+        rows = probe.pattern_rows([f for f in files if probe.has_frame(f, 0, None)], folder, pattern)
         return [{**r, "file": str((folder / r["file"]).resolve())} for r in rows]
     try:
         with open(exp.manifest, newline="") as fh:
@@ -87,7 +106,7 @@ def landed_rows(exp: Experiment, *, pattern: str | None = None) -> list[dict]:
     for r in rows:
         path = (folder / (r.get("file") or "")).resolve()
         index = int(r["index"]) if r.get("index") not in (None, "") else None
-        if r.get("file") and _has_frame(path, index, r.get("dataset") or None):
+        if r.get("file") and probe.has_frame(path, index, r.get("dataset") or None):
             out.append({**r, "file": str(path)})
     return out
 
@@ -119,6 +138,9 @@ class _Live:
     longer than a reduction); the explorer shows the newest fits next to the newest profiles."""
 
     def __init__(self, exp: Experiment, out: Path, *, analyze: bool, refresh_s: float) -> None:
+        from uedflow.report import explorer  # imported before frames land: it takes seconds on a busy machine
+
+        self.page = explorer
         self.exp, self.out, self.analyze, self.refresh_s = exp, out, analyze, refresh_s
         self.pool = _fit_pool() if analyze else None
         self.running: tuple[Future, int] | None = None
@@ -127,11 +149,9 @@ class _Live:
         self.n_reduced = 0
 
     def explorer(self) -> Path:
-        from uedflow.report.explorer import EXPLORER_NAME, write_explorer
-
-        return write_explorer(self.out / "reduced.h5", [self.dynamics] if self.dynamics else [],
-                              self.out / EXPLORER_NAME, refresh_s=self.refresh_s,
-                              title=f"uedflow live — {self.exp.name} ({self.n_reduced} frames)")
+        return self.page.write_explorer(self.out / "reduced.h5", [self.dynamics] if self.dynamics else [],
+                                        self.out / self.page.EXPLORER_NAME, refresh_s=self.refresh_s,
+                                        title=f"uedflow live — {self.exp.name} ({self.n_reduced} frames)")
 
     def reduced(self, ds: xr.Dataset, n_frames: int) -> WatchUpdate:
         """A new reduction is on disk: show it, and fit it (now, or after the fit under way)."""
@@ -241,6 +261,7 @@ def watch_experiment(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     done = attempted = _already_reduced(out)
+    probe = _Probe()
     live = _Live(exp, out, analyze=analyze, refresh_s=refresh_s)
     updates: list[WatchUpdate] = []
 
@@ -253,13 +274,14 @@ def watch_experiment(
     seen, last_new, last_update = done, time.monotonic(), time.monotonic()
     try:
         while True:
-            rows = landed_rows(exp, pattern=pattern)
+            rows = landed_rows(exp, pattern=pattern, probe=probe)
             now = time.monotonic()
             if len(rows) > seen:
                 seen, last_new = len(rows), now
             stop = (should_stop is not None and should_stop()) or (
                 idle_stop_s is not None and now - last_new >= idle_stop_s)
-            if seen > done and (seen - attempted >= every_frames or now - last_update >= every_s or stop):
+            if seen > done and (seen - attempted >= every_frames or now - last_update >= every_s or stop) and \
+                    _spans_time_zero(rows, exp):
                 attempted = len(rows)
                 try:
                     report(live.reduced(_reduce(exp, rows, out), len(rows)))
@@ -281,6 +303,12 @@ def watch_experiment(
     for upd in live.close():
         report(upd)
     return updates
+
+
+def _spans_time_zero(rows: list[dict], exp: Experiment) -> bool:
+    """True when the landed frames have delays before and after time zero (else a reduction cannot be made)."""
+    delays = [float(r["delay_ps"]) - exp.time_zero_ps for r in rows]
+    return any(d < 0 for d in delays) and any(d > 0 for d in delays)
 
 
 def _already_reduced(out: Path) -> int:
