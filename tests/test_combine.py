@@ -60,6 +60,7 @@ def test_arcing_frame_and_outlier_point_are_rejected():
     prof[spike, 70] += 40.0  # one bad point
     res = combine_scans(prof, var, scan, delay, S, totals=frame_totals(prof, S, window=(0.1, 0.3)))
     assert res.frame_rejected.sum() == 1 and res.frame_rejected[2, 3]
+    assert not res.frame_burst.any()  # rejected as an outlier against the other scans (reduced.h5 reason 2)
     _, _, clean_prof, clean_var, _ = _frames(np.random.default_rng(4))  # the same frames without defects
     clean = combine_scans(clean_prof, clean_var, scan, delay, S, totals=frame_totals(clean_prof, S, window=(0.1, 0.3)))
     # with the burst rejected the delay-2 ps profile equals the clean one to within its error
@@ -113,3 +114,4 @@ def test_one_scan_burst_and_saturation_are_dropped_but_a_sharp_step_is_kept():
     res = combine_scans(np.where(np.arange(10)[:, None] == 3, np.nan, prof), var, np.zeros(10), delays, S,
                         totals=np.where(np.arange(10) == 3, np.nan, (prof * counts).sum(1)), counts=counts)
     assert res.frame_rejected[0].tolist() == [False, False, False, True] + [False] * 6  # a saturated frame
+    assert res.frame_burst[0].tolist() == res.frame_rejected[0].tolist()  # reduced.h5 reason 1: saturation/burst

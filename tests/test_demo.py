@@ -33,6 +33,7 @@ def test_demo_end_to_end_and_rerun_skips(tmp_path):
         for ext in ("png", "svg"):
             assert (out / "figures" / f"{key}.{ext}").stat().st_size > 10_000
         assert f"id='{key}'" in page
+    assert "href='explore.html'" in page and "uedflow-data" in (out / "explore.html").read_text(encoding="utf-8")
     run = out / PRESET
     assert {p.name for p in run.iterdir()} >= {"data", "reduced.h5", "dynamics.h5", "fits.csv", "traces.csv",
                                                "uedflow.log"}

@@ -25,7 +25,9 @@ def report(tmp_path_factory):
 
 def test_self_contained_and_every_figure_embedded(report):
     res, _, page = report
-    assert not re.search(r"(src|href)\s*=\s*['\"](?!data:|#)", page), "only data: URIs and in-page links allowed"
+    # only data: URIs, in-page links and the explorer written beside the report
+    assert not re.search(r"(src|href)\s*=\s*['\"](?!data:|#|explore\.html')", page)
+    assert "href='explore.html'" in page and (res.html.parent / "explore.html").stat().st_size > 10_000
     assert "http://" not in page and "https://" not in page and "<script" not in page
     imgs = re.findall(r"<img src='data:image/png;base64,([^']+)'", page)
     assert len(imgs) == len(res.figures) == 7  # fig3, fig4, S6, S8, S7, one profile, truth

@@ -8,7 +8,7 @@ when that hash changes, an output is missing or was modified, or ``force=True``.
 Every run appends to ``OUTDIR/uedflow.log``.
 
 Layout of ``OUTDIR`` for one experiment: ``reduced.h5``, ``dynamics.h5``,
-``traces.csv``, ``fits.csv``, ``report.html``, ``figures/``. Several
+``traces.csv``, ``fits.csv``, ``report.html``, ``explore.html``, ``figures/``. Several
 experiments go to one sub-folder each (named after the experiment), with one
 combined ``report.html`` on top when compared.
 """
@@ -227,7 +227,7 @@ def run_experiment(experiment_path: str | Path, out_dir: str | Path, *, schedule
 
             truth = _truth_of(exp)
             key = stage_key("report", {"name": exp.name}, [dynamics, reduced, *([truth] if truth else [])])
-            records.append(run_stage(out, "report", key, [out / "report.html", out / "figures"], work, force=force))
+            records.append(run_stage(out, "report", key, [out / "report.html", out / "figures", out / "explore.html"], work, force=force))
         steps.step(len(records) - 1)(1, 1)
         result = RunResult(out, reduced, dynamics, out / "report.html" if report else None, tuple(records),
                            time.perf_counter() - t0)
@@ -349,7 +349,7 @@ def _combined_report(runs: Sequence[RunResult], labels: Sequence[str], truths: S
 
     inputs = [p for r, t in zip(runs, truths, strict=True) for p in (r.dynamics, r.reduced, t) if p is not None]
     key = stage_key("report", {"labels": list(labels), "title": title}, inputs)
-    return run_stage(out, "report", key, [out / "report.html", out / "figures"], work, force=force)
+    return run_stage(out, "report", key, [out / "report.html", out / "figures", out / "explore.html"], work, force=force)
 
 
 def report_files(dynamics_paths: Sequence[str | Path], out_dir: str | Path, *, labels: Sequence[str] | None = None,

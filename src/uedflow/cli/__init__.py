@@ -33,6 +33,8 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "physics": ("uedflow.cli.physics", "physics_group", "Heating, Debye model, thermal expansion and texture check."),
     "tem": ("uedflow.cli.tem", "tem_group", "TEM image analysis: FFT d-spacings, particle sizing."),
     "report": ("uedflow.cli.run", "report_cmd", "Figures and an HTML report from analysed data."),
+    "explore": ("uedflow.cli.explore", "explore_cmd", "One offline HTML page to explore reduced and analysed data."),
+    "watch": ("uedflow.cli.explore", "watch_cmd", "Live reduction as frames land, with a self-refreshing explorer."),
     "run": ("uedflow.cli.run", "run_cmd", "Whole chain: reduce -> analyze -> report, skipping unchanged stages."),
     "demo": ("uedflow.cli.run", "demo_cmd", "Run the paper's virtual experiments end to end and write the report."),
 }

@@ -290,6 +290,9 @@ def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: f
         "peak_chi2_red": ((pk, dl), ps.chi2_red), "fit_flag": ((pk, dl), ps.flag.astype(np.uint8)),
         "irf_fwhm_ps": ((pk, ob), np.full((len(ps.labels), len(OBSERVABLES)), irf)),
     }
+    if ps.model is not None:
+        data["fit_model"] = (("delay", "s"), ps.model)
+        data["fit_background"] = (("delay", "s"), ps.model_background)
     if ps.scans.size:
         for name, arr in (("scan_position", ps.scan_position), ("scan_fwhm", ps.scan_fwhm),
                           ("scan_area", ps.scan_area)):
@@ -324,11 +327,17 @@ def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: f
     m, e = family_average(ps.families, tau, np.where(good, kin["tau_err_ps"], np.nan), names=fam_names)
     data["family_tau_ps"], data["family_tau_err_ps"] = ((fd, ob), m), ((fd, ob), e)
     coords = {"hkl": (pk, list(ps.labels)), "family": (pk, list(ps.families)), "delay": traces.delay,
+              "s": reduced["s"].values,
               "observable": list(OBSERVABLES), fd: list(fam_names)}
     if ps.scans.size:
         coords["scan"] = ps.scans
     ds = xr.Dataset(data, coords=coords)
     ds["delay"].attrs["units"] = "ps"
+    ds["s"].attrs.update(units="1/angstrom", long_name="s = 1/d")
+    if "fit_model" in ds:
+        unit = reduced["intensity"].attrs.get("units", "counts/pixel (normalised)")
+        ds["fit_model"].attrs.update(units=unit, long_name="fitted profile: every ring plus background, per delay")
+        ds["fit_background"].attrs.update(units=unit, long_name="fitted background under the rings, per delay")
     ds.attrs.update(_attrs(reduced, cfg, ps, traces, qe, kin, irf, model, fam_names, ds))
     return ds
 

@@ -30,7 +30,7 @@ import xarray as xr
 
 from uedflow.crystal import Structure, get_structure
 from uedflow.errors import ConfigError, CrystalError, FileFormatError, InputError
-from uedflow.peaks.background import resolve_background, robust_baseline
+from uedflow.peaks.background import polynomial_design, resolve_background, robust_baseline
 from uedflow.peaks.fit import PeakFit, check_shape, fit_group
 from uedflow.peaks.indexing import GROUP_HALF_WIDTH, Indexing, Ring, group_overlapping, index_profile, refine_lattice
 from uedflow.peaks.lineshapes import SHAPES, pseudo_voigt
@@ -55,6 +55,8 @@ class PeakSeries:
     Positions and FWHMs in Å⁻¹, areas in intensity × Å⁻¹. ``*_err`` are 1σ from
     the χ²-scaled covariance of the fit to the combined profile; ``*_scatter_err``
     the standard error of the mean over scans (NaN with fewer than 2 good scans).
+    ``model`` and ``model_background`` (delay, s) are the fitted profile (every ring, reported or
+    not, plus background) and the background alone, NaN outside the fit windows.
     """
 
     labels: tuple[str, ...]
@@ -81,6 +83,8 @@ class PeakSeries:
     shape: str
     background: str
     left_out: tuple[tuple[str, str], ...] = ()
+    model: np.ndarray | None = None
+    model_background: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe summary."""
@@ -380,13 +384,15 @@ def fit_powder_series(
                                              half_window=half_window).rings if r.reported} if peaks is not None else set()
     indexing = index_profile(s, ref, structure, sigma=ref_sig, half_window=half_window)
     degree: str | int | None = "auto"
+    baseline: np.ndarray | float = 0.0
     if background == "baseline":
         windows = [(r.s_expected - 2 * GROUP_HALF_WIDTH * r.fwhm_guess, r.s_expected + 2 * GROUP_HALF_WIDTH * r.fwhm_guess)
                    for r in indexing.rings]
         # knots no closer than a ring window, so the spline cannot rise into the rings
         spacing = max((s[-1] - s[0]) / 12.0, 8 * GROUP_HALF_WIDTH * float(np.median([r.fwhm_guess for r in indexing.rings])))
         ref = ref - robust_baseline(s, ref, exclude=windows, knot_spacing=spacing)
-        prof_all = prof_all - robust_baseline(s, prof_all, exclude=windows, knot_spacing=spacing)
+        baseline = robust_baseline(s, prof_all, exclude=windows, knot_spacing=spacing)
+        prof_all = prof_all - baseline
         degree = 1  # a local linear term absorbs what the global spline misses under the rings
     rings, ref_fits, left_out = _reference_fit(s, ref, ref_sig, indexing, shape, degree, wanted, half_window)
     fit_of = {lab: f for f in ref_fits.values() for lab in f.labels}
@@ -421,6 +427,8 @@ def fit_powder_series(
     if progress is not None:
         progress(1, 1)
     nd = prof.shape[0]
+    model, model_bg = _profile_model(s, fits, nd, {r.label: float(e) for r, e in zip(rings, eta_values, strict=True)},
+                                     baseline)
     scan_shape = (len(rings), scans.size, nd)
 
     def split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -444,7 +452,25 @@ def fit_powder_series(
         scan_fwhm=scan_fw[:, sel], scan_area=scan_ar[:, sel], scan_flag=scan_flag[:, sel],
         eta=eta_values[sel], indexing=indexing, shape=shape, background=background,
         left_out=() if wanted else tuple(left_out.items()),
+        model=model, model_background=model_bg,
     )
+
+
+def _profile_model(s: np.ndarray, fits: dict[int, PeakFit], rows: int, eta: dict[str, float],
+                   baseline: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+    """(rows, s) fitted profile (every group's peaks plus the local background) and the background alone.
+
+    Inside each group's window the background is that group's polynomial (plus the ``baseline`` subtracted
+    before the fits); the peaks of every group add up everywhere. NaN outside every window.
+    """
+    peaks = sum(_peaks_model(s, f, eta)[:rows] for f in fits.values())
+    bg = np.full((rows, s.size), np.nan)
+    for f in fits.values():
+        n_bg = sum(n.startswith("bg") for n in f.param_names)
+        inside = (s >= f.window[0]) & (s <= f.window[1])
+        poly = f.values[:rows, -n_bg:] @ polynomial_design(s[inside], n_bg - 1).T if n_bg and inside.any() else 0.0
+        bg[:, inside] = poly + (baseline[:rows, inside] if np.ndim(baseline) else baseline)
+    return peaks + bg, bg
 
 
 def _shared_eta(eta: np.ndarray, eta_err: np.ndarray, reported: np.ndarray) -> float:

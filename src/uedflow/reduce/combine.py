@@ -64,6 +64,7 @@ class PowderSeries:
     frame_rejected: np.ndarray
     n_points_rejected: int
     points_flagged: np.ndarray | None = None
+    frame_burst: np.ndarray | None = None
 
     @property
     def differential(self) -> np.ndarray:
@@ -482,6 +483,7 @@ def combine_scans(
         intensity_scan=cube, intensity_scan_sigma=cube_sigma, reference=reference,
         reference_sigma=reference_sigma, frame_weight=frame_weight, frame_rejected=rejected,
         n_points_rejected=n_points + int(flagged[~burst].sum()), points_flagged=flagged.sum(axis=-1),
+        frame_burst=burst,
     )
 
 

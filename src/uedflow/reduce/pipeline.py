@@ -435,6 +435,11 @@ def _to_dataset(exp: Experiment, structure, series: PowderSeries, counts, mask, 
     for name in ("intensity", "intensity_sigma", "intensity_scan", "intensity_scan_sigma", "reference",
                  "reference_sigma", "differential", "diff_pattern"):
         ds[name].attrs["units"] = "counts/pixel (normalised)"
+    if series.frame_burst is not None:  # why each rejected frame was left out (CF flag convention)
+        ds["frame_reject_reason"] = (("scan", "delay"), np.where(
+            series.frame_burst, 1, np.where(series.frame_rejected, 2, 0)).astype(np.uint8), {
+            "units": "1", "long_name": "reason a frame was rejected", "flag_values": np.array([0, 1, 2], np.uint8),
+            "flag_meanings": "kept burst_or_saturation outlier_against_other_scans"})
     return ds
 
 

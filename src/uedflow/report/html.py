@@ -297,14 +297,18 @@ nav a{margin-right:1em}
 
 
 def render_html(samples: Sequence[Sample], specs: Sequence[FigureSpec], png: dict[str, bytes], *,
-                title: str = "uedflow report", comparison: Any = None) -> str:
-    """The report page as one HTML string (figures from ``png``, keyed like ``specs``)."""
+                title: str = "uedflow report", comparison: Any = None, explorer: str | None = None) -> str:
+    """The report page as one HTML string (figures from ``png``, keyed like ``specs``; ``explorer``, the
+    relative address of the interactive explorer page, is linked from the top)."""
+    link = (f"<p class='meta'>Interactive: <a id='explorer-link' href='{html.escape(explorer)}'>explore the data</a> "
+            "(delay slider, every ring's traces, diagnostics; one offline page).</p>") if explorer else ""
     parts = [f"<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
              f"<style>{_CSS}</style></head><body>",
              f"<h1>{html.escape(title)}</h1><p class='meta'>uedflow {html.escape(__version__)} · "
              f"{datetime.now(UTC).isoformat(timespec='seconds')} · {len(samples)} sample(s)</p>",
              "<nav><a href='#summary'>Summary</a><a href='#figures'>Figures</a><a href='#fits'>Fitted parameters</a>"
-             + ("<a href='#truth'>Recovered vs true</a>" if any(s.truth for s in samples) else "") + "</nav>",
+             + ("<a href='#truth'>Recovered vs true</a>" if any(s.truth for s in samples) else "")
+             + (f"<a href='{html.escape(explorer)}'>Explorer</a>" if explorer else "") + "</nav>" + link,
              "<h2 id='summary'>Summary</h2>", _summary_html(samples),
              "<p>Units: s = 1/d in Å⁻¹, delays in ps, Δ⟨u²⟩ in Å², strain ε = −Δs/s dimensionless. "
              "Errors are 1σ.</p>"]
@@ -338,8 +342,10 @@ def _render(fig: Figure, fmt: str) -> bytes:
 
 
 def write_report(samples: Sequence[Sample], out_dir: str | Path, *, title: str = "uedflow report",
-                 comparison: Any = None, progress: Callable[[int, int], None] | None = None) -> ReportResult:
-    """Write ``OUTDIR/report.html`` and ``OUTDIR/figures/<key>.png|.svg`` for ``samples``.
+                 comparison: Any = None, progress: Callable[[int, int], None] | None = None,
+                 explorer: bool = True) -> ReportResult:
+    """Write ``OUTDIR/report.html`` and ``OUTDIR/figures/<key>.png|.svg`` for ``samples``, and the interactive
+    ``OUTDIR/explore.html`` it links to.
 
     Parameters
     ----------
@@ -353,6 +359,9 @@ def write_report(samples: Sequence[Sample], out_dir: str | Path, *, title: str =
         Result of :func:`uedflow.dynamics.compare`, shown as a table.
     progress : callable, optional
         ``progress(done, total)`` over the figures.
+    explorer : bool
+        Also write the explorer (:func:`uedflow.report.explorer.write_explorer`) of the first sample's
+        reduced data and every sample's dynamics.
 
     Raises
     ------
@@ -377,7 +386,14 @@ def write_report(samples: Sequence[Sample], out_dir: str | Path, *, title: str =
             (tmp / f"{spec.key}.png").write_bytes(png[spec.key])
             (tmp / f"{spec.key}.svg").write_bytes(_render(spec.figure, "svg"))
             written[spec.key] = (out / "figures" / f"{spec.key}.png", out / "figures" / f"{spec.key}.svg")
-    page = render_html(samples, specs, png, title=title, comparison=comparison)
+    if explorer:
+        from uedflow.report.explorer import EXPLORER_NAME, write_explorer
+
+        write_explorer(samples[0].reduced, [s.dynamics for s in samples], out / EXPLORER_NAME,
+                       labels=[s.name for s in samples], compare=comparison is not None,
+                       title=title.replace("report", "explorer"))
+    page = render_html(samples, specs, png, title=title, comparison=comparison,
+                       explorer=EXPLORER_NAME if explorer else None)
     with atomic_path(out / "report.html") as tmp:
         tmp.write_text(page, encoding="utf-8")
     return ReportResult(out / "report.html", written)

@@ -56,7 +56,7 @@ def _stored_background(reduced: xr.Dataset, dynamics: xr.Dataset | None) -> np.n
     for ds in (dynamics, reduced):
         if ds is None:
             continue
-        for name in ("background_reference", "reference_background", "background"):
+        for name in ("fit_background", "background_reference", "reference_background", "background"):
             if name in ds and "s" in ds[name].dims:
                 bg = ds[name]
                 if "delay" in bg.dims:

@@ -18,7 +18,7 @@ from uedflow.crystal import get_structure, reflections
 from uedflow.dynamics.models import exp_rise
 from uedflow.io.datasets import DYNAMICS_FORMAT, DYNAMICS_VERSION, REDUCED_FORMAT, REDUCED_VERSION
 
-__all__ = ["OBSERVABLES", "synthetic_truth", "synthetic_dynamics", "synthetic_reduced"]
+__all__ = ["OBSERVABLES", "synthetic_truth", "synthetic_dynamics", "synthetic_reduced", "synthetic_long_series"]
 
 #: Observables of a dynamics file, in format order.
 OBSERVABLES = ("strain", "msd", "width", "intensity")
@@ -63,17 +63,19 @@ def _delays() -> np.ndarray:
 
 
 def synthetic_dynamics(
-    truth: dict[str, Any], *, noise: float = 0.03, seed: int = 0, label: str = "synthetic", qe_window_ps=(40.0, 60.0)
+    truth: dict[str, Any], *, noise: float = 0.03, seed: int = 0, label: str = "synthetic", qe_window_ps=(40.0, 60.0),
+    delays_ps: np.ndarray | None = None,
 ) -> xr.Dataset:
     """A ``uedflow-dynamics`` Dataset whose traces follow ``truth`` with relative noise ``noise``.
 
     The stored "fits" are the true kinetic parameters perturbed by their stated
-    1σ errors (seeded), so the plotted fit values are known exactly.
+    1σ errors (seeded), so the plotted fit values are known exactly. ``delays_ps``
+    default: 36 delays from −10 to 60 ps.
     """
     rng = np.random.default_rng(seed)
     labels = list(truth["peaks"])
     p = [truth["peaks"][h] for h in labels]
-    t = _delays()
+    t = _delays() if delays_ps is None else np.asarray(delays_ps, float)
     t0, irf = float(truth["t0_ps"]), float(truth["irf_fwhm_ps"])
     s0 = np.array([q["s0"] for q in p])
     keys = {"strain": ("strain_amplitude", "strain_tau_ps"), "msd": ("msd_amplitude_angstrom2", "msd_tau_ps"),
@@ -138,14 +140,15 @@ def synthetic_dynamics(
 
 
 def synthetic_reduced(truth: dict[str, Any], *, n_s: int = 400, shape: tuple[int, int] = (96, 96), seed: int = 0,
-                      label: str = "synthetic") -> xr.Dataset:
+                      label: str = "synthetic", delays_ps: np.ndarray | None = None) -> xr.Dataset:
     """A ``uedflow-reduced`` Dataset: Gaussian peaks on a decaying background, two scans.
 
-    Peak positions shrink and intensities fall after time zero as ``truth`` says.
+    Peak positions shrink and intensities fall after time zero as ``truth`` says; delays as in
+    :func:`synthetic_dynamics`.
     """
     rng = np.random.default_rng(seed)
     p = list(truth["peaks"].values())
-    t = _delays()
+    t = _delays() if delays_ps is None else np.asarray(delays_ps, float)
     s = np.linspace(0.1, max(q["s0"] for q in p) + 0.06, n_s)
     t0, irf = float(truth["t0_ps"]), float(truth["irf_fwhm_ps"])
     bg = 50.0 * np.exp(-s / 0.25)[None, :] * np.ones((t.size, 1))
@@ -182,7 +185,20 @@ def synthetic_reduced(truth: dict[str, Any], *, n_s: int = 400, shape: tuple[int
                "experiment_name": label, "temperature_K": float(truth.get("temperature_K", 90.0)),
                "fluence_mJ_cm2": float(truth.get("fluence_mJ_cm2", np.nan)), "diameter_nm": 5.5,
                "lattice_constant_angstrom": 6.12, "electron_energy_keV": 50.0, "wavelength_angstrom": 0.0536,
-               "camera_length_m": 0.45, "pixel_size_m": 5e-5, "center_rc": np.array([48.0, 48.0]),
+               "camera_length_m": 0.45, "pixel_size_m": 5e-5, "center_rc": np.array([shape[0] / 2, shape[1] / 2]),
                "center_residual_px": 0.05},
     )
     return ds
+
+
+def synthetic_long_series(n_delays: int = 2048, n_s: int = 1000, *, shape: tuple[int, int] = (1024, 1024),
+                          seed: int = 1) -> tuple[xr.Dataset, xr.Dataset]:
+    """A long reduced series (``n_delays`` from −10 to 200 ps × ``n_s`` bins on a ``shape`` detector) and its
+    dynamics with a per-delay fitted profile and background: the worst case for the explorer's size."""
+    truth = synthetic_truth(s_max=1.0, seed=seed)
+    delays = np.linspace(-10.0, 200.0, n_delays)
+    red = synthetic_reduced(truth, n_s=n_s, shape=shape, delays_ps=delays, seed=seed)
+    dyn = synthetic_dynamics(truth, delays_ps=delays, seed=seed).assign_coords(s=red["s"].values)
+    dyn["fit_model"] = (("delay", "s"), red["intensity"].values * 1.001)
+    dyn["fit_background"] = (("delay", "s"), 0.5 * red["intensity"].values)
+    return red, dyn
