@@ -32,7 +32,7 @@ def _peak_mb() -> float:
 
 def child(n: int, frames: int, chunk: int, threads: int, budget_mb: float | None, folder: Path) -> dict:
     """Run the pass in this process; return its peak RSS [MB] before and after, and the threads used."""
-    from uedflow.config import FrameRecord
+    from uedflow.io import FrameRecord
     from uedflow.io.frames import open_frames
     from uedflow.reduce.execute import local_threads, run_pass
     from uedflow.reduce.geometry import Geometry

@@ -16,8 +16,9 @@ import xarray as xr
 from click.testing import CliRunner
 
 from uedflow.cli import main
-from uedflow.config import load_experiment, manifest_rows, read_manifest, write_manifest
+from uedflow.config import load_experiment
 from uedflow.dynamics import open_dynamics
+from uedflow.io import manifest_rows, read_manifest, write_manifest
 from uedflow.reduce import open_reduced, reduce_experiment
 from uedflow.reduce.watch import watch_experiment
 from uedflow.simulate import simulate_experiment

@@ -31,9 +31,9 @@ from pathlib import Path
 
 import xarray as xr
 
-from uedflow.config import Experiment, load_experiment, manifest_rows, write_manifest
+from uedflow.config import Experiment, load_experiment
 from uedflow.errors import ConfigError, UedflowError
-from uedflow.io import atomic_path, frame_info
+from uedflow.io import atomic_path, frame_info, manifest_rows, write_manifest
 
 __all__ = ["WatchUpdate", "landed_rows", "watch_experiment"]
 
