@@ -338,10 +338,12 @@ def _run_distributed(stack: FrameStack, out: _Results, todo: np.ndarray, operato
                      worker_wait_s: float = WORKER_WAIT_S) -> None:
     """Run the ``todo`` chunks as tasks; each segment of up to 16 chunks is merged on the cluster and gathered
     as soon as it is done, so the cluster holds a bounded number of results and progress is kept per segment."""
+    from concurrent.futures import CancelledError
+
     import dask
     from distributed import Client, as_completed
 
-    from uedflow.errors import ConfigError
+    from uedflow.errors import ClusterError, ConfigError
 
     _check_address(address)
     bounds = out.bounds
@@ -352,26 +354,51 @@ def _run_distributed(stack: FrameStack, out: _Results, todo: np.ndarray, operato
         client = Client(address, timeout="10s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ConfigError(f"cannot connect to the Dask scheduler at {address!r} ({exc}); check --scheduler") from None
+    watch = _Watch(client, worker_wait_s, lambda: _resume_hint(out, address, checkpoint))
     with client:
-        # The operator (44 MiB at 1024², 600 bins) goes to every worker once, before the tasks; in the graph it was
-        # pickled with each segment's tasks (dask warned of a 44 MiB graph). A replica on every worker also
-        # survives the loss of any of them.
-        op = client.scatter(operator, broadcast=True, hash=False)
-        graphs = [_tree([chunk(blocks[c], op, window, delay_ps[bounds[c]:bounds[c + 1]], saturation) for c in seg])
-                  for seg in segments]
-        log.info("running %d chunk tasks in %d segments on %s", len(todo), len(segments), address)
-        pending = dict(zip(client.compute(graphs), range(len(segments)), strict=True))
-        watch = _Watch(client, worker_wait_s, lambda: _resume_hint(out, address, checkpoint))
-        for fut in _finished(as_completed(list(pending), loop=client.loop), watch):
-            seg = segments[pending.pop(fut)]
-            part = _result(fut, watch)
-            out.put(seg, part)
-            out.raw[0] += part.raw_before
-            out.raw[1] += part.raw_after
-            out.done[seg] = True
-            report(int(out.done.sum()), len(bounds) - 1)
-            if checkpoint is not None and checkpoint.due():
-                out.save(checkpoint)
+        left = list(range(len(segments)))
+        for attempt in range(_RESENDS + 1):
+            # The operator (44 MiB at 1024², 600 bins) goes to every worker once, before the tasks; in the graph it
+            # was pickled with each segment's tasks (dask warned of a 44 MiB graph). A replica on every worker
+            # survives the loss of any of them; when the last one dies it is sent again to the workers that come.
+            _wait_for_workers(client, watch)
+            op = client.scatter(operator, broadcast=True, hash=False)
+            graphs = [_tree([chunk(blocks[c], op, window, delay_ps[bounds[c]:bounds[c + 1]], saturation)
+                             for c in segments[i]]) for i in left]
+            log.info("running %d chunk tasks in %d segments on %s", sum(len(segments[i]) for i in left), len(left),
+                     address)
+            pending = dict(zip(client.compute(graphs), left, strict=True))
+            try:
+                for fut in _finished(as_completed(list(pending), loop=client.loop), watch):
+                    i = pending.pop(fut)
+                    part = _result(fut, watch)
+                    seg = segments[i]
+                    out.put(seg, part)
+                    out.raw[0] += part.raw_before
+                    out.raw[1] += part.raw_after
+                    out.done[seg] = True
+                    left.remove(i)
+                    report(int(out.done.sum()), len(bounds) - 1)
+                    if checkpoint is not None and checkpoint.due():
+                        out.save(checkpoint)
+                return
+            except CancelledError:
+                if attempt == _RESENDS:
+                    raise ClusterError(f"the Dask cluster lost the chunk tasks {_RESENDS + 1} times; "
+                                       f"{watch.hint()}") from None
+                log.warning("the operator was lost with the cluster's workers; sending it again (%d of %d)",
+                            attempt + 1, _RESENDS)
+
+
+#: times the operator is sent again after the cluster lost it with its last worker
+_RESENDS = 3
+
+
+def _wait_for_workers(client, watch: _Watch, poll_s: float = 0.2) -> None:
+    """Return once the cluster has a worker; :class:`ClusterError` after ``watch.wait_s`` seconds without one."""
+    while not client.nthreads():
+        watch.check()
+        time.sleep(poll_s)
 
 
 def _resume_hint(out: _Results, address: str, checkpoint: PassCheckpoint | None) -> str:
