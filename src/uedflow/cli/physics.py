@@ -23,23 +23,23 @@ def physics_group() -> None:
 @click.option("--debye-temperature", type=float, default=None, help="Debye temperature [K] (default per material).")
 @click.option("--cross-section", type=float, default=None, help="Absorption cross-section per dot [cm²].")
 @click.option("--excitons", type=float, default=None, help="Excitons per dot, overriding σ × photons.")
-@click.option("--host-index", type=float, default=1.45, show_default=True,
-              help="Refractive index around the dot (local-field factor).")
+@click.option("--host-index", type=float, default=None, show_default=True,
+              help="Refractive index around the dot (local-field factor; default 1.45, an oleate shell).")
 def heating_cmd(fluence: float, diameter: float, temperature: float, wavelength: float, material: str,
                 debye_temperature: float | None, cross_section: float | None, excitons: float | None,
-                host_index: float) -> None:
+                host_index: float | None) -> None:
     """Excitons per dot and lattice temperature rise (Debye heat capacity).
 
     \b
     Example (the paper's conditions):
       uedflow physics heating --fluence 3.6 --diameter 5.5 --temperature 90
     """
-    from uedflow.physics.heating import laser_heating
+    from uedflow.physics.heating import DEFAULT_HOST_INDEX, laser_heating
 
     res = laser_heating(
         fluence, diameter, temperature, wavelength_nm=wavelength, material=material,
         debye_temperature_K=debye_temperature, cross_section_cm2=cross_section, excitons_per_dot=excitons,
-        host_index=host_index,
+        host_index=DEFAULT_HOST_INDEX if host_index is None else host_index,
     )
     click.echo(res.table())
 

@@ -49,6 +49,7 @@ __all__ = [
     "bulk_optical_constants",
     "temperature_rise_debye",
     "DEFAULT_DEBYE_TEMPERATURE_K",
+    "DEFAULT_HOST_INDEX",
 ]
 
 _KB_EV = BOLTZMANN_J_K / ELEMENTARY_CHARGE_C
@@ -57,6 +58,11 @@ _KB_EV = BOLTZMANN_J_K / ELEMENTARY_CHARGE_C
 DEFAULT_DEBYE_TEMPERATURE_K: dict[str, tuple[float, str]] = {
     "PbSe": (250.0, "~250 K for 6 nm PbSe QDs as quoted by Yue et al., J. Phys. Chem. Lett. 15, 7667 (2024)"),
 }
+
+#: Refractive index n_s around a dot used by every cross-section calculation unless given: the oleate
+#: ligand shell (oleic acid n ≈ 1.46), close to the C₂Cl₄/toluene (n ≈ 1.5) in which published
+#: cross-sections are measured. A bare dot in vacuum (n_s = 1.0) absorbs about 2.7× less at 800 nm.
+DEFAULT_HOST_INDEX = 1.45
 
 
 def _positive(name: str, value: float, unit: str, fix: str = "") -> float:
@@ -157,7 +163,7 @@ def absorption_cross_section_cm2(
     diameter_nm: float,
     wavelength_nm: float,
     *,
-    host_index: float = 1.0,
+    host_index: float = DEFAULT_HOST_INDEX,
     bulk_nk: tuple[float, float] | None = None,
 ) -> float:
     """Absorption cross-section σ [cm²] of one spherical dot, bulk-ε local-field model.
@@ -179,14 +185,16 @@ def absorption_cross_section_cm2(
     wavelength_nm : float
         Pump vacuum wavelength [nm].
     host_index : float
-        Refractive index n_s around the dot: 1.0 for dots in vacuum on a grid
-        (default), ~1.45 inside an oleate ligand shell, 1.5 in C₂Cl₄ solution.
+        Refractive index n_s around the dot (default :data:`DEFAULT_HOST_INDEX`, 1.45,
+        an oleate ligand shell); 1.0 for bare dots in vacuum, 1.5 in C₂Cl₄ solution.
     bulk_nk : (float, float), optional
         Bulk (n, k) at the pump wavelength, overriding the table.
 
     Examples
     --------
     >>> f"{absorption_cross_section_cm2('PbSe', 5.5, 800.0):.2e}"
+    '3.02e-15'
+    >>> f"{absorption_cross_section_cm2('PbSe', 5.5, 800.0, host_index=1.0):.2e}"
     '1.11e-15'
     """
     d = _positive("diameter_nm", diameter_nm, "nm")
@@ -323,7 +331,7 @@ def laser_heating(
     debye_temperature_K: float | None = None,
     cross_section_cm2: float | None = None,
     excitons_per_dot: float | None = None,
-    host_index: float = 1.45,
+    host_index: float = DEFAULT_HOST_INDEX,
     bulk_nk: tuple[float, float] | None = None,
     energy_per_exciton_eV: float | None = None,
     ligands_per_nm2: float = 0.0,
@@ -350,10 +358,9 @@ def laser_heating(
     excitons_per_dot : float, optional
         Mean excitons per dot, overriding σ × photons (e.g. the paper's ~50).
     host_index : float
-        Refractive index around the dot for the local-field factor; default 1.45,
-        the oleate ligand shell (oleic acid n ≈ 1.46), close to the C₂Cl₄/toluene
-        (n ≈ 1.5) in which published cross-sections are measured. 1.0 (bare dot
-        in vacuum) gives about 3× fewer excitons.
+        Refractive index around the dot for the local-field factor; default
+        :data:`DEFAULT_HOST_INDEX` (1.45, the oleate ligand shell). 1.0 (bare dot
+        in vacuum) gives about 2.7× fewer excitons.
     bulk_nk : (float, float), optional
         Bulk (n, k) at the pump wavelength, overriding the table.
     energy_per_exciton_eV : float, optional
