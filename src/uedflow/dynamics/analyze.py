@@ -2,8 +2,9 @@
 
 :func:`analyze` chains the peak fits (:func:`uedflow.peaks.fit_powder_series`),
 the traces, the global kinetic fits (one t0 shared by every ring and observable), an optional
-bootstrap over scans, quasi-equilibrium averages, family averages, anisotropy
-and lattice temperature, and returns the ``uedflow-dynamics`` dataset of
+bootstrap over scans, quasi-equilibrium averages, family averages, and the lattice-level
+results of :mod:`uedflow.dynamics.lattice` (direction-averaged means, anisotropy, lattice
+temperature vs delay, Wilson analysis, global kinetics with model choice), and returns the ``uedflow-dynamics`` dataset of
 docs/formats.md. :func:`write_dynamics` / :func:`open_dynamics` store and read it.
 """
 
@@ -21,13 +22,8 @@ import xarray as xr
 from uedflow.config import AnalyzeConfig
 from uedflow.crystal import FAMILIES
 from uedflow.dynamics.kinetics import KineticsFit, fit_global, stack_fits
-from uedflow.dynamics.summary import (
-    linear_fit,
-    temperature_from_msd_rise,
-    temperature_from_strain,
-    window_average,
-    window_mask,
-)
+from uedflow.dynamics.lattice import add_lattice_results
+from uedflow.dynamics.summary import linear_fit, window_average, window_mask
 from uedflow.dynamics.traces import OBSERVABLES, Traces, compute_traces, family_average
 from uedflow.errors import ConfigError, FileFormatError, FitError, InputError
 from uedflow.io.datasets import DYNAMICS_FORMAT, DYNAMICS_VERSION, REDUCED_FORMAT, REDUCED_VERSION
@@ -338,11 +334,15 @@ def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: f
         unit = reduced["intensity"].attrs.get("units", "counts/pixel (normalised)")
         ds["fit_model"].attrs.update(units=unit, long_name="fitted profile: every ring plus background, per delay")
         ds["fit_background"].attrs.update(units=unit, long_name="fitted background under the rings, per delay")
-    ds.attrs.update(_attrs(reduced, cfg, ps, traces, qe, kin, irf, model, fam_names, ds))
+    ds.attrs.update(_attrs(reduced, cfg, ps, traces, qe, kin, irf, model))
+    add_lattice_results(ds, traces=traces, labels=ps.labels, structure=structure_of(reduced),
+                        base_temperature_K=float(reduced.attrs.get("temperature_K", np.nan)),
+                        debye_temperature_K=float(cfg.debye_temperature_K), window_ps=tuple(cfg.qe_window_ps),
+                        irf_fwhm_ps=irf)
     return ds
 
 
-def _attrs(reduced, cfg, ps: PeakSeries, traces: Traces, qe, kin, irf, model, fam_names, ds) -> dict[str, Any]:
+def _attrs(reduced, cfg, ps: PeakSeries, traces: Traces, qe, kin, irf, model) -> dict[str, Any]:
     attrs: dict[str, Any] = {k: reduced.attrs[k] for k in _SAMPLE_ATTRS if k in reduced.attrs}
     attrs.update(
         qe_window_ps=np.asarray(cfg.qe_window_ps, float), peak_shape=ps.shape, peak_eta=cfg.eta,
@@ -363,35 +363,11 @@ def _attrs(reduced, cfg, ps: PeakSeries, traces: Traces, qe, kin, irf, model, fa
         "strain_tau_vs_s": linear_fit(traces.s0, np.where(good[:, j_strain], kin["tau_ps"][:, j_strain], np.nan),
                                       kin["tau_err_ps"][:, j_strain]),
     }
-    fam_x = np.array([FAMILIES.index(f) for f in fam_names], float)
-    analyses["msd_qe_vs_family"] = linear_fit(fam_x, ds["family_msd_qe"].values, ds["family_msd_qe_err"].values)
-    analyses["msd_tau_vs_family"] = linear_fit(fam_x, ds["family_tau_ps"].values[:, j_msd],
-                                               ds["family_tau_err_ps"].values[:, j_msd])
     tau_m, tau_e = kin["tau_ps"][:, j_msd], kin["tau_err_ps"][:, j_msd]
     inv_tau = np.where(good[:, j_msd], 1.0 / tau_m, np.nan)
     analyses["msd_qe_vs_inv_tau"] = linear_fit(inv_tau, *qe["msd"], x_err=tau_e / tau_m**2)
     for name, fit in analyses.items():
         attrs[f"{name}_slope"], attrs[f"{name}_slope_err"] = fit.slope, fit.slope_err
     attrs["anisotropy_json"] = json.dumps({k: v.summary() for k, v in analyses.items()})
-    # lattice temperature from the ring-averaged quasi-equilibrium values
-    from uedflow.dynamics.traces import weighted_mean
-
-    base_t = float(reduced.attrs.get("temperature_K", np.nan))
-    msd_mean, msd_err = weighted_mean(*qe["msd"])
-    strain_mean, strain_err = weighted_mean(*qe["strain"])
-    attrs["msd_qe_mean_angstrom2"], attrs["msd_qe_mean_err_angstrom2"] = float(msd_mean), float(msd_err)
-    attrs["strain_qe_mean"], attrs["strain_qe_mean_err"] = float(strain_mean), float(strain_err)
-    rise_m = rise_s = (float("nan"), float("nan"))
-    if np.isfinite(base_t):
-        from uedflow.physics.debye import compound_mass_u
-
-        structure = structure_of(reduced)
-        rise_m = temperature_from_msd_rise(float(msd_mean), float(msd_err), base_temperature_K=base_t,
-                                           debye_temperature_K=float(cfg.debye_temperature_K),
-                                           mass_u=compound_mass_u(structure.masses_u))
-        rise_s = temperature_from_strain(float(strain_mean), float(strain_err), base_temperature_K=base_t,
-                                         material=structure.name)
-    attrs["temperature_rise_msd_K"], attrs["temperature_rise_msd_err_K"] = rise_m
-    attrs["temperature_rise_strain_K"], attrs["temperature_rise_strain_err_K"] = rise_s
     attrs["summary_json"] = json.dumps(ps.summary(), default=float)
     return attrs

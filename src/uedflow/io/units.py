@@ -103,6 +103,19 @@ DYNAMICS_UNITS: dict[str, tuple[str, str]] = {
     "family_tau_ps": ("ps", "weighted mean rise time of the direction family"),
     "family_tau_err_ps": ("ps", "1-sigma of family_tau_ps"),
     **_observable_entries(),
+    "wilson_class": ("1", "class of rings of one Wilson line: all, or even / odd hkl in rock salt"),
+    "wilson_msd": ("angstrom^2", "Wilson Delta<u^2>: slope of ln(I/I0) vs -4 pi^2 s^2 over the class's rings"),
+    "wilson_msd_err": ("angstrom^2", "1-sigma of wilson_msd"),
+    "wilson_intercept": ("1", "Wilson intercept ln(I/I0) at s = 0 (background/TDS diagnostic, 0 if none)"),
+    "wilson_intercept_err": ("1", "1-sigma of wilson_intercept"),
+    "wilson_chi2_red": ("1", "reduced chi-square of the Wilson line"),
+    "wilson_deviation": ("angstrom^2", "ring's quasi-equilibrium Delta<u^2>_s minus its class's Wilson value"),
+    "wilson_deviation_err": ("angstrom^2", "1-sigma of wilson_deviation"),
+    "global_msd_fit": ("angstrom^2", "Delta<u^2>_s curve of the chosen global kinetic model"),
+    **{f"lattice_temperature_{o}{suffix}": ("K", f"{what} lattice temperature from the direction-averaged {src}")
+       for o, src in (("msd", "Delta<u^2> (Debye model)"), ("strain", "strain (bulk alpha(T))"))
+       for suffix, what in (("_K", "the"), ("_err_K", "statistical 1-sigma of the"),
+                            ("_sys_K", "systematic 1-sigma (direction spread) of the"))},
 }
 
 

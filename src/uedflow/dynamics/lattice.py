@@ -1,0 +1,172 @@
+"""Lattice-level results of one analysis, added to the dynamics dataset.
+
+* direction-averaged quasi-equilibrium Δ⟨u²⟩ and strain, with the direction spread as systematic
+  (:mod:`uedflow.dynamics.temperature`), and the temperature rise from each;
+* the lattice temperature vs delay from Δ⟨u²⟩(t) and from strain(t);
+* anisotropy as differences between direction families with their significance, and a χ² test
+  of isotropy (not a slope against a category index);
+* the global Wilson analysis (:mod:`uedflow.dynamics.wilson`);
+* the static-vs-nonequilibrium expansion ratio per direction: the strain a static heating to the
+  Debye–Waller temperature would give (bulk α(T)) over the measured quasi-equilibrium strain;
+* global kinetics of every ring's Δ⟨u²⟩ with model choice (:mod:`uedflow.dynamics.global_kinetics`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy.stats import chi2 as chi2_dist
+
+from uedflow.dynamics.global_kinetics import select_model
+from uedflow.dynamics.temperature import DirectionMean, direction_mean, lattice_temperature
+from uedflow.dynamics.wilson import wilson_analysis
+from uedflow.errors import FitError, InputError
+
+__all__ = ["direction_differences", "expansion_ratios", "add_lattice_results"]
+
+log = logging.getLogger(__name__)
+#: Relative 1σ of the bulk expansion coefficient model (physics/expansion.py: "±5 % numbers").
+ALPHA_REL_ERR = 0.05
+
+
+def direction_differences(names: tuple[str, ...], values: np.ndarray, errors: np.ndarray) -> dict[str, Any]:
+    """Pairwise differences between direction families with 1σ and z, and the χ² of isotropy.
+
+    Examples
+    --------
+    >>> d = direction_differences(("<100>", "<111>"), np.array([1.0, 2.0]), np.array([0.3, 0.4]))
+    >>> round(d["pairs"]["<111> - <100>"]["z"], 3), round(d["isotropy_p"], 4)
+    (2.0, 0.0455)
+    """
+    v, e = np.asarray(values, float), np.asarray(errors, float)
+    pairs = {}
+    for i, j in combinations(range(len(names)), 2):
+        diff, err = v[j] - v[i], float(np.hypot(e[i], e[j]))
+        pairs[f"{names[j]} - {names[i]}"] = {"difference": float(diff), "err": err,
+                                             "z": float(diff / err) if err > 0 else float("nan")}
+    ok = np.isfinite(v) & np.isfinite(e) & (e > 0)
+    out: dict[str, Any] = {"pairs": pairs, "isotropy_chi2": float("nan"), "isotropy_dof": int(ok.sum()) - 1,
+                           "isotropy_p": float("nan")}
+    if ok.sum() >= 2:
+        w = 1.0 / e[ok] ** 2
+        mean = float(np.sum(w * v[ok]) / w.sum())
+        c2 = float(np.sum(w * (v[ok] - mean) ** 2))
+        out.update(isotropy_chi2=c2, isotropy_p=float(chi2_dist.sf(c2, ok.sum() - 1)))
+    return out
+
+
+def expansion_ratios(names: tuple[str, ...], strain_qe: np.ndarray, strain_qe_err: np.ndarray, *,
+                     rise_K: float, rise_err_K: float, base_temperature_K: float, material: str) -> dict[str, Any]:
+    """Static / nonequilibrium strain per direction (the paper's "~20 % less under static heating" is 0.8).
+
+    The static strain is the bulk thermal strain from T0 to T0 + ΔT with ΔT from Δ⟨u²⟩
+    (α(T) of :mod:`uedflow.physics.expansion`, ±5 %); returns {} without a finite ΔT or expansion model.
+    """
+    from uedflow.physics.expansion import nonequilibrium_to_static_ratio, thermal_strain
+
+    if not (np.isfinite(rise_K) and rise_K > 0 and np.isfinite(base_temperature_K)):
+        return {}
+    try:
+        static = float(thermal_strain(base_temperature_K + rise_K, base_temperature_K, material))
+    except InputError:
+        return {}
+    alpha = static / rise_K
+    out = {}
+    for name, s, e in zip(names, strain_qe, strain_qe_err, strict=True):
+        if np.isfinite(s) and s > 0:
+            out[name] = nonequilibrium_to_static_ratio(float(s), float(e), alpha, ALPHA_REL_ERR * alpha, rise_K,
+                                                       rise_err_K if np.isfinite(rise_err_K) else 0.0).summary()
+    return out
+
+
+def _rise(mean: DirectionMean, invert, base_t: float, **kw: Any) -> tuple[float, float, float]:
+    """(ΔT, stat σ, sys σ) [K] of a direction-averaged quasi-equilibrium value."""
+    temp, stat = invert(mean.value, mean.stat_err, base_temperature_K=base_t, **kw)
+    _, unit = invert(mean.value, np.ones_like(mean.value), base_temperature_K=base_t, **kw)
+    return float(temp[0] - base_t), float(stat[0]), float(abs(unit[0]) * float(mean.sys_err))
+
+
+def add_lattice_results(ds: xr.Dataset, *, traces: Any, labels: tuple[str, ...], structure: Any,
+                        base_temperature_K: float, debye_temperature_K: float, window_ps: tuple[float, float],
+                        irf_fwhm_ps: float) -> None:
+    """Add the results of the module docstring to ``ds`` (variables and root attributes, in place).
+
+    ``ds`` must hold the family traces and quasi-equilibrium values (``family_<obs>``, ``family_<obs>_qe``)
+    and the per-ring kinetic results of :func:`uedflow.dynamics.analyze.analyze`.
+    """
+    from uedflow.dynamics.temperature import msd_temperature, strain_temperature
+    from uedflow.physics.debye import compound_mass_u
+
+    names = tuple(str(d) for d in ds["direction"].values)
+    mass = compound_mass_u(structure.masses_u)
+    qe = {o: direction_mean(ds[f"family_{o}_qe"].values, ds[f"family_{o}_qe_err"].values) for o in ("msd", "strain")}
+    attrs: dict[str, Any] = {}
+    for o, key in (("msd", "msd_qe_mean_angstrom2"), ("strain", "strain_qe_mean")):
+        stem = key.removesuffix("_angstrom2")
+        unit = "_angstrom2" if o == "msd" else ""
+        attrs[key], attrs[f"{stem}_err{unit}"], attrs[f"{stem}_sys{unit}"] = (
+            float(qe[o].value), float(qe[o].stat_err), float(qe[o].sys_err))
+    rises = {"msd": (np.nan,) * 3, "strain": (np.nan,) * 3}
+    if np.isfinite(base_temperature_K):
+        rises["msd"] = _rise(qe["msd"], msd_temperature, base_temperature_K, debye_temperature_K=debye_temperature_K,
+                             mass_u=mass)
+        rises["strain"] = _rise(qe["strain"], strain_temperature, base_temperature_K, material=structure.name)
+        tl = lattice_temperature(
+            ds["delay"].values,
+            direction_mean(ds["family_msd"].values, ds["family_msd_err"].values),
+            direction_mean(ds["family_strain"].values, ds["family_strain_err"].values),
+            base_temperature_K=base_temperature_K, debye_temperature_K=debye_temperature_K, mass_u=mass,
+            material=structure.name)
+        for o in ("msd", "strain"):
+            ds[f"lattice_temperature_{o}_K"] = ("delay", getattr(tl, f"{o}_K"))
+            ds[f"lattice_temperature_{o}_err_K"] = ("delay", getattr(tl, f"{o}_stat_err_K"))
+            ds[f"lattice_temperature_{o}_sys_K"] = ("delay", getattr(tl, f"{o}_sys_err_K"))
+    for o in ("msd", "strain"):
+        (attrs[f"temperature_rise_{o}_K"], attrs[f"temperature_rise_{o}_err_K"],
+         attrs[f"temperature_rise_{o}_sys_K"]) = rises[o]
+    j_msd = list(ds["observable"].values).index("msd")
+    attrs["direction_differences_json"] = json.dumps({
+        "msd_qe": direction_differences(names, ds["family_msd_qe"].values, ds["family_msd_qe_err"].values),
+        "strain_qe": direction_differences(names, ds["family_strain_qe"].values, ds["family_strain_qe_err"].values),
+        "msd_tau": direction_differences(names, ds["family_tau_ps"].values[:, j_msd],
+                                         ds["family_tau_err_ps"].values[:, j_msd]),
+    })
+    attrs["expansion_ratio_json"] = json.dumps(expansion_ratios(
+        names, ds["family_strain_qe"].values, ds["family_strain_qe_err"].values, rise_K=rises["msd"][0],
+        rise_err_K=float(np.hypot(rises["msd"][1], rises["msd"][2])), base_temperature_K=base_temperature_K,
+        material=structure.name))
+    _wilson(ds, traces, labels, structure, window_ps, attrs)
+    _global_kinetics(ds, traces, irf_fwhm_ps, attrs)
+    ds.attrs.update(attrs)
+
+
+def _wilson(ds: xr.Dataset, traces: Any, labels: tuple[str, ...], structure: Any, window_ps, attrs: dict) -> None:
+    w = wilson_analysis(traces.delay, traces.s0, traces.values["intensity"], traces.errors["intensity"], labels,
+                        n_species=len(structure.elements), window_ps=window_ps)
+    ds.coords["wilson_class"] = list(w.classes)
+    for name in ("msd", "msd_err", "intercept", "intercept_err", "chi2_red"):
+        ds[f"wilson_{name}"] = (("wilson_class", "delay"), getattr(w, name))
+    ds["wilson_deviation"] = ("peak", w.deviation)
+    ds["wilson_deviation_err"] = ("peak", w.deviation_err)
+    attrs["wilson_json"] = json.dumps(w.summary(labels))
+
+
+def _global_kinetics(ds: xr.Dataset, traces: Any, irf: float, attrs: dict) -> None:
+    t0 = ds["t0_ps"].values[np.isfinite(ds["t0_ps"].values)]
+    try:
+        sel = select_model(traces.delay, traces.values["msd"], traces.errors["msd"], irf_guess_ps=max(irf, 0.1),
+                           t0_guess_ps=float(t0[0]) if t0.size else 0.0)
+    except FitError as exc:
+        log.warning("no global kinetics: %s", exc)
+        return
+    best = sel.fits[sel.chosen]
+    ds["global_msd_fit"] = (("peak", "delay"), best.curves)
+    attrs.update(kinetics_selection_json=json.dumps(sel.summary(), default=float), kinetic_model_chosen=sel.chosen,
+                 global_t0_ps=best.shared["t0_ps"], global_t0_err_ps=best.shared_err["t0_ps"],
+                 global_irf_fwhm_ps=best.shared["irf_fwhm_ps"], global_irf_fwhm_err_ps=best.shared_err["irf_fwhm_ps"])
+    log.info("global kinetics of Δ⟨u²⟩:\n%s", sel.report())
