@@ -30,6 +30,7 @@ _COMMANDS: dict[str, tuple[str, str, str]] = {
     "simulate": ("uedflow.cli.simulate", "simulate_cmd", "Virtual UED experiment: write frames, manifest and ground truth."),
     "analyze": ("uedflow.cli.analyze", "analyze_cmd", "Powder series -> peak fits, strain, MSD and time constants."),
     "compare": ("uedflow.cli.analyze", "compare_cmd", "Compare analysed datasets peak by peak, with significance."),
+    "fluence": ("uedflow.cli.analyze", "fluence_cmd", "Fluence series: amplitude, τ and ΔT vs fluence, fitted, vs the heating model."),
     "physics": ("uedflow.cli.physics", "physics_group", "Heating, Debye model, thermal expansion and texture check."),
     "tem": ("uedflow.cli.tem", "tem_group", "TEM image analysis: FFT d-spacings, particle sizing."),
     "report": ("uedflow.cli.run", "report_cmd", "Figures and an HTML report from analysed data."),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import click
@@ -66,7 +67,15 @@ def analyze_cmd(reduced, output, peaks, shape, eta, background, qe_window, debye
                    f"{n_ok}/{out['fit_success'].size} kinetic fits ok -> {output}")
         rise = out.attrs.get("temperature_rise_msd_K")
         err = out.attrs.get("temperature_rise_msd_err_K")
-        click.echo(f"lattice temperature rise from MSD: {rise:.0f} ± {err:.0f} K")
+        sys = out.attrs.get("temperature_rise_msd_sys_K")
+        click.echo(f"lattice temperature rise from MSD: {rise:.0f} ± {err:.0f} (stat) ± {sys:.0f} (sys) K")
+        if "kinetics_selection_json" in out.attrs:
+            from uedflow.dynamics.global_kinetics import evidence_table
+
+            sel = json.loads(out.attrs["kinetics_selection_json"])
+            click.echo(f"global kinetics of Δ⟨u²⟩ (shared t0 {out.attrs['global_t0_ps']:.3f} ± "
+                       f"{out.attrs['global_t0_err_ps']:.3f} ps, IRF {out.attrs['global_irf_fwhm_ps']:.2f} ps):")
+            click.echo(evidence_table(sel["evidence"], sel["chosen"]))
 
 
 @click.command("compare")
@@ -91,3 +100,25 @@ def compare_cmd(datasets, output, labels, alpha, show_all):
                    "(--all prints every row)")
     if output:
         result.to_csv(output)
+
+
+@click.command("fluence")
+@click.argument("datasets", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the points as CSV.")
+@click.option("--labels", default=None, help="Comma-separated names, one per dataset.")
+def fluence_cmd(datasets, output, labels):
+    """Fit Δ⟨u²⟩, τ and ΔT vs pump fluence over analysed DATASETS (dynamics.h5, one per fluence).
+
+    \b
+    Example:
+      uedflow fluence f1.2/dynamics.h5 f2.4/dynamics.h5 f3.6/dynamics.h5 f4.8/dynamics.h5 -o fluence.csv
+    """
+    from uedflow.dynamics import open_dynamics
+    from uedflow.dynamics.fluence import fluence_series
+
+    names = [s.strip() for s in labels.split(",")] if labels else [p.parent.name or p.stem for p in datasets]
+    series = fluence_series([open_dynamics(p) for p in datasets], names)
+    click.echo(series.table())
+    if output:
+        series.to_csv(output)

@@ -31,7 +31,8 @@ from uedflow.dynamics.kinetics import fit_global
 from uedflow.dynamics.models import exp_rise
 from uedflow.errors import ConfigError, FitError
 
-__all__ = ["GLOBAL_MODELS", "GlobalFit", "ModelSelection", "bottleneck_rise", "fit_global_model", "select_model"]
+__all__ = ["GLOBAL_MODELS", "GlobalFit", "ModelSelection", "bottleneck_rise", "evidence_table", "fit_global_model",
+           "select_model"]
 
 #: Global models and their per-ring parameters; shared parameters follow (``tau_hot_ps`` for bottleneck, then t0, IRF).
 GLOBAL_MODELS: dict[str, tuple[str, ...]] = {
@@ -213,6 +214,17 @@ def fit_global_model(delay_ps: np.ndarray, values: np.ndarray, errors: np.ndarra
                      msg, curves)
 
 
+def evidence_table(evidence: dict[str, dict[str, float]], chosen: str) -> str:
+    """Text table of :meth:`ModelSelection.evidence` (also from its JSON form) and the choice."""
+    lines = ["model        k    chi2       AIC        BIC    dAIC    dBIC  w_AIC"]
+    for m, v in evidence.items():
+        lines.append(f"{m:<10} {int(v['n_params']):3d} {v['chi2']:9.1f} {v['aic']:9.1f} {v['bic']:9.1f} "
+                     f"{v['delta_aic']:7.1f} {v['delta_bic']:7.1f} {v['akaike_weight']:6.3f}")
+    best_aic = min(evidence, key=lambda m: evidence[m]["aic"])
+    lines.append(f"chosen (lowest BIC): {chosen}" + (f"; AIC prefers {best_aic}" if best_aic != chosen else "; AIC agrees"))
+    return "\n".join(lines)
+
+
 @dataclass(frozen=True)
 class ModelSelection:
     """Every model's global fit and the choice by BIC, with ΔAIC, ΔBIC and Akaike weights."""
@@ -233,14 +245,7 @@ class ModelSelection:
 
     def report(self) -> str:
         """Text table of the evidence and the choice."""
-        lines = ["model        k    chi2       AIC        BIC    dAIC    dBIC  w_AIC"]
-        for m, v in self.evidence().items():
-            lines.append(f"{m:<10} {v['n_params']:3d} {v['chi2']:9.1f} {v['aic']:9.1f} {v['bic']:9.1f} "
-                         f"{v['delta_aic']:7.1f} {v['delta_bic']:7.1f} {v['akaike_weight']:6.3f}")
-        best_aic = min(self.fits, key=lambda m: self.fits[m].aic)
-        lines.append(f"chosen (lowest BIC): {self.chosen}" + (f"; AIC prefers {best_aic}" if best_aic != self.chosen
-                                                            else "; AIC agrees"))
-        return "\n".join(lines)
+        return evidence_table(self.evidence(), self.chosen)
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe dict: the choice, the evidence and every fit."""
