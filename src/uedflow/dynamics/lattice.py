@@ -8,7 +8,7 @@
 * the global Wilson analysis (:mod:`uedflow.dynamics.wilson`);
 * the static-vs-nonequilibrium expansion ratio per direction: the strain a static heating to the
   Debye–Waller temperature would give (bulk α(T)) over the measured quasi-equilibrium strain;
-* global kinetics of every ring's Δ⟨u²⟩ with model choice (:mod:`uedflow.dynamics.global_kinetics`).
+* global kinetics of every ring's Δ⟨u²⟩ and strain with model choice (:mod:`uedflow.dynamics.global_kinetics`).
 """
 
 from __future__ import annotations
@@ -157,16 +157,21 @@ def _wilson(ds: xr.Dataset, traces: Any, labels: tuple[str, ...], structure: Any
 
 
 def _global_kinetics(ds: xr.Dataset, traces: Any, irf: float, attrs: dict) -> None:
+    """Every ring's Δ⟨u²⟩ and strain in one fit per model (shared t0, IRF, and τ_hot for the bottleneck)."""
     t0 = ds["t0_ps"].values[np.isfinite(ds["t0_ps"].values)]
+    n = traces.s0.size
+    values = np.concatenate([traces.values["msd"], traces.values["strain"]])
+    errors = np.concatenate([traces.errors["msd"], traces.errors["strain"]])
     try:
-        sel = select_model(traces.delay, traces.values["msd"], traces.errors["msd"], irf_guess_ps=max(irf, 0.1),
+        sel = select_model(traces.delay, values, errors, irf_guess_ps=max(irf, 0.1),
                            t0_guess_ps=float(t0[0]) if t0.size else 0.0)
     except FitError as exc:
         log.warning("no global kinetics: %s", exc)
         return
     best = sel.fits[sel.chosen]
-    ds["global_msd_fit"] = (("peak", "delay"), best.curves)
+    ds["global_msd_fit"] = (("peak", "delay"), best.curves[:n])
+    ds["global_strain_fit"] = (("peak", "delay"), best.curves[n:])
     attrs.update(kinetics_selection_json=json.dumps(sel.summary(), default=float), kinetic_model_chosen=sel.chosen,
                  global_t0_ps=best.shared["t0_ps"], global_t0_err_ps=best.shared_err["t0_ps"],
                  global_irf_fwhm_ps=best.shared["irf_fwhm_ps"], global_irf_fwhm_err_ps=best.shared_err["irf_fwhm_ps"])
-    log.info("global kinetics of Δ⟨u²⟩:\n%s", sel.report())
+    log.info("global kinetics of Δ⟨u²⟩ and strain:\n%s", sel.report())

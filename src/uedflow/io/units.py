@@ -112,6 +112,7 @@ DYNAMICS_UNITS: dict[str, tuple[str, str]] = {
     "wilson_deviation": ("angstrom^2", "ring's quasi-equilibrium Delta<u^2>_s minus its class's Wilson value"),
     "wilson_deviation_err": ("angstrom^2", "1-sigma of wilson_deviation"),
     "global_msd_fit": ("angstrom^2", "Delta<u^2>_s curve of the chosen global kinetic model"),
+    "global_strain_fit": ("1", "strain curve of the chosen global kinetic model"),
     **{f"lattice_temperature_{o}{suffix}": ("K", f"{what} lattice temperature from the direction-averaged {src}")
        for o, src in (("msd", "Delta<u^2> (Debye model)"), ("strain", "strain (bulk alpha(T))"))
        for suffix, what in (("_K", "the"), ("_err_K", "statistical 1-sigma of the"),

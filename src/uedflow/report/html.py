@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from uedflow import __version__
 from uedflow.io.atomic import atomic_dir, atomic_path
 from uedflow.report import figures as F
+from uedflow.report import lattice as L
 from uedflow.report import patterns as P
 from uedflow.report.samples import Sample
 from uedflow.report.tables import fit_rows, heating_rows, summary_rows, truth_rows
@@ -152,6 +153,14 @@ def build_figures(samples: Sequence[Sample], *, progress: Callable[[int, int], N
                          "(green) and the background under them (red dashed: data minus fitted peaks, unless the "
                          "analysis stored its background); (b) the "
                          f"differential profile ΔI(s) = I(s, t) − I(s, t<0) averaged over {_window(s.dynamics)}."))
+    with_t = [s for s in samples if "lattice_temperature_msd_K" in s.dynamics]
+    if with_t:
+        jobs.append(("lattice_temperature", "Lattice temperature vs delay",
+                     lambda: L.figure_lattice_temperature([s.dynamics for s in with_t], [s.name for s in with_t]),
+                     "Lattice temperature from the direction-averaged Δ⟨u²⟩(t) through the Debye model (filled) and "
+                     "from the direction-averaged strain through the bulk α(T) (hollow), 1σ statistical error bars, "
+                     "shaded: with the direction spread as systematic. Dashed: final temperature of the heating model "
+                     "(physics.heating, default cross-section); dotted: base temperature."))
     simulated = [s for s in samples if s.truth is not None]
     if simulated:
         jobs.append(("truth_recovered", "Recovered vs true parameters (virtual experiment)",
@@ -315,6 +324,10 @@ def render_html(samples: Sequence[Sample], specs: Sequence[FigureSpec], png: dic
     if comparison is not None:
         parts += ["<h2 id='comparison'>Sample comparison</h2>", _comparison_html(comparison)]
     parts.append(_heating_html(samples))
+    for sec in L.lattice_sections(samples, format_pm):
+        parts.append(f"<h2 id='{sec.key}'>{html.escape(sec.title)}</h2>"
+                     + "".join(f"<p>{html.escape(t)}</p>" for t in sec.text)
+                     + "".join(_table(rows, cols) for rows, cols in sec.tables if rows))
     parts.append("<h2 id='figures'>Figures</h2>")
     for spec in specs:
         b64 = base64.b64encode(png[spec.key]).decode("ascii")
