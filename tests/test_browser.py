@@ -79,6 +79,68 @@ def test_every_figure_loads_and_is_not_blank(report, tmp_path):
         assert 0.02 < img["ink"] < 0.9, f"{img['alt']}: {img['ink']:.1%} of pixels are not white"
 
 
+SECTIONS_PROBE = """
+<script>
+window.addEventListener("load", () => {
+  const ids = ["heating-check", "lattice-temperature", "global-kinetics", "wilson", "anisotropy", "fluence"];
+  const out = {};
+  for (const id of ids) {
+    const h = document.getElementById(id);
+    if (!h) continue;
+    let rows = 0, el = h.nextElementSibling;
+    while (el && el.tagName !== "H2") { rows += el.querySelectorAll("tbody tr").length; el = el.nextElementSibling; }
+    out[id] = {rows, height: h.getBoundingClientRect().height, text: h.textContent};
+  }
+  const img = document.querySelector("#lattice_temperature img");
+  out.figure = img ? {w: img.naturalWidth, shown: img.width, complete: img.complete} : null;
+  const pre = document.createElement("pre");
+  pre.id = "uedflow-probe";
+  pre.textContent = JSON.stringify(out);
+  document.body.appendChild(pre);
+});
+</script>
+"""
+
+
+@pytest.fixture(scope="module")
+def analysed_report(tmp_path_factory):
+    """Two analysed virtual experiments at different fluences: every lattice-level section has data."""
+    import numpy as np
+
+    from uedflow.crystal import get_structure
+    from uedflow.dynamics import analyze
+    from uedflow.simulate import PeakDynamics, get_preset, paper_dynamics, simulate_powder_series
+
+    samples = []
+    for seed, fluence in ((1, 2.4), (2, 3.6)):
+        dyn = {f: PeakDynamics(**p) for f, p in paper_dynamics("attached", 90.0, fluence).items()}
+        ds, truth = simulate_powder_series(
+            structure=get_structure("PbSe"), peaks=dyn, delays_ps=np.array(get_preset("small")["delays_ps"]),
+            s_grid=np.linspace(0.15, 0.6, 200), t0_ps=0.35, irf_fwhm_ps=0.5, n_scans=2, seed=seed,
+            counts_per_bin=1e6, attrs={"temperature_K": 90.0, "fluence_mJ_cm2": fluence, "diameter_nm": 5.5,
+                                       "sample_label": f"{fluence:g} mJ/cm2"})
+        samples.append(Sample(analyze(ds), ds, truth))
+    return write_report(samples, tmp_path_factory.mktemp("browser") / "lattice", explorer=False)
+
+
+def test_lattice_sections_are_shown_with_their_tables_and_figure(analysed_report, tmp_path):
+    page = analysed_report.html.read_text(encoding="utf-8")
+    probe = tmp_path / "probed.html"
+    probe.write_text(page.replace("</body>", SECTIONS_PROBE + "</body>"), encoding="utf-8")
+    res = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
+    m = re.search(r'<pre id="uedflow-probe">(.*?)</pre>', res.stdout, re.S)
+    assert m, f"probe did not run; chromium exit {res.returncode}: {res.stderr[-2000:]}"
+    found = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    # heating: one row per sample; kinetics: 3 models x 2 samples; fluence: 2 points + 3 fitted quantities
+    expected = {"heating-check": 2, "lattice-temperature": 6, "global-kinetics": 6, "wilson": 4, "anisotropy": 18,
+                "fluence": 5}
+    for key, n in expected.items():
+        assert key in found and found[key]["height"] > 0, (key, found.keys())
+        assert found[key]["rows"] >= n, (key, found[key])
+    fig = found["figure"]
+    assert fig and fig["complete"] and fig["w"] > 300 and fig["shown"] > 300, fig
+
+
 def test_screenshot_of_report(report, tmp_path):
     shot = tmp_path / "report.png"
     res = _chromium(tmp_path, f"--screenshot={shot}", report.html.as_uri())
