@@ -220,6 +220,11 @@ def _truth_html(ds: xr.Dataset, truth: dict[str, Any]) -> str:
                          ("pull", "(fit − true)/σ")])
 
 
+def _with_sys(value: float, err: float, sys: float) -> str:
+    """``value ± stat`` and, when known, ``± sys (sys)``."""
+    return format_pm(value, err) + (f" ± {sys:.2g} (sys)" if math.isfinite(sys) and math.isfinite(value) else "")
+
+
 def _summary_html(samples: Sequence[Sample]) -> str:
     rows = []
     for s in samples:
@@ -227,13 +232,16 @@ def _summary_html(samples: Sequence[Sample]) -> str:
         rows.append({"name": s.name, "material": sm["material"], "T": format_pm(sm["temperature_K"]),
                      "fluence": format_pm(sm["fluence_mJ_cm2"]), "d": format_pm(sm["diameter_nm"]),
                      "peaks": sm["peaks"], "delays": sm["delays"],
-                     "msd": format_pm(sm["mean_msd_qe_angstrom2"], sm["mean_msd_qe_err_angstrom2"]),
-                     "dT_msd": format_pm(sm["temperature_rise_msd_K"], sm["temperature_rise_msd_err_K"]),
-                     "dT_strain": format_pm(sm["temperature_rise_strain_K"], sm["temperature_rise_strain_err_K"]),
+                     "msd": _with_sys(sm["mean_msd_qe_angstrom2"], sm["mean_msd_qe_err_angstrom2"],
+                                      sm["mean_msd_qe_sys_angstrom2"]),
+                     "dT_msd": _with_sys(sm["temperature_rise_msd_K"], sm["temperature_rise_msd_err_K"],
+                                         sm["temperature_rise_msd_sys_K"]),
+                     "dT_strain": _with_sys(sm["temperature_rise_strain_K"], sm["temperature_rise_strain_err_K"],
+                                            sm["temperature_rise_strain_sys_K"]),
                      "flags": f"{sm['flagged_peak_fits']} / {sm['failed_kinetic_fits']}"})
     return _table(rows, [("name", "Sample"), ("material", "Material"), ("T", "T (K)"), ("fluence", "Fluence (mJ/cm²)"),
                          ("d", "Diameter (nm)"), ("peaks", "Peaks"), ("delays", "Delays"),
-                         ("msd", f"Mean Δ⟨u²⟩, {_window(samples[0].dynamics)} (Å²)"),
+                         ("msd", f"Direction-averaged Δ⟨u²⟩, {_window(samples[0].dynamics)} (Å²)"),
                          ("dT_msd", "ΔT from Δ⟨u²⟩ (K)"), ("dT_strain", "ΔT from strain (K)"),
                          ("flags", "Flagged peak fits / failed kinetic fits")])
 

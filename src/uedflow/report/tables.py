@@ -101,16 +101,18 @@ def summary_rows(ds: xr.Dataset) -> dict[str, Any]:
         "peaks": int(ds.sizes.get("peak", 0)),
         "delays": int(ds.sizes.get("delay", 0)),
         "delay_range_ps": (float(ds.delay.min()), float(ds.delay.max())) if "delay" in ds else None,
-        # the analysis' error-weighted mean when stored, else the plain mean over peaks
+        # the analysis' direction-averaged mean when stored, else the plain mean over peaks
         "mean_msd_qe_angstrom2": _f(ds.attrs["msd_qe_mean_angstrom2"]) if "msd_qe_mean_angstrom2" in ds.attrs
         else float(np.nanmean(msd)) if np.isfinite(msd).any() else math.nan,
         "mean_msd_qe_err_angstrom2": _f(ds.attrs.get("msd_qe_mean_err_angstrom2", math.nan)),
+        "mean_msd_qe_sys_angstrom2": _f(ds.attrs.get("msd_qe_mean_sys_angstrom2", math.nan)),
         "failed_kinetic_fits": int((ds.fit_success.values == 0).sum()) if "fit_success" in ds else 0,
         "flagged_peak_fits": int((ds.fit_flag.values != 0).sum()) if "fit_flag" in ds else 0,
     }
     out["material"] = str(ds.attrs.get("material", ""))
     for key in ("temperature_K", "fluence_mJ_cm2", "diameter_nm", "temperature_rise_msd_K",
-                "temperature_rise_msd_err_K", "temperature_rise_strain_K", "temperature_rise_strain_err_K"):
+                "temperature_rise_msd_err_K", "temperature_rise_msd_sys_K", "temperature_rise_strain_K",
+                "temperature_rise_strain_err_K", "temperature_rise_strain_sys_K"):
         out[key] = _f(ds.attrs.get(key, math.nan))
     return out
 
