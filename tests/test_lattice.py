@@ -1,12 +1,13 @@
 """Lattice-level results against simulator truth: T(t), global t0, model choice both ways, Wilson, expansion ratio."""
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from test_analyze import simulate
-from uedflow.crystal import get_structure
+from uedflow.crystal import get_structure, reflections
 from uedflow.dynamics import analyze
 from uedflow.dynamics.global_kinetics import bottleneck_rise, select_model
 from uedflow.dynamics.models import exp_rise
@@ -15,6 +16,7 @@ from uedflow.dynamics.wilson import wilson_analysis
 from uedflow.physics.debye import compound_mass_u, temperature_from_msd
 from uedflow.physics.expansion import temperature_from_strain
 from uedflow.simulate import PeakDynamics, get_preset, paper_dynamics, simulate_powder_series
+from uedflow.simulate.pump import dynamics_for_reflections
 
 REPRESENTATIVE = {"<100>": "200", "<110>": "220", "<111>": "111"}
 DELAYS = np.array(get_preset("pbse-attached-90K")["delays_ps"])
@@ -57,18 +59,48 @@ def test_global_t0_and_the_single_exponential_is_chosen_when_true(attached):
     assert out["global_msd_fit"].shape == out["msd"].shape
 
 
+def _virtual(dyn, seed):
+    ds, _ = simulate_powder_series(structure=get_structure("PbSe"), peaks=dyn, delays_ps=DELAYS,
+                                   s_grid=np.linspace(0.15, 0.95, 500), t0_ps=0.35, irf_fwhm_ps=0.5, n_scans=3, seed=seed,
+                                   counts_per_bin=1e7, attrs={"temperature_K": 90.0, "irf_fwhm_ps": 0.5})
+    return analyze(ds)
+
+
 def test_biexponential_truth_is_chosen_on_the_virtual_experiment():
     base = paper_dynamics("attached", 90.0, 3.6)
     dyn = {f: PeakDynamics(**{**p, "msd_amplitude_angstrom2": 0.5 * p["msd_amplitude_angstrom2"], "msd_tau_ps": 2.0,
                               "msd_amplitude2_angstrom2": 0.5 * p["msd_amplitude_angstrom2"], "msd_tau2_ps": 25.0})
            for f, p in base.items()}
-    ds, _ = simulate_powder_series(structure=get_structure("PbSe"), peaks=dyn, delays_ps=DELAYS,
-                                   s_grid=np.linspace(0.15, 0.95, 500), t0_ps=0.35, irf_fwhm_ps=0.5, n_scans=3, seed=2,
-                                   counts_per_bin=1e7, attrs={"temperature_K": 90.0, "irf_fwhm_ps": 0.5})
-    out = analyze(ds)
+    out = _virtual(dyn, seed=2)
     ev = json.loads(out.attrs["kinetics_selection_json"])["evidence"]
     assert out.attrs["kinetic_model_chosen"] == "biexp", ev
     assert ev["exp"]["delta_bic"] > 10
+
+
+def test_bottleneck_truth_is_chosen_on_the_virtual_experiment():
+    """Two sequential steps, τ_hot = 1.5 ps then each direction's τ, rendered exactly: the sequential rise is
+    A τ/(τ − τ_h) (1 − e^{−x/τ}) − A τ_h/(τ − τ_h) (1 − e^{−x/τ_h}), a second exponential of negative amplitude."""
+    tau_hot = 1.5
+
+    def chain(a, tau):
+        return {"amplitude": a * tau / (tau - tau_hot), "amplitude2": -a * tau_hot / (tau - tau_hot)}
+
+    # per reflection (interpolating a chain's two amplitudes separately would not give a chain)
+    base = {f: PeakDynamics(**p) for f, p in paper_dynamics("attached", 90.0, 3.6).items()}
+    labels = [r.label for r in reflections(get_structure("PbSe"), 0.95)]
+    dyn = {}
+    for lab, p in zip(labels, dynamics_for_reflections(labels, base), strict=True):
+        m, s = chain(p.msd_amplitude_angstrom2, p.msd_tau_ps), chain(p.strain_amplitude, p.strain_tau_ps)
+        dyn[lab] = dataclasses.replace(p, msd_amplitude_angstrom2=m["amplitude"], msd_amplitude2_angstrom2=m["amplitude2"],
+                                       msd_tau2_ps=tau_hot, strain_amplitude=s["amplitude"],
+                                       strain_amplitude2=s["amplitude2"], strain_tau2_ps=tau_hot)
+    out = _virtual(dyn, seed=5)
+    sel = json.loads(out.attrs["kinetics_selection_json"])
+    assert out.attrs["kinetic_model_chosen"] == "bottleneck", sel["evidence"]
+    assert sel["evidence"]["exp"]["delta_bic"] > 10 and sel["evidence"]["biexp"]["delta_bic"] > 10
+    hot, hot_err = sel["fits"]["bottleneck"]["shared"]["tau_hot_ps"]
+    assert abs(hot - tau_hot) < max(3 * hot_err, 0.15), (hot, hot_err)
+    assert abs(out.attrs["global_t0_ps"] - 0.35) < 0.05
 
 
 def _traces(kind, seed):
