@@ -24,21 +24,27 @@ CHROMIUM = next((p for p in _CANDIDATES if p and Path(p).is_file()), None)
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium not found (install Debian's `chromium` "
                                                          "package or set UEDFLOW_CHROMIUM=/path/to/chrome)")
 
+#: fraction of an <img>'s pixels that are not white (drawn on a canvas)
+INK = """
+function ink(img) {
+  const c = document.createElement("canvas");
+  c.width = img.naturalWidth; c.height = img.naturalHeight;
+  if (!c.width || !c.height) return 0;
+  const g = c.getContext("2d");
+  g.drawImage(img, 0, 0);
+  const d = g.getImageData(0, 0, c.width, c.height).data;
+  let n = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) n++;
+  return n / (c.width * c.height);
+}
+"""
+
 PROBE = """
 <script>
+""" + INK + """
 window.addEventListener("load", () => {
   const out = [...document.images].map((img) => {
-    const c = document.createElement("canvas");
-    c.width = img.naturalWidth; c.height = img.naturalHeight;
-    let ink = 0;
-    if (c.width && c.height) {
-      const g = c.getContext("2d");
-      g.drawImage(img, 0, 0);
-      const d = g.getImageData(0, 0, c.width, c.height).data;
-      for (let i = 0; i < d.length; i += 4) if (d[i] < 200 || d[i + 1] < 200 || d[i + 2] < 200) ink++;
-      ink /= c.width * c.height;
-    }
-    return {alt: img.alt, w: img.naturalWidth, h: img.naturalHeight, shown: img.width, complete: img.complete, ink};
+    return {alt: img.alt, w: img.naturalWidth, h: img.naturalHeight, shown: img.width, complete: img.complete, ink: ink(img)};
   });
   const pre = document.createElement("pre");
   pre.id = "uedflow-probe";
@@ -56,6 +62,16 @@ def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run([CHROMIUM, *flags, *args], capture_output=True, text=True, timeout=90, check=False)
 
 
+def _probe(html_path: Path, script: str, tmp_path: Path):
+    """Run ``script`` (which writes JSON into <pre id="uedflow-probe">) on a copy of the page; return its JSON."""
+    probe = tmp_path / "probed.html"
+    probe.write_text(html_path.read_text(encoding="utf-8").replace("</body>", script + "</body>"), encoding="utf-8")
+    res = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
+    m = re.search(r'<pre id="uedflow-probe">(.*?)</pre>', res.stdout, re.S)
+    assert m, f"probe did not run; chromium exit {res.returncode}: {res.stderr[-2000:]}"
+    return json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("browser")
@@ -65,13 +81,7 @@ def report(tmp_path_factory):
 
 
 def test_every_figure_loads_and_is_not_blank(report, tmp_path):
-    page = report.html.read_text(encoding="utf-8")
-    probe = tmp_path / "probed.html"
-    probe.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
-    res = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
-    m = re.search(r'<pre id="uedflow-probe">(.*?)</pre>', res.stdout, re.S)
-    assert m, f"probe did not run; chromium exit {res.returncode}: {res.stderr[-2000:]}"
-    images = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    images = _probe(report.html, PROBE, tmp_path)
     assert len(images) == len(report.figures) == 7  # Figures 3, 4, S6, S8, S7, radial profile, recovered vs true
     for img in images:
         assert img["complete"] and img["w"] > 300 and img["h"] > 200, img
@@ -81,6 +91,7 @@ def test_every_figure_loads_and_is_not_blank(report, tmp_path):
 
 SECTIONS_PROBE = """
 <script>
+""" + INK + """
 window.addEventListener("load", () => {
   const ids = ["heating-check", "lattice-temperature", "global-kinetics", "wilson", "anisotropy", "fluence"];
   const out = {};
@@ -92,7 +103,7 @@ window.addEventListener("load", () => {
     out[id] = {rows, height: h.getBoundingClientRect().height, text: h.textContent};
   }
   const img = document.querySelector("#lattice_temperature img");
-  out.figure = img ? {w: img.naturalWidth, shown: img.width, complete: img.complete} : null;
+  out.figure = img ? {w: img.naturalWidth, shown: img.width, complete: img.complete, ink: ink(img)} : null;
   const pre = document.createElement("pre");
   pre.id = "uedflow-probe";
   pre.textContent = JSON.stringify(out);
@@ -124,13 +135,7 @@ def analysed_report(tmp_path_factory):
 
 
 def test_lattice_sections_are_shown_with_their_tables_and_figure(analysed_report, tmp_path):
-    page = analysed_report.html.read_text(encoding="utf-8")
-    probe = tmp_path / "probed.html"
-    probe.write_text(page.replace("</body>", SECTIONS_PROBE + "</body>"), encoding="utf-8")
-    res = _chromium(tmp_path, "--virtual-time-budget=10000", "--dump-dom", probe.as_uri())
-    m = re.search(r'<pre id="uedflow-probe">(.*?)</pre>', res.stdout, re.S)
-    assert m, f"probe did not run; chromium exit {res.returncode}: {res.stderr[-2000:]}"
-    found = json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    found = _probe(analysed_report.html, SECTIONS_PROBE, tmp_path)
     # heating: one row per sample; kinetics: 3 models x 2 samples; fluence: 2 points + 3 fitted quantities
     expected = {"heating-check": 2, "lattice-temperature": 6, "global-kinetics": 6, "wilson": 4, "anisotropy": 18,
                 "fluence": 5}
@@ -138,7 +143,7 @@ def test_lattice_sections_are_shown_with_their_tables_and_figure(analysed_report
         assert key in found and found[key]["height"] > 0, (key, found.keys())
         assert found[key]["rows"] >= n, (key, found[key])
     fig = found["figure"]
-    assert fig and fig["complete"] and fig["w"] > 300 and fig["shown"] > 300, fig
+    assert fig and fig["complete"] and fig["w"] > 300 and fig["shown"] > 300 and 0.02 < fig["ink"] < 0.9, fig
 
 
 def test_screenshot_of_report(report, tmp_path):

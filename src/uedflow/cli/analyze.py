@@ -73,7 +73,7 @@ def analyze_cmd(reduced, output, peaks, shape, eta, background, qe_window, debye
             from uedflow.dynamics.global_kinetics import evidence_table
 
             sel = json.loads(out.attrs["kinetics_selection_json"])
-            click.echo(f"global kinetics of Δ⟨u²⟩ (shared t0 {out.attrs['global_t0_ps']:.3f} ± "
+            click.echo(f"global kinetics of Δ⟨u²⟩ and strain (shared t0 {out.attrs['global_t0_ps']:.3f} ± "
                        f"{out.attrs['global_t0_err_ps']:.3f} ps, IRF {out.attrs['global_irf_fwhm_ps']:.2f} ps):")
             click.echo(evidence_table(sel["evidence"], sel["chosen"]))
 
