@@ -1,11 +1,12 @@
 """Quasi-equilibrium averages, anisotropy slopes and the lattice temperature.
 
-* Quasi-equilibrium: the inverse-variance mean of a trace over a delay window
-  (default 40–60 ps, the paper's Figure 4a), its error combined with the error
-  of the reference before time zero.
-* Anisotropy: weighted straight-line fits of a per-ring quantity against s, or
-  of a per-family quantity against the family index (⟨100⟩ = 0, ⟨110⟩ = 1,
-  ⟨111⟩ = 2), with the slope's 1σ; and the Δ⟨u²⟩ vs 1/τ relation across rings.
+* Quasi-equilibrium: the inverse-variance mean of one ring's trace over a delay
+  window (default 40–60 ps, the paper's Figure 4a; the delays share one truth),
+  its error combined with the error of the reference before time zero. Means
+  over rings are direction-averaged (:mod:`uedflow.dynamics.temperature`).
+* Anisotropy: weighted straight-line fits of a per-ring quantity against s, with
+  the slope's 1σ, and the Δ⟨u²⟩ vs 1/τ relation across rings; differences between
+  direction families are in :mod:`uedflow.dynamics.lattice`.
 * Lattice temperature: from Δ⟨u²⟩ through the Debye model
   (:mod:`uedflow.physics.debye`), and from strain through the bulk thermal
   expansion coefficient α(T) (:mod:`uedflow.physics.expansion`), both with 1σ.
