@@ -159,3 +159,28 @@ def test_static_to_nonequilibrium_expansion_ratio_per_direction(attached):
     factors = {"<100>": 0.85, "<110>": 0.80, "<111>": 1.20}  # attached preset strain factors; Δ⟨u²⟩ factors mean 1
     for d, f in factors.items():
         assert abs(ratios[d]["ratio"] - 1 / f) < 2 * ratios[d]["ratio_err"], d
+
+
+def test_heating_check_agrees_with_the_model_or_says_why_not():
+    import xarray as xr
+
+    from uedflow.physics.heating import laser_heating
+    from uedflow.report.lattice import heating_check
+
+    model = laser_heating(3.6, 5.5, 90.0).rise_K
+    attrs = {"fluence_mJ_cm2": 3.6, "diameter_nm": 5.5, "temperature_K": 90.0}
+    for obs in ("msd", "strain"):
+        attrs.update({f"temperature_rise_{obs}_err_K": 2.0, f"temperature_rise_{obs}_sys_K": 1.0})
+    same = heating_check(xr.Dataset(attrs={**attrs, "temperature_rise_msd_K": model + 3.0,
+                                           "temperature_rise_strain_K": model}), simulated=True)
+    assert same["agree"] and "agrees" in same["verdict"] and same["model_lo"] < model < same["model_hi"]
+    imposed = heating_check(xr.Dataset(attrs={**attrs, "temperature_rise_msd_K": 150.0,
+                                              "temperature_rise_strain_K": 150.0}), simulated=True)
+    assert not imposed["agree"] and "impose the paper's ΔT" in imposed["verdict"]
+    # the excitons the model needs for 150 K: laser_heating with that ⟨N⟩ gives 150 K back
+    n = float(imposed["verdict"].split("⟨N⟩ ≈ ")[1].split()[0])
+    assert laser_heating(3.6, 5.5, 90.0, excitons_per_dot=n).rise_K == pytest.approx(150.0, abs=2.5)
+    measured = heating_check(xr.Dataset(attrs={**attrs, "temperature_rise_msd_K": 150.0,
+                                               "temperature_rise_strain_K": 150.0}), simulated=False)
+    assert "cross-section" in measured["verdict"] and "impose" not in measured["verdict"]
+    assert heating_check(xr.Dataset(attrs={"temperature_K": 90.0}), simulated=False) is None
