@@ -102,8 +102,11 @@ window.addEventListener("load", () => {
     while (el && el.tagName !== "H2") { rows += el.querySelectorAll("tbody tr").length; el = el.nextElementSibling; }
     out[id] = {rows, height: h.getBoundingClientRect().height, text: h.textContent};
   }
-  const img = document.querySelector("#lattice_temperature img");
-  out.figure = img ? {w: img.naturalWidth, shown: img.width, complete: img.complete, ink: ink(img)} : null;
+  out.figures = {};
+  for (const key of ["lattice_temperature", "wilson_plot"]) {
+    const img = document.querySelector(`#${key} img`);
+    out.figures[key] = img ? {w: img.naturalWidth, shown: img.width, complete: img.complete, ink: ink(img)} : null;
+  }
   const pre = document.createElement("pre");
   pre.id = "uedflow-probe";
   pre.textContent = JSON.stringify(out);
@@ -134,7 +137,7 @@ def analysed_report(tmp_path_factory):
     return write_report(samples, tmp_path_factory.mktemp("browser") / "lattice", explorer=False)
 
 
-def test_lattice_sections_are_shown_with_their_tables_and_figure(analysed_report, tmp_path):
+def test_lattice_sections_are_shown_with_their_tables_and_figures(analysed_report, tmp_path):
     found = _probe(analysed_report.html, SECTIONS_PROBE, tmp_path)
     # heating: one row per sample; kinetics: 3 models x 2 samples; fluence: 2 points + 3 fitted quantities
     expected = {"heating-check": 2, "lattice-temperature": 6, "global-kinetics": 6, "wilson": 4, "anisotropy": 18,
@@ -142,8 +145,8 @@ def test_lattice_sections_are_shown_with_their_tables_and_figure(analysed_report
     for key, n in expected.items():
         assert key in found and found[key]["height"] > 0, (key, found.keys())
         assert found[key]["rows"] >= n, (key, found[key])
-    fig = found["figure"]
-    assert fig and fig["complete"] and fig["w"] > 300 and fig["shown"] > 300 and 0.02 < fig["ink"] < 0.9, fig
+    for key, fig in found["figures"].items():
+        assert fig and fig["complete"] and fig["w"] > 300 and fig["shown"] > 300 and 0.02 < fig["ink"] < 0.9, (key, fig)
 
 
 def test_screenshot_of_report(report, tmp_path):

@@ -161,6 +161,14 @@ def build_figures(samples: Sequence[Sample], *, progress: Callable[[int, int], N
                      "from the direction-averaged strain through the bulk α(T) (hollow), 1σ statistical error bars, "
                      "shaded: with the direction spread as systematic. Dashed: final temperature of the heating model "
                      "(physics.heating, default cross-section); dotted: base temperature."))
+    with_w = [s for s in samples if "wilson_json" in s.dynamics.attrs and "intensity_qe" in s.dynamics]
+    if with_w:
+        jobs.append(("wilson_plot", "Wilson plot: ln(I/I₀) vs s²",
+                     lambda: L.figure_wilson([s.dynamics for s in with_w], [s.name for s in with_w]),
+                     "Quasi-equilibrium ln(I/I₀) of every ring against s² with 1σ error bars, coloured by parity class "
+                     "(all-even and all-odd hkl in rock salt), and each class's weighted line b − 4π²s²Δ⟨u²⟩: the "
+                     "slope is the class's Δ⟨u²⟩, the intercept b at s = 0 should be 0 (a background, normalisation or "
+                     "TDS error common to all rings moves it)."))
     simulated = [s for s in samples if s.truth is not None]
     if simulated:
         jobs.append(("truth_recovered", "Recovered vs true parameters (virtual experiment)",

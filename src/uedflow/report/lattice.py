@@ -21,7 +21,8 @@ from matplotlib.figure import Figure
 
 from uedflow.report.style import new_figure, paper_style, sample_colors
 
-__all__ = ["Section", "figure_lattice_temperature", "heating_check", "lattice_sections", "HOST_INDEX_RANGE"]
+__all__ = ["Section", "figure_lattice_temperature", "figure_wilson", "heating_check", "lattice_sections",
+           "HOST_INDEX_RANGE"]
 
 #: Host refractive index range (1σ-like bounds) around the default 1.45 taken as the heating model's main
 #: uncertainty: oleate shell 1.45 ± 0.1 (a bare dot, 1.0, is a separate case the report names).
@@ -79,6 +80,31 @@ def figure_lattice_temperature(datasets: Sequence[xr.Dataset], labels: Sequence[
             ax.set_xlabel("Pump–probe delay (ps)")
         axes[0][0].set_ylabel("Lattice temperature (K)")
         axes[0][0].legend(fontsize=7, loc="lower right")
+    return fig
+
+
+def figure_wilson(datasets: Sequence[xr.Dataset], labels: Sequence[str]) -> Figure:
+    """Quasi-equilibrium ln(I/I0) of every ring against s² with 1σ, and each parity class's Wilson line
+    b − 4π²s²Δ⟨u²⟩ (``wilson_json``); one panel per sample."""
+    colors = dict(zip(("all", "even", "odd"), sample_colors(3), strict=True))
+    with paper_style():
+        fig, axes = new_figure(1, len(datasets), width_in=3.2 * len(datasets), height_in=2.6, sharey=True)
+        for ax, ds, name in zip(axes[0], datasets, labels, strict=True):
+            w = json.loads(ds.attrs["wilson_json"])
+            cls = np.array([w["rings"][str(h)]["class"] for h in ds.hkl.values])
+            s2 = ds.s0.values**2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                y, e = np.log(ds.intensity_qe.values), ds.intensity_qe_err.values / ds.intensity_qe.values
+            x = np.linspace(0.0, 1.05 * np.nanmax(s2), 50)
+            for c, v in w["classes"].items():
+                sel = cls == c
+                ax.errorbar(s2[sel], y[sel], e[sel], fmt="o", ms=3, color=colors[c], label=f"{c} rings")
+                ax.plot(x, v["intercept_qe"] - 4 * np.pi**2 * x * v["msd_qe_angstrom2"], color=colors[c], lw=0.9)
+            ax.axhline(0.0, color="0.7", lw=0.6, zorder=0)
+            ax.set_title(name)
+            ax.set_xlabel(r"$s^2$ (Å$^{-2}$)")
+        axes[0][0].set_ylabel(r"$\ln(I/I_0)$, quasi-equilibrium")
+        axes[0][0].legend(fontsize=7, loc="lower left")
     return fig
 
 
