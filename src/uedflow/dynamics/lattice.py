@@ -23,7 +23,7 @@ import xarray as xr
 from scipy.stats import chi2 as chi2_dist
 
 from uedflow.dynamics.global_kinetics import select_model
-from uedflow.dynamics.temperature import DirectionMean, direction_mean, lattice_temperature
+from uedflow.dynamics.temperature import DirectionMean, direction_mean, invert_mean, lattice_temperature
 from uedflow.dynamics.wilson import wilson_analysis
 from uedflow.errors import FitError, InputError
 
@@ -84,11 +84,10 @@ def expansion_ratios(names: tuple[str, ...], strain_qe: np.ndarray, strain_qe_er
     return out
 
 
-def _rise(mean: DirectionMean, invert, base_t: float, **kw: Any) -> tuple[float, float, float]:
+def _rise(mean: DirectionMean, invert: Any, base_t: float, **kw: Any) -> tuple[float, float, float]:
     """(ΔT, stat σ, sys σ) [K] of a direction-averaged quasi-equilibrium value."""
-    temp, stat = invert(mean.value, mean.stat_err, base_temperature_K=base_t, **kw)
-    _, unit = invert(mean.value, np.ones_like(mean.value), base_temperature_K=base_t, **kw)
-    return float(temp[0] - base_t), float(stat[0]), float(abs(unit[0]) * float(mean.sys_err))
+    temp, stat, sys = invert_mean(invert, mean, base_temperature_K=base_t, **kw)
+    return float(np.ravel(temp)[0] - base_t), float(np.ravel(stat)[0]), float(np.ravel(sys)[0])
 
 
 def add_lattice_results(ds: xr.Dataset, *, traces: Any, labels: tuple[str, ...], structure: Any,

@@ -29,7 +29,7 @@ import numpy as np
 
 from uedflow.errors import InputError
 
-__all__ = ["DirectionMean", "direction_mean", "LatticeTemperature", "lattice_temperature",
+__all__ = ["DirectionMean", "direction_mean", "LatticeTemperature", "invert_mean", "lattice_temperature",
            "msd_temperature", "strain_temperature"]
 
 log = logging.getLogger(__name__)
@@ -126,8 +126,9 @@ class LatticeTemperature:
     strain_sys_err_K: np.ndarray
 
 
-def _with_errors(invert, mean: DirectionMean, **kw: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Invert a direction mean; the systematic σ maps through the same local slope as the statistical one."""
+def invert_mean(invert: Any, mean: DirectionMean, **kw: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(T, statistical σ, systematic σ) [K] of a direction mean through ``invert`` (:func:`msd_temperature` or
+    :func:`strain_temperature`, keywords ``kw``); the systematic σ maps through the same local slope."""
     temp, stat = invert(mean.value, mean.stat_err, **kw)
     _, per_unit = invert(mean.value, np.ones_like(mean.value), **kw)
     return temp, stat, np.abs(per_unit * mean.sys_err)
@@ -147,10 +148,10 @@ def lattice_temperature(
     if not (np.isfinite(base_temperature_K) and base_temperature_K > 0):
         raise InputError(f"base temperature must be a positive number of K, got {base_temperature_K!r}; "
                          "give the sample temperature ([sample] temperature_K)")
-    tm = _with_errors(msd_temperature, msd, base_temperature_K=base_temperature_K,
+    tm = invert_mean(msd_temperature, msd, base_temperature_K=base_temperature_K,
                       debye_temperature_K=debye_temperature_K, mass_u=mass_u)
     try:
-        ts = _with_errors(strain_temperature, strain, base_temperature_K=base_temperature_K, material=material)
+        ts = invert_mean(strain_temperature, strain, base_temperature_K=base_temperature_K, material=material)
     except InputError as exc:  # no expansion model for this material
         log.warning("no temperature from strain: %s", exc)
         ts = tuple(np.full(np.shape(strain.value), np.nan) for _ in range(3))
