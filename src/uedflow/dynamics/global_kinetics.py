@@ -182,9 +182,9 @@ def fit_global_model(delay_ps: np.ndarray, values: np.ndarray, errors: np.ndarra
     # each ring's residuals depend on its own parameters and the shared ones only: grouped finite differences
     sizes = ok[rows].sum(axis=1)
     sparsity = np.zeros((int(sizes.sum()) + 1, x0.size), dtype=bool)
-    start = np.concatenate([[0], np.cumsum(sizes)])
+    offsets = np.concatenate([[0], np.cumsum(sizes)])
     for i in range(rows.size):
-        sparsity[start[i]:start[i + 1], i * k:(i + 1) * k] = True
+        sparsity[offsets[i]:offsets[i + 1], i * k:(i + 1) * k] = True
     sparsity[:, rows.size * k:] = True
     res = least_squares(resid, x0, bounds=(lo, hi), method="trf", x_scale="jac", max_nfev=400,
                         jac_sparsity=sparsity, tr_solver="lsmr")
