@@ -150,12 +150,13 @@ class FluenceSeries:
 
     def table(self) -> str:
         """Plain-text table of the points, the fits and the heating model."""
-        head = "sample                fluence    " + "  ".join(f"{q:>22}" for q in QUANTITIES) + "   model ΔT [K]"
+        w = max(6, *(len(lab) for lab in self.labels))
+        head = f"{'sample':<{w}}  fluence    " + "  ".join(f"{q:>22}" for q in QUANTITIES) + "   model ΔT [K]"
         lines = [head]
         for i, lab in enumerate(self.labels):
             cells = "  ".join(f"{self.values[q][i]:>11.4g} ± {np.hypot(self.errors[q][i], self.sys_errors[q][i]):<8.2g}"
                               for q in QUANTITIES)
-            lines.append(f"{lab[:20]:<20} {self.fluence_mJ_cm2[i]:8.3g}    {cells}   {self.model_rise_K[i]:8.1f}")
+            lines.append(f"{lab:<{w}} {self.fluence_mJ_cm2[i]:8.3g}    {cells}   {self.model_rise_K[i]:8.1f}")
         for q, fit in self.fits.items():
             label, unit = QUANTITIES[q]
             lines.append(f"{label}: slope {fit.slope:.4g} ± {fit.slope_err:.2g} (stat) ± {fit.slope_sys:.2g} (sys) "
