@@ -37,12 +37,19 @@ for preset, folder in folders.items():
     samples.append(Sample(dynamics, reduced, read_truth(folder / "truth.json"), label=exp.sample.label))
     tau = dynamics.tau_ps.sel(observable="msd")
     print(preset, dict(zip(dynamics.hkl.values.tolist(), tau.values.round(1).tolist(), strict=True)))
+    # lattice temperature at 10 ps from Δ⟨u²⟩ and from strain; the global model chosen by BIC
+    print(f"  T(10 ps) = {float(dynamics.lattice_temperature_msd_K.sel(delay=10.0)):.0f} K (Δ⟨u²⟩), "
+          f"{float(dynamics.lattice_temperature_strain_K.sel(delay=10.0)):.0f} K (strain); "
+          f"global kinetics: {dynamics.attrs['kinetic_model_chosen']}, t0 = {dynamics.attrs['global_t0_ps']:.3f} ps")
 
 # %% 4. compare the samples peak by peak and write the report (HTML + PNG/SVG figures)
 comparison = compare([s.dynamics for s in samples], labels=[s.name for s in samples])
 print(comparison.report())
 result = write_report(samples, out, title="uedflow demo from Python", comparison=comparison)
 print("report:", result.html)
+
+# %% a fluence series (the pbse-attached-90K-<F>mJ presets, analysed the same way) is one call:
+# from uedflow.dynamics.fluence import fluence_series; print(fluence_series([...dynamics...]).table())
 
 # %% any figure is one call on the datasets, e.g. the paper's Figure 4
 figure_quasi_equilibrium([s.dynamics for s in samples]).savefig(out / "figure4.png")
