@@ -30,8 +30,6 @@ from uedflow.errors import FitError, InputError
 __all__ = ["direction_differences", "expansion_ratios", "add_lattice_results"]
 
 log = logging.getLogger(__name__)
-#: Relative 1σ of the bulk expansion coefficient model (physics/expansion.py: "±5 % numbers").
-ALPHA_REL_ERR = 0.05
 
 
 def direction_differences(names: tuple[str, ...], values: np.ndarray, errors: np.ndarray) -> dict[str, Any]:
@@ -67,7 +65,7 @@ def expansion_ratios(names: tuple[str, ...], strain_qe: np.ndarray, strain_qe_er
     The static strain is the bulk thermal strain from T0 to T0 + ΔT with ΔT from Δ⟨u²⟩
     (α(T) of :mod:`uedflow.physics.expansion`, ±5 %); returns {} without a finite ΔT or expansion model.
     """
-    from uedflow.physics.expansion import nonequilibrium_to_static_ratio, thermal_strain
+    from uedflow.physics.expansion import ALPHA_REL_ERR, nonequilibrium_to_static_ratio, thermal_strain
 
     if not (np.isfinite(rise_K) and rise_K > 0 and np.isfinite(base_temperature_K)):
         return {}
@@ -84,9 +82,10 @@ def expansion_ratios(names: tuple[str, ...], strain_qe: np.ndarray, strain_qe_er
     return out
 
 
-def _rise(mean: DirectionMean, invert: Any, base_t: float, **kw: Any) -> tuple[float, float, float]:
+def _rise(mean: DirectionMean, invert: Any, base_t: float, *, model_rel_err: float = 0.0,
+          **kw: Any) -> tuple[float, float, float]:
     """(ΔT, stat σ, sys σ) [K] of a direction-averaged quasi-equilibrium value."""
-    temp, stat, sys = invert_mean(invert, mean, base_temperature_K=base_t, **kw)
+    temp, stat, sys = invert_mean(invert, mean, model_rel_err=model_rel_err, base_temperature_K=base_t, **kw)
     return float(np.ravel(temp)[0] - base_t), float(np.ravel(stat)[0]), float(np.ravel(sys)[0])
 
 
@@ -100,6 +99,7 @@ def add_lattice_results(ds: xr.Dataset, *, traces: Any, labels: tuple[str, ...],
     """
     from uedflow.dynamics.temperature import msd_temperature, strain_temperature
     from uedflow.physics.debye import compound_mass_u
+    from uedflow.physics.expansion import ALPHA_REL_ERR
 
     names = tuple(str(d) for d in ds["direction"].values)
     mass = compound_mass_u(structure.masses_u)
@@ -114,7 +114,8 @@ def add_lattice_results(ds: xr.Dataset, *, traces: Any, labels: tuple[str, ...],
     if np.isfinite(base_temperature_K):
         rises["msd"] = _rise(qe["msd"], msd_temperature, base_temperature_K, debye_temperature_K=debye_temperature_K,
                              mass_u=mass)
-        rises["strain"] = _rise(qe["strain"], strain_temperature, base_temperature_K, material=structure.name)
+        rises["strain"] = _rise(qe["strain"], strain_temperature, base_temperature_K, material=structure.name,
+                                model_rel_err=ALPHA_REL_ERR)
         tl = lattice_temperature(
             ds["delay"].values,
             direction_mean(ds["family_msd"].values, ds["family_msd_err"].values),

@@ -15,7 +15,7 @@ The lattice temperature T(t) at each delay follows from the direction-averaged �
 through the Debye model (:func:`uedflow.physics.debye.temperature_from_msd_with_error`,
 θ_D and the mean atomic mass), and independently from the direction-averaged strain ε(t)
 through the bulk α(T) of :mod:`uedflow.physics.expansion` (the same α(T) the simulator uses),
-σ_T = σ_ε / (α(T)(1 + ε)). Strain lags Δ⟨u²⟩ (acoustic expansion needs the sound transit
+σ_T = σ_ε / (α(T)(1 + ε)); the ±5 % of that α(T) model adds 5 % of the rise to the systematic σ. Strain lags Δ⟨u²⟩ (acoustic expansion needs the sound transit
 across the dot), so the two T(t) agree only once both have risen.
 """
 
@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from uedflow.errors import InputError
+from uedflow.physics.expansion import ALPHA_REL_ERR
 
 __all__ = ["DirectionMean", "direction_mean", "LatticeTemperature", "invert_mean", "lattice_temperature",
            "msd_temperature", "strain_temperature"]
@@ -126,12 +127,18 @@ class LatticeTemperature:
     strain_sys_err_K: np.ndarray
 
 
-def invert_mean(invert: Any, mean: DirectionMean, **kw: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def invert_mean(invert: Any, mean: DirectionMean, *, model_rel_err: float = 0.0,
+                **kw: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(T, statistical σ, systematic σ) [K] of a direction mean through ``invert`` (:func:`msd_temperature` or
-    :func:`strain_temperature`, keywords ``kw``); the systematic σ maps through the same local slope."""
+    :func:`strain_temperature`, keywords ``kw`` with ``base_temperature_K``).
+
+    The direction spread maps through the same local slope as the statistical σ; a relative error
+    ``model_rel_err`` of the conversion itself (e.g. the ±5 % of the bulk α(T)) adds
+    ``model_rel_err`` × |T − T0| in quadrature to the systematic σ.
+    """
     temp, stat = invert(mean.value, mean.stat_err, **kw)
     _, per_unit = invert(mean.value, np.ones_like(mean.value), **kw)
-    return temp, stat, np.abs(per_unit * mean.sys_err)
+    return temp, stat, np.hypot(per_unit * mean.sys_err, model_rel_err * (temp - kw["base_temperature_K"]))
 
 
 def lattice_temperature(
@@ -151,7 +158,8 @@ def lattice_temperature(
     tm = invert_mean(msd_temperature, msd, base_temperature_K=base_temperature_K,
                       debye_temperature_K=debye_temperature_K, mass_u=mass_u)
     try:
-        ts = invert_mean(strain_temperature, strain, base_temperature_K=base_temperature_K, material=material)
+        ts = invert_mean(strain_temperature, strain, model_rel_err=ALPHA_REL_ERR, base_temperature_K=base_temperature_K,
+                         material=material)
     except InputError as exc:  # no expansion model for this material
         log.warning("no temperature from strain: %s", exc)
         ts = tuple(np.full(np.shape(strain.value), np.nan) for _ in range(3))

@@ -114,9 +114,10 @@ DYNAMICS_UNITS: dict[str, tuple[str, str]] = {
     "global_msd_fit": ("angstrom^2", "Delta<u^2>_s curve of the chosen global kinetic model"),
     "global_strain_fit": ("1", "strain curve of the chosen global kinetic model"),
     **{f"lattice_temperature_{o}{suffix}": ("K", f"{what} lattice temperature from the direction-averaged {src}")
-       for o, src in (("msd", "Delta<u^2> (Debye model)"), ("strain", "strain (bulk alpha(T))"))
+       for o, src, sys in (("msd", "Delta<u^2> (Debye model)", "direction spread"),
+                           ("strain", "strain (bulk alpha(T))", "direction spread and the 5 % of alpha(T)"))
        for suffix, what in (("_K", "the"), ("_err_K", "statistical 1-sigma of the"),
-                            ("_sys_K", "systematic 1-sigma (direction spread) of the"))},
+                            ("_sys_K", f"systematic 1-sigma ({sys}) of the"))},
 }
 
 

@@ -33,6 +33,7 @@ from uedflow.errors import FitError, InputError
 from uedflow.physics.debye import heat_capacity_debye_kB
 
 __all__ = [
+    "ALPHA_REL_ERR",
     "EXPANSION_MODELS",
     "linear_expansion_coefficient",
     "thermal_strain",
@@ -56,6 +57,11 @@ EXPANSION_MODELS: dict[str, tuple[float, tuple[tuple[float, float], ...], str]] 
         "α(295 K) 20.3e-6/K (handbook value); T-shape borrowed from PbSe (Knight et al. 2022)",
     ),
 }
+
+
+#: Relative 1σ of the bulk α(T) models above ("treat both as ±5 % numbers"): a systematic error of any
+#: temperature read from strain through them.
+ALPHA_REL_ERR = 0.05
 
 
 def _model(material: str) -> tuple[float, tuple[tuple[float, float], ...], str]:
