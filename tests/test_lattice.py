@@ -184,3 +184,18 @@ def test_heating_check_agrees_with_the_model_or_says_why_not():
                                                "temperature_rise_strain_K": 150.0}), simulated=False)
     assert "cross-section" in measured["verdict"] and "impose" not in measured["verdict"]
     assert heating_check(xr.Dataset(attrs={"temperature_K": 90.0}), simulated=False) is None
+
+
+def test_direction_average_recovers_the_rise_where_the_inverse_variance_mean_over_rings_does_not(attached):
+    """Attached dots: Δ⟨u²⟩ ×0.75 / 1.00 / 1.25 along ⟨100⟩/⟨110⟩/⟨111⟩ (mean 1: ΔT = 150 K), but the ⟨111⟩ rings
+    are the least precise, so an inverse-variance mean over rings reads low by many σ."""
+    from uedflow.dynamics.temperature import msd_temperature
+    from uedflow.dynamics.traces import weighted_mean
+
+    _, out = attached
+    rise, stat = out.attrs["temperature_rise_msd_K"], out.attrs["temperature_rise_msd_err_K"]
+    assert abs(rise - 150.0) < 0.02 * 150.0 and abs(rise - 150.0) < out.attrs["temperature_rise_msd_sys_K"]
+    m, e = weighted_mean(out.msd_qe.values, out.msd_qe_err.values)
+    naive, _ = msd_temperature(m, e, base_temperature_K=90.0, debye_temperature_K=250.0,
+                               mass_u=compound_mass_u(get_structure("PbSe").masses_u))
+    assert 150.0 - (naive[0] - 90.0) > max(0.03 * 150.0, 10 * stat)
