@@ -33,6 +33,18 @@ def test_heating_calibration_matches_paper():
     assert msd.mean() == pytest.approx(float(debye), rel=0.02)
 
 
+def test_strain_uses_the_expansion_the_analysis_inverts():
+    """One α(T): the mean preset strain inverts to the imposed ΔT through physics.expansion; the constant
+    room-temperature α the presets once used (19.4e-6/K) would read 5 % hot from 90 K."""
+    from uedflow.physics.expansion import temperature_from_strain
+
+    for sample, t0 in (("individual", 90.0), ("attached-300K", 300.0)):
+        eps = _values(sample, t0, 3.6, "strain_amplitude").mean()
+        assert float(temperature_from_strain(eps, t0)) - t0 == pytest.approx(temperature_rise_K(t0, 3.6), rel=5e-3)
+    old = 19.4e-6 * 150.0
+    assert float(temperature_from_strain(old, 90.0)) - 90.0 > 1.04 * 150.0
+
+
 def test_paper_trends():
     ind_msd = _values("individual", 90.0, 3.6, "msd_amplitude_angstrom2")
     att_msd = _values("attached", 90.0, 3.6, "msd_amplitude_angstrom2")
