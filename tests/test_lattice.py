@@ -56,6 +56,8 @@ def test_global_t0_and_the_single_exponential_is_chosen_when_true(attached):
     assert abs(out.attrs["global_irf_fwhm_ps"] - 0.5) < 0.15
     ev = json.loads(out.attrs["kinetics_selection_json"])["evidence"]
     assert out.attrs["kinetic_model_chosen"] == "exp" and ev["biexp"]["delta_bic"] > 10
+    # the attached dots' direction-dependent τ (⟨111⟩ fastest): one τ per observable is rejected
+    assert ev["exp_shared"]["delta_bic"] > 10
     assert out["global_msd_fit"].shape == out["msd"].shape
 
 
@@ -106,21 +108,25 @@ def test_bottleneck_truth_is_chosen_on_the_virtual_experiment():
 def _traces(kind, seed):
     rng = np.random.default_rng(seed)
     amps, taus = np.linspace(2e-3, 4e-3, 8), np.array([4.0, 5, 6, 7, 8, 9, 10, 6])
-    if kind == "exp":
+    if kind == "exp_shared":
+        taus = np.full(8, 6.0)
+    if kind.startswith("exp"):
         y = np.array([exp_rise(DELAYS, a, tau, 0.35, 0.5) for a, tau in zip(amps, taus, strict=True)])
     else:
         y = np.array([bottleneck_rise(DELAYS, a, tau, 1.5, 0.35, 0.5) for a, tau in zip(amps, taus, strict=True)])
     return y + 1e-4 * rng.standard_normal(y.shape), np.full(y.shape, 1e-4)
 
 
-@pytest.mark.parametrize("truth", ["exp", "bottleneck"])
+@pytest.mark.parametrize("truth", ["exp", "bottleneck", "exp_shared"])
 def test_model_choice_both_ways_on_traces(truth):
     y, e = _traces(truth, seed=1)
     sel = select_model(DELAYS, y, e)
     ev = sel.evidence()
     assert sel.chosen == truth, sel.report()
-    other = "bottleneck" if truth == "exp" else "exp"
+    other = {"exp": "bottleneck", "bottleneck": "exp", "exp_shared": "exp"}[truth]
     assert ev[other]["delta_bic"] > 4  # "positive" evidence at least (Kass & Raftery)
+    if truth == "exp":  # τ from 4 to 10 ps: one shared τ is rejected outright
+        assert ev["exp_shared"]["delta_bic"] > 100
     best = sel.fits[truth]
     assert abs(best.shared["t0_ps"] - 0.35) < 0.05
     if truth == "bottleneck":

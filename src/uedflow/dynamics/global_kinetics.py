@@ -1,10 +1,13 @@
 """Global kinetics: all rings at once with one time zero and one fitted IRF; model choice by AIC/BIC.
 
-Three models of the rise of a per-ring observable y_k(t) (e.g. Δ⟨u²⟩_s), each with a free
+Four models of the rise of a per-ring observable y_k(t) (e.g. Δ⟨u²⟩_s), each with a free
 offset c_k per ring, convolved with one Gaussian IRF of fitted FWHM (held near the instrument's
 nominal value by a Gaussian prior) and sharing t0:
 
 * ``exp``: c_k + A_k (1 − e^{−x/τ_k}), x = t − t0 (3 per ring + t0, IRF);
+* ``exp_shared``: c_k + A_k (1 − e^{−x/τ_g}) with one τ_g per group of traces (e.g. one for every
+  ring's Δ⟨u²⟩, one for every ring's strain): isotropic kinetics, the null hypothesis of the
+  paper's direction-dependent time constants (2 per ring + one τ per group, t0, IRF);
 * ``biexp``: c_k + A_k (1 − e^{−x/τ_k}) + B_k (1 − e^{−x/τ'_k}) (5 per ring + t0, IRF);
 * ``bottleneck``: carriers → strongly coupled (hot) phonons → the whole lattice, two
   sequential first-order steps (a linearised three-temperature model). The hot-phonon
@@ -34,9 +37,11 @@ from uedflow.errors import ConfigError, FitError
 __all__ = ["GLOBAL_MODELS", "GlobalFit", "ModelSelection", "bottleneck_rise", "evidence_table", "fit_global_model",
            "select_model"]
 
-#: Global models and their per-ring parameters; shared parameters follow (``tau_hot_ps`` for bottleneck, then t0, IRF).
+#: Global models and their per-ring parameters; shared parameters follow (``tau_ps[<group>]`` for exp_shared,
+#: ``tau_hot_ps`` for bottleneck, then t0, IRF).
 GLOBAL_MODELS: dict[str, tuple[str, ...]] = {
     "exp": ("offset", "amplitude", "tau_ps"),
+    "exp_shared": ("offset", "amplitude"),
     "biexp": ("offset", "amplitude", "tau_ps", "amplitude2", "tau2_ps"),
     "bottleneck": ("offset", "amplitude", "tau_ps"),
 }
@@ -99,17 +104,19 @@ class GlobalFit:
                          for k, v in self.ring.items()}}
 
 
-def _curve(model: str, t: np.ndarray, p: np.ndarray, shared: dict[str, float]) -> np.ndarray:
+def _curve(model: str, t: np.ndarray, p: np.ndarray, shared: dict[str, float], group: str) -> np.ndarray:
     t0, irf = shared["t0_ps"], shared["irf_fwhm_ps"]
     if model == "exp":
         return p[0] + exp_rise(t, p[1], p[2], t0, irf)
+    if model == "exp_shared":
+        return p[0] + exp_rise(t, p[1], shared[f"tau_ps[{group}]"], t0, irf)
     if model == "biexp":
         return p[0] + exp_rise(t, p[1], p[2], t0, irf) + exp_rise(t, p[3], p[4], t0, irf)
     return p[0] + bottleneck_rise(t, p[1], p[2], shared["tau_hot_ps"], t0, irf)
 
 
-def _start(t: np.ndarray, y: np.ndarray, e: np.ndarray, model: str, irf: float, t0_guess: float
-           ) -> tuple[np.ndarray, dict[str, float]]:
+def _start(t: np.ndarray, y: np.ndarray, e: np.ndarray, model: str, irf: float, t0_guess: float,
+           groups: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
     """Per-ring start values from the single-exponential fit with the IRF fixed at its nominal value."""
     fits = fit_global(t, y, e, model="exp", irf_fwhm_ps=irf, t0_guess_ps=t0_guess)
     base = np.array([[f.value("offset"), f.value("amplitude"), f.value("tau_ps")] for f in fits])
@@ -120,13 +127,17 @@ def _start(t: np.ndarray, y: np.ndarray, e: np.ndarray, model: str, irf: float, 
     shared = {"t0_ps": t0, "irf_fwhm_ps": max(irf, 0.1)}
     if model == "biexp":
         base = np.column_stack([base[:, 0], 0.6 * base[:, 1], 0.5 * base[:, 2], 0.4 * base[:, 1], 2.0 * base[:, 2]])
+    elif model == "exp_shared":
+        shared = {**{f"tau_ps[{g}]": float(np.median(base[groups == g, 2])) for g in dict.fromkeys(groups)}, **shared}
+        base = base[:, :2]
     elif model == "bottleneck":
         shared = {"tau_hot_ps": float(max(0.5, 0.2 * np.nanmedian(base[:, 2]))), **shared}
     return base, shared
 
 
 def fit_global_model(delay_ps: np.ndarray, values: np.ndarray, errors: np.ndarray, *, model: str,
-                     irf_guess_ps: float = 0.5, t0_guess_ps: float = 0.0, irf_prior_ps: float = 0.1) -> GlobalFit:
+                     irf_guess_ps: float = 0.5, t0_guess_ps: float = 0.0, irf_prior_ps: float = 0.1,
+                     groups: list[str] | tuple[str, ...] | None = None) -> GlobalFit:
     """Fit ``model`` (see :data:`GLOBAL_MODELS`) to P traces with shared t0 and IRF FWHM [ps].
 
     Parameters
@@ -141,6 +152,8 @@ def fit_global_model(delay_ps: np.ndarray, values: np.ndarray, errors: np.ndarra
         1σ [ps] of the nominal IRF FWHM: the fitted FWHM is constrained by a Gaussian prior (one
         extra residual, not counted in χ²). Without it a wide IRF and a late t0 mimic the delayed
         onset of the bottleneck model.
+    groups : sequence of str, optional
+        Group name of each trace (e.g. "msd", "strain") for the shared τ of ``exp_shared``; default one group.
 
     Raises
     ------
@@ -158,15 +171,19 @@ def fit_global_model(delay_ps: np.ndarray, values: np.ndarray, errors: np.ndarra
     rows = np.flatnonzero(ok.sum(axis=1) > k + 2)
     if rows.size == 0:
         raise FitError(f"global {model} fit: no trace has more than {k + 2} valid points")
+    group = np.array(list(groups) if groups is not None else ["all"] * y.shape[0], dtype=object)
+    if group.size != y.shape[0]:
+        raise ConfigError(f"{group.size} group names for {y.shape[0]} traces")
     start, shared0 = _start(t, np.where(ok, y, np.nan)[rows], np.where(ok, e, np.nan)[rows], model, irf_guess_ps,
-                            t0_guess_ps)
+                            t0_guess_ps, group[rows])
     names = list(shared0)
     span = float(np.ptp(t))
     lo_ring = {"offset": -np.inf, "amplitude": -np.inf, "amplitude2": -np.inf, "tau_ps": 0.05, "tau2_ps": 0.05}
-    lo = [lo_ring[n] for n in GLOBAL_MODELS[model]] * rows.size + [
-        {"tau_hot_ps": 0.05, "t0_ps": t.min(), "irf_fwhm_ps": 0.05}[n] for n in names]
+    lo_shared = {"tau_hot_ps": 0.05, "t0_ps": t.min(), "irf_fwhm_ps": 0.05}
+    hi_shared = {"tau_hot_ps": span, "t0_ps": t.max(), "irf_fwhm_ps": 5.0}
+    lo = [lo_ring[n] for n in GLOBAL_MODELS[model]] * rows.size + [lo_shared.get(n, 0.05) for n in names]
     hi = [np.inf if not n.startswith("tau") else 20.0 * span for n in GLOBAL_MODELS[model]] * rows.size + [
-        {"tau_hot_ps": span, "t0_ps": t.max(), "irf_fwhm_ps": 5.0}[n] for n in names]
+        hi_shared.get(n, 20.0 * span) for n in names]
     x0 = np.clip(np.concatenate([start.ravel(), [shared0[n] for n in names]]), np.array(lo) + 1e-9,
                  np.array(hi) - 1e-9)
 
@@ -176,8 +193,8 @@ def fit_global_model(delay_ps: np.ndarray, values: np.ndarray, errors: np.ndarra
     def resid(x: np.ndarray) -> np.ndarray:
         p, sh = unpack(x)
         prior = (sh["irf_fwhm_ps"] - irf_guess_ps) / irf_prior_ps
-        return np.concatenate([((_curve(model, t, p[i], sh) - y[r]) / e[r])[ok[r]] for i, r in enumerate(rows)]
-                              + [[prior]])
+        return np.concatenate([((_curve(model, t, p[i], sh, group[r]) - y[r]) / e[r])[ok[r]]
+                               for i, r in enumerate(rows)] + [[prior]])
 
     # each ring's residuals depend on its own parameters and the shared ones only: grouped finite differences
     sizes = ok[rows].sum(axis=1)
@@ -205,7 +222,7 @@ def fit_global_model(delay_ps: np.ndarray, values: np.ndarray, errors: np.ndarra
         ring[n][rows], ring_err[n][rows] = p[:, j], pe[:, j]
     curves = np.full(y.shape, np.nan)
     for i, r in enumerate(rows):
-        curves[r] = _curve(model, t, p[i], sh)
+        curves[r] = _curve(model, t, p[i], sh, group[r])
     tol = 1e-6 * (np.array(hi) - np.array(lo))
     bounded = np.isfinite(tol) & ((res.x - lo <= tol) | (np.array(hi) - res.x <= tol))
     msg = res.message if not bounded.any() else f"{int(bounded.sum())} parameter(s) at a bound"
@@ -255,7 +272,8 @@ class ModelSelection:
 
 def select_model(delay_ps: np.ndarray, values: np.ndarray, errors: np.ndarray, *,
                  models: tuple[str, ...] = tuple(GLOBAL_MODELS), irf_guess_ps: float = 0.5,
-                 t0_guess_ps: float = 0.0, irf_prior_ps: float = 0.1) -> ModelSelection:
+                 t0_guess_ps: float = 0.0, irf_prior_ps: float = 0.1,
+                 groups: list[str] | tuple[str, ...] | None = None) -> ModelSelection:
     """Fit every model in ``models`` globally and choose by BIC (see the module docstring).
 
     Raises
@@ -267,7 +285,7 @@ def select_model(delay_ps: np.ndarray, values: np.ndarray, errors: np.ndarray, *
     for m in models:
         try:
             fits[m] = fit_global_model(delay_ps, values, errors, model=m, irf_guess_ps=irf_guess_ps,
-                                       t0_guess_ps=t0_guess_ps, irf_prior_ps=irf_prior_ps)
+                                       t0_guess_ps=t0_guess_ps, irf_prior_ps=irf_prior_ps, groups=groups)
         except FitError:
             continue
     if not fits:

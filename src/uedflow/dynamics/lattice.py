@@ -164,7 +164,7 @@ def _global_kinetics(ds: xr.Dataset, traces: Any, irf: float, attrs: dict) -> No
     errors = np.concatenate([traces.errors["msd"], traces.errors["strain"]])
     try:
         sel = select_model(traces.delay, values, errors, irf_guess_ps=max(irf, 0.1),
-                           t0_guess_ps=float(t0[0]) if t0.size else 0.0)
+                           t0_guess_ps=float(t0[0]) if t0.size else 0.0, groups=["msd"] * n + ["strain"] * n)
     except FitError as exc:
         log.warning("no global kinetics: %s", exc)
         return

@@ -228,8 +228,9 @@ def _kinetics_section(samples: Sequence[Any], fmt: Callable) -> Section | None:
                          "w": f"{v['akaike_weight']:.3f}", "_bad": m == sel["chosen"]})
     if not rows:
         return None
-    intro = ("Every ring's Δ⟨u²⟩_s and strain fitted at once with one time zero and one instrument response (its FWHM held near "
-             "the nominal value by a Gaussian prior of 0.1 ps): single exponential per ring; bi-exponential per ring; "
+    intro = ("Every ring's Δ⟨u²⟩_s and strain fitted at once with one time zero and one instrument response (its "
+             "FWHM held near the nominal value by a Gaussian prior of 0.1 ps): single exponential per ring (exp); "
+             "one τ per observable shared by every ring (exp_shared: isotropic kinetics); bi-exponential per ring; "
              "and a phonon bottleneck (carriers → strongly coupled phonons with one shared τ_hot → each ring's "
              "lattice mode with its own τ). AIC = χ² + 2k, BIC = χ² + k ln n; ΔBIC > 10 is very strong evidence. "
              "The chosen model's row is highlighted.")
