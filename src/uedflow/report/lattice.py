@@ -219,7 +219,9 @@ def _kinetics_section(samples: Sequence[Any], fmt: Callable) -> Section | None:
         if not sel:
             continue
         ds = s.dynamics
-        text.append(f"{s.name}: chosen {sel['chosen']} (lowest BIC); shared t₀ = "
+        best_aic = min(sel["evidence"], key=lambda m: sel["evidence"][m]["aic"])
+        aic_note = "AIC agrees" if best_aic == sel["chosen"] else f"AIC prefers {best_aic}"
+        text.append(f"{s.name}: chosen {sel['chosen']} (lowest BIC; {aic_note}); shared t₀ = "
                     f"{fmt(_a(ds, 'global_t0_ps'), _a(ds, 'global_t0_err_ps'))} ps, IRF FWHM = "
                     f"{fmt(_a(ds, 'global_irf_fwhm_ps'), _a(ds, 'global_irf_fwhm_err_ps'))} ps.")
         for m, v in sel["evidence"].items():
