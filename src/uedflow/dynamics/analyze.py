@@ -4,8 +4,8 @@
 the traces, the global kinetic fits (one t0 shared by every ring and observable), an optional
 bootstrap over scans, quasi-equilibrium averages, family averages, and the lattice-level
 results of :mod:`uedflow.dynamics.lattice` (direction-averaged means, anisotropy, lattice
-temperature vs delay, Wilson analysis, global kinetics with model choice), and returns the ``uedflow-dynamics`` dataset of
-docs/formats.md. :func:`write_dynamics` / :func:`open_dynamics` store and read it.
+temperature vs delay, Wilson analysis, global kinetics with model choice), and returns the
+``uedflow-dynamics`` dataset of docs/formats.md. :func:`write_dynamics` / :func:`open_dynamics` store and read it.
 """
 
 from __future__ import annotations
