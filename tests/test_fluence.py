@@ -61,6 +61,10 @@ def test_cli_fluence_prints_fits_and_writes_csv(series_data, tmp_path):
     assert rows[0].startswith("sample,fluence_mJ_cm2,msd_amplitude,msd_amplitude_err,msd_amplitude_sys") and len(rows) == 5
 
 
-def test_one_fluence_is_not_a_series(series_data):
+def test_one_fluence_or_two_temperatures_is_not_a_series(series_data):
     with pytest.raises(InputError, match="two or more datasets at different fluences"):
         fluence_series([series_data[0], series_data[0]])
+    hot = series_data[1].copy()
+    hot.attrs["temperature_K"] = 300.0
+    with pytest.raises(InputError, match="one base temperature"):
+        fluence_series([series_data[0], hot])

@@ -198,7 +198,8 @@ def fluence_series(datasets: list[xr.Dataset], labels: list[str] | None = None) 
     Raises
     ------
     InputError
-        Fewer than two datasets with a positive ``fluence_mJ_cm2``, or two at the same fluence.
+        Fewer than two datasets with a positive ``fluence_mJ_cm2``, two at the same fluence, or
+        base temperatures that differ by more than 1 K.
     """
     labels = list(labels) if labels else [str(ds.attrs.get("sample_label") or f"dataset {i + 1}")
                                           for i, ds in enumerate(datasets)]
@@ -211,6 +212,10 @@ def fluence_series(datasets: list[xr.Dataset], labels: list[str] | None = None) 
                          "file and analyse again")
     if len(datasets) < 2 or np.unique(flu).size < flu.size:
         raise InputError(f"a fluence series needs two or more datasets at different fluences, got {flu.tolist()}")
+    base = np.array([_attr(ds, "temperature_K") for ds in datasets])
+    if np.nanmax(base) - np.nanmin(base) > 1.0:
+        raise InputError(f"a fluence series needs one base temperature; got {base.tolist()} K for "
+                         f"{', '.join(labels)}: give the datasets of one sample temperature")
     order = np.argsort(flu)
     pts = [_point(datasets[i]) for i in order]
     values = {q: np.array([p[q][0] for p in pts]) for q in QUANTITIES}
