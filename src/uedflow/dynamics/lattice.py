@@ -24,6 +24,7 @@ from scipy.stats import chi2 as chi2_dist
 
 from uedflow.dynamics.global_kinetics import select_model
 from uedflow.dynamics.temperature import DirectionMean, direction_mean, invert_mean, lattice_temperature
+from uedflow.dynamics.traces import family_average
 from uedflow.dynamics.wilson import wilson_analysis
 from uedflow.errors import FitError, InputError
 
@@ -153,7 +154,13 @@ def _wilson(ds: xr.Dataset, traces: Any, labels: tuple[str, ...], structure: Any
         ds[f"wilson_{name}"] = (("wilson_class", "delay"), getattr(w, name))
     ds["wilson_deviation"] = ("peak", w.deviation)
     ds["wilson_deviation_err"] = ("peak", w.deviation_err)
-    attrs["wilson_json"] = json.dumps(w.summary(labels))
+    summary = w.summary(labels)
+    # per direction family: the weighted mean of its rings' deviations (does ⟨111⟩ vibrate more than the average?)
+    names = tuple(str(d) for d in ds["direction"].values)
+    dev, err = family_average(ds["family"].values, w.deviation, w.deviation_err, names=names)
+    summary["families"] = {n: {"deviation_angstrom2": float(d), "deviation_err_angstrom2": float(e),
+                               "z": float(d / e) if e > 0 else float("nan")} for n, d, e in zip(names, dev, err, strict=True)}
+    attrs["wilson_json"] = json.dumps(summary)
 
 
 def _global_kinetics(ds: xr.Dataset, traces: Any, irf: float, attrs: dict) -> None:

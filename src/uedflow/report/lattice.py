@@ -252,6 +252,11 @@ def _wilson_section(samples: Sequence[Any], fmt: Callable) -> Section | None:
             cls_rows.append({"sample": s.name, "class": c, "msd": fmt(v["msd_qe_angstrom2"], v["msd_qe_err_angstrom2"]),
                              "b": fmt(v["intercept_qe"], v["intercept_qe_err"]), "z": f"{z:+.1f}",
                              "_bad": math.isfinite(z) and abs(z) > 3})
+        for fam, v in w.get("families", {}).items():
+            ring_rows.append({"sample": s.name, "hkl": fam, "class": "direction family",
+                              "dev": fmt(v["deviation_angstrom2"], v["deviation_err_angstrom2"]),
+                              "z": f"{v['z']:+.1f}" if math.isfinite(v["z"]) else "—",
+                              "_bad": math.isfinite(v["z"]) and abs(v["z"]) > 3})
         for lab, v in w["rings"].items():
             ring_rows.append({"sample": s.name, "hkl": f"({lab})", "class": v["class"],
                               "dev": fmt(v["deviation_angstrom2"], v["deviation_err_angstrom2"]),
@@ -262,11 +267,12 @@ def _wilson_section(samples: Sequence[Any], fmt: Callable) -> Section | None:
     text = ["ln(I/I₀) against s² over all rings (per parity class in rock salt: the all-odd rings scatter with the "
             "difference of the two elements' form factors) in the quasi-equilibrium window: the slope gives one "
             "Δ⟨u²⟩, the intercept b should be 0 — |b| beyond 3σ (highlighted) flags a background, normalisation or "
-            "TDS error common to all rings. Below, each ring's deviation from its class's line with z."]
+            "TDS error common to all rings. Below, the deviation from the class's line of each direction family "
+            "(weighted mean of its rings) and of each ring, with z."]
     return Section("wilson", "Global Wilson analysis", text, [
         (cls_rows, [("sample", "Sample"), ("class", "Class"), ("msd", "Δ⟨u²⟩ (Å²)"), ("b", "Intercept b"),
                     ("z", "b/σ")]),
-        (ring_rows, [("sample", "Sample"), ("hkl", "Ring"), ("class", "Class"), ("dev", "Deviation (Å²)"),
+        (ring_rows, [("sample", "Sample"), ("hkl", "Family or ring"), ("class", "Class"), ("dev", "Deviation (Å²)"),
                      ("z", "z")])])
 
 
