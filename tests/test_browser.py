@@ -93,7 +93,7 @@ SECTIONS_PROBE = """
 <script>
 """ + INK + """
 window.addEventListener("load", () => {
-  const ids = ["heating-check", "lattice-temperature", "global-kinetics", "wilson", "anisotropy", "fluence"];
+  const ids = ["heating-check", "lattice-temperature", "global-kinetics", "wilson", "elements", "anisotropy", "fluence"];
   const out = {};
   for (const id of ids) {
     const h = document.getElementById(id);
@@ -140,7 +140,7 @@ def analysed_report(tmp_path_factory):
 def test_lattice_sections_are_shown_with_their_tables_and_figures(analysed_report, tmp_path):
     found = _probe(analysed_report.html, SECTIONS_PROBE, tmp_path)
     # heating: one row per sample; kinetics: 4 models x 2 samples; fluence: 2 points + 3 fitted quantities
-    expected = {"heating-check": 2, "lattice-temperature": 6, "global-kinetics": 8, "wilson": 4, "anisotropy": 18,
+    expected = {"heating-check": 2, "lattice-temperature": 6, "global-kinetics": 8, "wilson": 4, "elements": 4, "anisotropy": 18,
                 "fluence": 5}
     for key, n in expected.items():
         assert key in found and found[key]["height"] > 0, (key, found.keys())

@@ -135,7 +135,9 @@ class AnalyzeConfig:
     ``irf_fwhm_ps`` is the instrument response FWHM (None: the reduced file's
     ``irf_fwhm_ps`` attribute, else 0.5 ps); ``kinetic_model`` is ``"exp"`` or
     ``"biexp"``; ``eta`` is ``"shared"`` (one pseudo-Voigt η for every ring) or
-    ``"per-ring"`` (see :func:`uedflow.peaks.fit_powder_series`).
+    ``"per-ring"`` (see :func:`uedflow.peaks.fit_powder_series`); ``element_debye_temperatures_K``
+    (e.g. ``{Pb = 110, Se = 250}``) gives elements their own Debye temperature in the per-element
+    Δ⟨u²⟩ fit and temperatures (others take ``debye_temperature_K``).
     """
 
     peaks: tuple[str, ...] | None = None
@@ -144,6 +146,7 @@ class AnalyzeConfig:
     background: str = "auto"
     qe_window_ps: tuple[float, float] = (40.0, 60.0)
     debye_temperature_K: float = 250.0
+    element_debye_temperatures_K: dict[str, float] | None = None
     bootstrap: int = 0
     irf_fwhm_ps: float | None = None
     kinetic_model: str = "exp"
@@ -302,6 +305,10 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
                         ("analyze.debye_temperature_K", ana.debye_temperature_K)):
         if value is not None and not value > 0:
             raise ConfigError(f"{source}: {name} must be positive, got {value}")
+    for el, theta in (ana.element_debye_temperatures_K or {}).items():
+        if isinstance(theta, bool) or not isinstance(theta, int | float) or not theta > 0:
+            raise ConfigError(f"{source}: analyze.element_debye_temperatures_K.{el} must be a positive number of K, "
+                              f"got {theta!r}")
     for name, value in (("analyze.bootstrap", ana.bootstrap), ("analyze.irf_fwhm_ps", ana.irf_fwhm_ps)):
         if value is not None and not value >= 0:
             raise ConfigError(f"{source}: {name} must be >= 0, got {value}")

@@ -21,6 +21,8 @@ import xarray as xr
 
 from uedflow.config import AnalyzeConfig
 from uedflow.crystal import FAMILIES
+from uedflow.crystal.vibration import ring_partials
+from uedflow.dynamics.elements import element_static_msd
 from uedflow.dynamics.kinetics import KineticsFit, fit_global, stack_fits
 from uedflow.dynamics.lattice import add_lattice_results
 from uedflow.dynamics.summary import linear_fit, window_average, window_mask
@@ -227,7 +229,7 @@ def analyze(
     return _to_dataset(reduced, cfg, ps, traces, fits, boot, irf, model)
 
 
-def _kinetic_arrays(fits, traces: Traces, labels: tuple[str, ...]) -> dict[str, np.ndarray]:
+def _kinetic_arrays(fits, traces: Traces, labels: tuple[str, ...], may_rise: np.ndarray) -> dict[str, np.ndarray]:
     names = ("amplitude", "amplitude_err", "tau_ps", "tau_err_ps", "t0_ps", "t0_err_ps", "chi2_red", "success")
     out = {k: np.full((len(labels), len(OBSERVABLES)), np.nan) for k in names}
     curves = {}
@@ -240,12 +242,13 @@ def _kinetic_arrays(fits, traces: Traces, labels: tuple[str, ...]) -> dict[str, 
         for k in names:
             out[k][:, j] = st[k]
         curves[obs] = np.array([f.curve(traces.delay) for f in fits[obs]])
-    _flag_wrong_sign(out["amplitude"], out["success"], labels)
+    _flag_wrong_sign(out["amplitude"], out["success"], labels, may_rise)
     out["curves"] = curves  # type: ignore[assignment]
     return out
 
 
-def _flag_wrong_sign(amplitude: np.ndarray, success: np.ndarray, labels: tuple[str, ...]) -> None:
+def _flag_wrong_sign(amplitude: np.ndarray, success: np.ndarray, labels: tuple[str, ...],
+                     may_rise: np.ndarray | None = None) -> None:
     """Unflag (success = 0, in place) kinetic fits whose amplitude sign opposes the other rings'.
 
     Heating moves every ring the same way (expansion: strain > 0; Debye–Waller:
@@ -255,12 +258,17 @@ def _flag_wrong_sign(amplitude: np.ndarray, success: np.ndarray, labels: tuple[s
     Δ⟨u²⟩ of −0.0017 Å² with τ = 1.1 ps passed as a success where the truth was
     +0.0017 Å², 8 ps). The width is exempt: its sign is not fixed by heating. A
     material with negative expansion along some directions would trip the strain rule;
-    the warning names the rings.
+    the warning names the rings. Rings in ``may_rise`` (a negative element weight in the
+    structure factor, :meth:`uedflow.crystal.vibration.RingPartials.may_rise`: the all-odd rings
+    of rock salt) may gain intensity on heating: their Δ⟨u²⟩ and I/I0 neither vote nor get flagged.
     """
+    rise = np.zeros(len(labels), bool) if may_rise is None else np.asarray(may_rise, bool)
     for j, obs in enumerate(OBSERVABLES):
         if obs == "width":
             continue
         good = (success[:, j] > 0) & np.isfinite(amplitude[:, j])
+        if obs in ("msd", "intensity"):
+            good &= ~rise
         sign = np.sign(amplitude[good, j])
         if sign.size < 3 or abs(sign.sum()) < sign.size / 3:
             continue
@@ -273,7 +281,11 @@ def _flag_wrong_sign(amplitude: np.ndarray, success: np.ndarray, labels: tuple[s
 
 def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: float, model: str) -> xr.Dataset:
     pk, dl, ob = "peak", "delay", "observable"
-    kin = _kinetic_arrays(fits, traces, ps.labels)
+    structure = structure_of(reduced)
+    base_t = float(reduced.attrs.get("temperature_K", np.nan))
+    msd0, _ = element_static_msd(structure, base_t if np.isfinite(base_t) else 300.0, cfg.debye_temperature_K,
+                                 cfg.element_debye_temperatures_K)
+    kin = _kinetic_arrays(fits, traces, ps.labels, ring_partials(structure, ps.labels).may_rise(msd0))
     curves = kin.pop("curves")
     data: dict[str, Any] = {
         "s0": (pk, traces.s0), "s0_err": (pk, traces.s0_err), "eta": (pk, ps.eta),
@@ -335,10 +347,10 @@ def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: f
         ds["fit_model"].attrs.update(units=unit, long_name="fitted profile: every ring plus background, per delay")
         ds["fit_background"].attrs.update(units=unit, long_name="fitted background under the rings, per delay")
     ds.attrs.update(_attrs(reduced, cfg, ps, traces, qe, kin, irf, model))
-    add_lattice_results(ds, traces=traces, labels=ps.labels, structure=structure_of(reduced),
-                        base_temperature_K=float(reduced.attrs.get("temperature_K", np.nan)),
-                        debye_temperature_K=float(cfg.debye_temperature_K), window_ps=tuple(cfg.qe_window_ps),
-                        irf_fwhm_ps=irf)
+    add_lattice_results(ds, traces=traces, labels=ps.labels, structure=structure,
+                        base_temperature_K=base_t, debye_temperature_K=float(cfg.debye_temperature_K),
+                        window_ps=tuple(cfg.qe_window_ps), irf_fwhm_ps=irf,
+                        element_debye_K=cfg.element_debye_temperatures_K)
     return ds
 
 

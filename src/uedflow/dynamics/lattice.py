@@ -6,6 +6,8 @@
 * anisotropy as differences between direction families with their significance, and a χ² test
   of isotropy (not a slope against a category index);
 * the global Wilson analysis (:mod:`uedflow.dynamics.wilson`);
+* Δ⟨u²⟩ per element from all rings through the structure factor, with its kinetics and the
+  temperature rise of each element (:mod:`uedflow.dynamics.elements`);
 * the static-vs-nonequilibrium expansion ratio per direction: the strain a static heating to the
   Debye–Waller temperature would give (bulk α(T)) over the measured quasi-equilibrium strain;
 * global kinetics of every ring's Δ⟨u²⟩ and strain with model choice (:mod:`uedflow.dynamics.global_kinetics`).
@@ -22,8 +24,16 @@ import numpy as np
 import xarray as xr
 from scipy.stats import chi2 as chi2_dist
 
+from uedflow.constants import ATOMIC_MASS_U
+from uedflow.dynamics.elements import element_static_msd, fit_element_msd
 from uedflow.dynamics.global_kinetics import select_model
-from uedflow.dynamics.temperature import DirectionMean, direction_mean, invert_mean, lattice_temperature
+from uedflow.dynamics.temperature import (
+    DirectionMean,
+    direction_mean,
+    invert_mean,
+    lattice_temperature,
+    msd_temperature,
+)
 from uedflow.dynamics.traces import family_average
 from uedflow.dynamics.wilson import wilson_analysis
 from uedflow.errors import FitError, InputError
@@ -92,11 +102,12 @@ def _rise(mean: DirectionMean, invert: Any, base_t: float, *, model_rel_err: flo
 
 def add_lattice_results(ds: xr.Dataset, *, traces: Any, labels: tuple[str, ...], structure: Any,
                         base_temperature_K: float, debye_temperature_K: float, window_ps: tuple[float, float],
-                        irf_fwhm_ps: float) -> None:
+                        irf_fwhm_ps: float, element_debye_K: dict[str, float] | None = None) -> None:
     """Add the results of the module docstring to ``ds`` (variables and root attributes, in place).
 
     ``ds`` must hold the family traces and quasi-equilibrium values (``family_<obs>``, ``family_<obs>_qe``)
-    and the per-ring kinetic results of :func:`uedflow.dynamics.analyze.analyze`.
+    and the per-ring kinetic results of :func:`uedflow.dynamics.analyze.analyze`. ``element_debye_K``
+    maps elements to their own Debye temperature [K] (others take ``debye_temperature_K``).
     """
     from uedflow.dynamics.temperature import msd_temperature, strain_temperature
     from uedflow.physics.debye import compound_mass_u
@@ -142,6 +153,8 @@ def add_lattice_results(ds: xr.Dataset, *, traces: Any, labels: tuple[str, ...],
         rise_err_K=float(np.hypot(rises["msd"][1], rises["msd"][2])), base_temperature_K=base_temperature_K,
         material=structure.name))
     _wilson(ds, traces, labels, structure, window_ps, attrs)
+    _elements(ds, traces, labels, structure, base_temperature_K, debye_temperature_K, element_debye_K, window_ps,
+              irf_fwhm_ps, attrs)
     _global_kinetics(ds, traces, irf_fwhm_ps, attrs)
     ds.attrs.update(attrs)
 
@@ -161,6 +174,35 @@ def _wilson(ds: xr.Dataset, traces: Any, labels: tuple[str, ...], structure: Any
     summary["families"] = {n: {"deviation_angstrom2": float(d), "deviation_err_angstrom2": float(e),
                                "z": float(d / e) if e > 0 else float("nan")} for n, d, e in zip(names, dev, err, strict=True)}
     attrs["wilson_json"] = json.dumps(summary)
+
+
+def _elements(ds: xr.Dataset, traces: Any, labels: tuple[str, ...], structure: Any, base_t: float, theta: float,
+              element_theta: dict[str, float] | None, window_ps, irf: float, attrs: dict) -> None:
+    """Δ⟨u_e²⟩(t) per element (joint structure-factor fit), its kinetics and each element's ΔT."""
+    if len(structure.elements) < 2:
+        return
+    known = np.isfinite(base_t)
+    msd0, thetas = element_static_msd(structure, base_t if known else 300.0, theta, element_theta)
+    t0 = ds["t0_ps"].values[np.isfinite(ds["t0_ps"].values)]
+    em = fit_element_msd(traces.delay, labels, traces.values["intensity"], traces.errors["intensity"], structure,
+                         msd0, window_ps=window_ps, irf_fwhm_ps=irf, t0_guess_ps=float(t0[0]) if t0.size else 0.0)
+    ds.coords["element"] = list(em.elements)
+    for name, value in (("element_msd", em.msd), ("element_msd_err", em.msd_err), ("element_msd_fit", em.curves)):
+        ds[name] = (("element", "delay"), value)
+    ds["element_msd_corr"] = ("delay", em.corr)
+    ds["element_msd_chi2_red"] = ("delay", em.chi2_red)
+    summary = em.summary()
+    summary["static_from"] = f"Debye model at {base_t if known else 300.0:g} K" + ("" if known else " (no base T)")
+    for e, el in enumerate(em.elements):
+        entry = summary["elements"][el]
+        entry["debye_temperature_K"] = float(thetas[e])
+        rise = (np.nan, np.nan)
+        if known:
+            temp, err = msd_temperature(em.qe[e:e + 1], em.qe_err[e:e + 1], base_temperature_K=base_t,
+                                        debye_temperature_K=float(thetas[e]), mass_u=ATOMIC_MASS_U[el])
+            rise = (float(temp[0] - base_t), float(err[0]))
+        entry["temperature_rise_K"], entry["temperature_rise_err_K"] = rise
+    attrs["element_msd_json"] = json.dumps(summary)
 
 
 def _global_kinetics(ds: xr.Dataset, traces: Any, irf: float, attrs: dict) -> None:

@@ -111,6 +111,12 @@ DYNAMICS_UNITS: dict[str, tuple[str, str]] = {
     "wilson_chi2_red": ("1", "reduced chi-square of the Wilson line"),
     "wilson_deviation": ("angstrom^2", "ring's quasi-equilibrium Delta<u^2>_s minus its class's Wilson value"),
     "wilson_deviation_err": ("angstrom^2", "1-sigma of wilson_deviation"),
+    "element": ("1", "chemical element"),
+    "element_msd": ("angstrom^2", "Delta<u_e^2> of each element, joint structure-factor fit of all rings' I/I0"),
+    "element_msd_err": ("angstrom^2", "1-sigma of element_msd (covariance scaled by max(1, chi2_red))"),
+    "element_msd_fit": ("angstrom^2", "kinetic fit (exponential rise with the IRF) of element_msd"),
+    "element_msd_corr": ("1", "correlation coefficient of the first two elements' Delta<u^2> at each delay"),
+    "element_msd_chi2_red": ("1", "reduced chi-square of the per-element fit at each delay"),
     "global_msd_fit": ("angstrom^2", "Delta<u^2>_s curve of the chosen global kinetic model"),
     "global_strain_fit": ("1", "strain curve of the chosen global kinetic model"),
     **{f"lattice_temperature_{o}{suffix}": ("K", f"{what} lattice temperature from the direction-averaged {src}")

@@ -276,6 +276,29 @@ def _wilson_section(samples: Sequence[Any], fmt: Callable) -> Section | None:
                      ("z", "z")])])
 
 
+def _elements_section(samples: Sequence[Any], fmt: Callable) -> Section | None:
+    rows = []
+    for s in samples:
+        em = json.loads(s.dynamics.attrs.get("element_msd_json", "null") or "null")
+        for el, v in (em or {}).get("elements", {}).items():
+            rows.append({"sample": s.name, "element": el, "theta": f"{v['debye_temperature_K']:g}",
+                         "qe": fmt(v["msd_qe_angstrom2"], v["msd_qe_err_angstrom2"]),
+                         "amp": fmt(v["amplitude"], v["amplitude_err"]), "tau": fmt(v["tau_ps"], v["tau_err_ps"]),
+                         "rise": fmt(v["temperature_rise_K"], v["temperature_rise_err_K"]),
+                         "corr": f"{em['qe_correlation']:+.2f}"})
+    if not rows:
+        return None
+    text = ["One Δ⟨u²⟩ per element fitted to every ring's I/I₀ at once through the structure factor "
+            "|Σ_e G_e e^(−2π²⟨u_e²⟩s²)|² (per delay and in the quasi-equilibrium window, covariance scaled by "
+            "max(1, χ²_red)), then an exponential rise with the IRF per element; ΔT from each element's own Debye "
+            "temperature and mass. The per-ring Δ⟨u²⟩_s elsewhere in this report is the paper's *effective* value "
+            "−ln(I/I₀)/(4π²s²): in a two-element crystal the all-odd rings (F ∝ f_A − f_B) weigh the elements with "
+            "opposite signs, so their effective value is not the vibration of any atom and may be negative."]
+    return Section("elements", "Vibration per element (structure-factor fit)", text, [(rows, [
+        ("sample", "Sample"), ("element", "Element"), ("theta", "Θ_D (K)"), ("qe", "Δ⟨u²⟩ 40–60 ps (Å²)"),
+        ("amp", "Amplitude (Å²)"), ("tau", "τ (ps)"), ("rise", "ΔT (K)"), ("corr", "Correlation")])])
+
+
 def _anisotropy_section(samples: Sequence[Any], fmt: Callable) -> Section | None:
     rows = []
     names = {"msd_qe": "Δ⟨u²⟩ (Å²)", "strain_qe": "strain", "msd_tau": "τ of Δ⟨u²⟩ (ps)"}
@@ -323,6 +346,6 @@ def _fluence_section(samples: Sequence[Any], fmt: Callable) -> Section | None:
 
 def lattice_sections(samples: Sequence[Any], fmt: Callable[[float, float], str]) -> list[Section]:
     """Every section that the samples' data support, in report order."""
-    makers = (_heating_section, _temperature_section, _kinetics_section, _wilson_section, _anisotropy_section,
-              _fluence_section)
+    makers = (_heating_section, _temperature_section, _kinetics_section, _wilson_section, _elements_section,
+              _anisotropy_section, _fluence_section)
     return [sec for make in makers if (sec := make(samples, fmt)) is not None]

@@ -7,7 +7,8 @@ trajectories; width is not used): at delay t its atoms move radially from
 their dot's centre, r → c + (r − c)(1 + ε_g(t)), and their mean-square
 displacement grows by Δ⟨u²⟩_g(t). A fraction ``normal_fraction[g]`` of 3Δ⟨u²⟩
 can be put along the facet normal (anisotropic: U = Δ(1 − f) I + 3Δ f n nᵀ, the
-trace is kept). When all groups share one strain, the pair histogram is computed
+trace is kept). With per-element vibration (:mod:`uedflow.simulate.vibration`) an atom of element e
+has ⟨u_e²⟩_0 + k_e Δ⟨u²⟩_g(t) instead. When all groups share one strain, the pair histogram is computed
 once and its distances scaled; otherwise it is recomputed per delay (numba pair
 loop).
 """
@@ -26,6 +27,7 @@ from uedflow.errors import ConfigError
 from uedflow.simulate.debye import PairHistogram, grouped_intensity, lattice_step, pair_histogram
 from uedflow.simulate.nanocrystal import FACETS, Nanocrystal
 from uedflow.simulate.pump import PeakDynamics
+from uedflow.simulate.vibration import ElementVibration
 
 __all__ = ["AtomisticModel", "atomistic_series"]
 
@@ -48,6 +50,7 @@ def atomistic_series(
     reflections: list[Reflection] | None = None,
     bin_width: float = 0.01,
     lattice_step_angstrom: float | None = None,
+    vibration: ElementVibration | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Debye patterns I(delay, s) of a pumped atomistic model.
@@ -76,6 +79,8 @@ def atomistic_series(
         averaged over all group pairs (:meth:`~uedflow.simulate.debye.PairHistogram.pooled`).
     lattice_step_angstrom : float, optional
         Grid step of the unstrained model (exact FFT histograms when all groups share one strain).
+    vibration : ElementVibration, optional
+        Per-element static ⟨u²⟩ and share of Δ⟨u²⟩ (replaces ``msd_static_angstrom2``).
     progress : callable, optional
         ``progress(done, total)`` per delay.
 
@@ -109,12 +114,17 @@ def atomistic_series(
     group = group.ravel()
     gel = [nanocrystal.elements[e] for e in nanocrystal.species[rep]]
     gfacet, gnn = nanocrystal.facet[rep], nn[rep]
+    if vibration is None:
+        g_static, g_scale = np.full(len(rep), msd_static_angstrom2), np.ones(len(rep))
+    else:
+        g_static = np.array([vibration.static(e) for e in gel])
+        g_scale = np.array([vibration.k(e) for e in gel])
     uniform = np.allclose(strain, strain[:, :1])
     hist0 = None
     out = np.empty((len(delays), len(np.atleast_1d(s))))
     for k in range(len(delays)):
-        d, f = dmsd[k, gfacet], frac[gfacet]
-        gmsd = (msd_static_angstrom2 + d * (1 - f))[:, None, None] * np.eye(3) + (3 * d * f)[:, None, None] * gnn
+        d, f = dmsd[k, gfacet] * g_scale, frac[gfacet]
+        gmsd = (g_static + d * (1 - f))[:, None, None] * np.eye(3) + (3 * d * f)[:, None, None] * gnn
         if uniform:
             if hist0 is None:
                 hist0 = pair_histogram(nanocrystal.positions, group, n_groups=len(rep), bin_width=bin_width,
@@ -154,6 +164,7 @@ class AtomisticModel:
     normal_fraction: dict[str, float] = field(default_factory=dict)
     substrate_level: float = 0.05
     substrate_decay: float = 0.25
+    vibration: ElementVibration | None = None
 
     @property
     def reflections(self) -> list[Reflection]:
@@ -176,8 +187,8 @@ class AtomisticModel:
         out = atomistic_series(self.nanocrystal, s, delay_ps, self.groups,
                                t0_ps=self.t0_ps if t0_ps is None else t0_ps, irf_fwhm_ps=self.irf_fwhm_ps,
                                msd_static_angstrom2=self.msd_static_angstrom2, normal_fraction=self.normal_fraction,
-                               reflections=self.reflections, lattice_step_angstrom=self.lattice_step
-                               ) / self.nanocrystal.n_atoms
+                               reflections=self.reflections, lattice_step_angstrom=self.lattice_step,
+                               vibration=self.vibration) / self.nanocrystal.n_atoms
         return out + self.baseline(s) - self._mean_f2(s)
 
     def _mean_f2(self, s: np.ndarray) -> np.ndarray:
@@ -231,7 +242,8 @@ class AtomisticModel:
         return {"t0_ps": self.t0_ps, "irf_fwhm_ps": self.irf_fwhm_ps, "level": "atomistic",
                 "msd_static_angstrom2": self.msd_static_angstrom2,
                 "groups": {k: v.truth() for k, v in self.groups.items()}, "normal_fraction": self.normal_fraction,
-                "nanocrystal": self.nanocrystal.summary(), "peaks": peaks}
+                "nanocrystal": self.nanocrystal.summary(), "peaks": peaks,
+                **({"elements": self.vibration.truth()} if self.vibration is not None else {})}
 
 
 def _peak(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -33,6 +33,9 @@ or a TOML file with the same keys; ``preset = "name"`` starts from a preset):
 ``level``                 ``"phenomenological"`` (default) or ``"atomistic"``
 ``nanocrystal``           atomistic level: shape, truncation, grid ([nx, ny, nz]
                           dots fused along ⟨100⟩), surface_layers, termination_111
+``debye_temperatures_K``  optional ``{Pb = 110.0, Se = 250.0}``: each element vibrates with its own
+                          Debye temperature (:mod:`uedflow.simulate.vibration`); default one
+                          mean-mass ⟨u²⟩ for every atom
 ========================  =====================================================
 """
 
@@ -58,8 +61,15 @@ from uedflow.simulate.atomistic import AtomisticModel
 from uedflow.simulate.detector import DetectorModel
 from uedflow.simulate.nanocrystal import attach, build_nanocrystal
 from uedflow.simulate.phenomenological import build_powder_model
-from uedflow.simulate.presets import DEBYE_TEMPERATURE_K, PBSE_MASS_U, get_preset, paper_dynamics
+from uedflow.simulate.presets import (
+    DEBYE_TEMPERATURE_K,
+    PBSE_MASS_U,
+    get_preset,
+    paper_dynamics,
+    temperature_rise_K,
+)
 from uedflow.simulate.pump import PeakDynamics
+from uedflow.simulate.vibration import ElementVibration, element_vibration
 
 __all__ = ["simulate_experiment", "load_run_config"]
 
@@ -68,7 +78,8 @@ log = logging.getLogger(__name__)
 _GEOMETRY_KEYS = ("shape", "center_rc", "pixel_size_m", "camera_length_m", "energy_keV")
 _RUN_KEYS = {"preset", "name", "level", "material", "temperature_K", "fluence_mJ_cm2", "diameter_nm", "label",
              "t0_ps", "irf_fwhm_ps", "delays_ps", "n_scans", "electrons_per_frame", "dose_jitter",
-             "t0_jitter_ps", "detector", "dynamics", "time_zero_ps", "eta", "instrument_fwhm", "nanocrystal"}
+             "t0_jitter_ps", "detector", "dynamics", "time_zero_ps", "eta", "instrument_fwhm", "nanocrystal",
+             "debye_temperatures_K"}
 
 
 def load_run_config(path: str | Path) -> dict[str, Any]:
@@ -109,6 +120,19 @@ def _peak_dynamics(cfg: dict[str, Any]) -> dict[str, PeakDynamics]:
     return {k: PeakDynamics.from_dict(v, where=f"dynamics.peaks.{k}") for k, v in peaks.items()}
 
 
+def _vibration(cfg: dict[str, Any], structure: Structure) -> ElementVibration | None:
+    """Per-element vibration of ``debye_temperatures_K`` (None without it)."""
+    thetas = cfg.get("debye_temperatures_K")
+    if thetas is None:
+        return None
+    if not isinstance(thetas, dict):
+        raise ConfigError(f"simulation config: debye_temperatures_K must be a table element -> K, got {thetas!r}")
+    base = float(cfg["temperature_K"])
+    return element_vibration(structure, thetas, temperature_K=base,
+                             rise_K=temperature_rise_K(base, float(cfg["fluence_mJ_cm2"])),
+                             reference_debye_K=DEBYE_TEMPERATURE_K, reference_mass_u=PBSE_MASS_U)
+
+
 def _atomistic_model(cfg: dict[str, Any], structure: Structure, *, s_max: float, msd0: float) -> AtomisticModel:
     """The atomistic level: a dot or assembly (``[nanocrystal]`` shape, truncation, grid, surface_layers,
     termination_111)
@@ -128,7 +152,7 @@ def _atomistic_model(cfg: dict[str, Any], structure: Structure, *, s_max: float,
                           "'{100}', '{110}', '{111}' groups)")
     return AtomisticModel(nc, structure, groups, s_max, t0_ps=float(cfg.get("t0_ps", 0.0)),
                           irf_fwhm_ps=float(cfg.get("irf_fwhm_ps", 0.5)), msd_static_angstrom2=msd0,
-                          normal_fraction=dict(dyn.get("normal_fraction", {})))
+                          normal_fraction=dict(dyn.get("normal_fraction", {})), vibration=_vibration(cfg, structure))
 
 
 def _detector(cfg: dict[str, Any], seed: int) -> DetectorModel:
@@ -220,7 +244,7 @@ def simulate_experiment(
             structure, _peak_dynamics(cfg), s_max=s_hi * 1.02, diameter_nm=float(cfg.get("diameter_nm", 5.5)),
             instrument_fwhm=float(cfg.get("instrument_fwhm", 0.008)), eta=float(cfg.get("eta", 0.3)),
             msd_static_angstrom2=msd0, t0_ps=float(cfg.get("t0_ps", 0.0)),
-            irf_fwhm_ps=float(cfg.get("irf_fwhm_ps", 0.5)),
+            irf_fwhm_ps=float(cfg.get("irf_fwhm_ps", 0.5)), vibration=_vibration(cfg, structure),
         )
     rng = np.random.default_rng(seed)
     s_grid = np.linspace(max(s_lo * 0.9, 1e-3), s_hi * 1.01, 3000 if level == "phenomenological" else 1200)
@@ -275,7 +299,9 @@ def _experiment_sections(cfg: dict[str, Any], det: DetectorModel) -> dict[str, d
                      "read_noise_counts": float(det.read_noise)},
         "sample": sample,
         # the IRF is a known instrument property: analyze fits with the true one
-        "analyze": {"irf_fwhm_ps": float(cfg.get("irf_fwhm_ps", 0.5))},
+        "analyze": {"irf_fwhm_ps": float(cfg.get("irf_fwhm_ps", 0.5)),
+                    **({"element_debye_temperatures_K": {k: float(v) for k, v in cfg["debye_temperatures_K"].items()}}
+                       if cfg.get("debye_temperatures_K") else {})},
     }
 
 

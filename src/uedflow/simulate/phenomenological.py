@@ -22,6 +22,11 @@ After the pump, reflection k follows its :class:`~uedflow.simulate.pump.PeakDyna
   factor is frozen so that −ln(A/A0)/(4π²s0²) returns Δ⟨u²⟩ exactly)
 * FWHM    w_k(t) = w0_k + Δw_k(t)
 
+With per-element vibration (:mod:`uedflow.simulate.vibration`) the area follows the structure
+factor instead, A_k(t) = A0_k · I_k(⟨u_e²⟩_0 + k_e Δ⟨u²⟩_k(t)) / I_k(⟨u_e²⟩_0)
+(:meth:`uedflow.crystal.vibration.RingPartials.ratio`), and truth.json gives per ring the *effective*
+Δ⟨u²⟩_s = −ln(A/A0)/(4π²s0²) that the per-ring formula returns, next to each element's Δ⟨u_e²⟩.
+
 Total scattering is conserved (the electrons the Debye–Waller factor removes from
 the rings reappear as thermal diffuse scattering, Warren §11.4): after the pump the
 diffuse term gains, with the first-order TDS shape g(s) ∝ f²(s) s² e^{−4π²⟨u²⟩s²},
@@ -46,8 +51,10 @@ import numpy as np
 import xarray as xr
 
 from uedflow.crystal import Structure, electron_scattering_factor, powder_ring_intensities
+from uedflow.crystal.vibration import ring_partials
 from uedflow.errors import InputError
 from uedflow.simulate.pump import PeakDynamics, dynamics_for_reflections
+from uedflow.simulate.vibration import ElementVibration
 
 __all__ = [
     "PowderModel",
@@ -108,11 +115,26 @@ class PowderModel:
     substrate_decay: float = 0.25
     pixel_density: tuple[np.ndarray, np.ndarray] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    vibration: ElementVibration | None = None
 
     def __post_init__(self) -> None:
         if self.pixel_density is None:  # a flat detector: pixels per unit s ∝ s, out to past the last ring
             nodes = np.linspace(0.0, float(self.s0.max() + 5.0 * self.fwhm0.max()), 4001)
             object.__setattr__(self, "pixel_density", (nodes, nodes.copy()))
+
+    def _static_msd(self) -> list[float]:
+        """⟨u²⟩_0 of each atom of the cell [Å²]."""
+        if self.vibration is None:
+            return [self.msd_static_angstrom2] * len(self.structure.species)
+        return [self.vibration.static(el) for el in self.structure.species]
+
+    def area_ratio(self, msd_angstrom2: np.ndarray) -> np.ndarray:
+        """A_k(t)/A0_k for the rings' Δ⟨u²⟩_k(t) [Å²] of shape (n_delay, n_peak) (module docstring)."""
+        if self.vibration is None:
+            return np.exp(-4.0 * np.pi**2 * msd_angstrom2 * self.s0**2)
+        vib = self.vibration
+        rp = ring_partials(self.structure, self.labels)
+        return rp.ratio(vib.msd_static_angstrom2, np.asarray(msd_angstrom2)[..., None] * vib.scale)
 
     def ring_totals(self, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> np.ndarray:
         """Detector-weighted ring intensities W_k(t) = ∫ A_k P_k N(s) ds, shape (n_delay, n_peak)."""
@@ -130,8 +152,8 @@ class PowderModel:
 
         def g(x: np.ndarray) -> np.ndarray:
             c = 4.0 * np.pi**2 * x * x
-            return sum(electron_scattering_factor(el, x) ** 2 for el in self.structure.species) * c * np.exp(
-                -c * self.msd_static_angstrom2)
+            return sum(electron_scattering_factor(el, x) ** 2 * c * np.exp(-c * u)
+                       for el, u in zip(self.structure.species, self._static_msd(), strict=True))
 
         return g(s) / np.trapezoid(g(nodes) * density, nodes)
 
@@ -144,7 +166,8 @@ class PowderModel:
         delay = np.atleast_1d(np.asarray(delay_ps, dtype=float))
         f2 = sum(electron_scattering_factor(el, s) ** 2 for el in self.structure.species)
         f2_0 = sum(float(electron_scattering_factor(el, 0.0)) ** 2 for el in self.structure.species)
-        tds0 = f2 * -np.expm1(-4.0 * np.pi**2 * self.msd_static_angstrom2 * s * s)
+        tds0 = sum(electron_scattering_factor(el, s) ** 2 * -np.expm1(-4.0 * np.pi**2 * u * s * s)
+                   for el, u in zip(self.structure.species, self._static_msd(), strict=True))
         t0 = self.t0_ps if t0_ps is None else t0_ps
         before = self.ring_totals(np.array([t0 - 1e3]), t0_ps=t0)[0]
         lost = np.sum(before - self.ring_totals(delay, t0_ps=t0), axis=1)
@@ -159,7 +182,7 @@ class PowderModel:
         msd = np.stack([d.trajectory("msd", t, **kw) for d in self.dynamics], axis=1)
         width = np.stack([d.trajectory("width", t, **kw) for d in self.dynamics], axis=1)
         centre = self.s0 / (1.0 + strain)
-        area = self.area0 * np.exp(-4.0 * np.pi**2 * msd * self.s0**2)
+        area = self.area0 * self.area_ratio(msd)
         return centre, area, self.fwhm0 + width
 
     def profiles(self, s: np.ndarray, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> np.ndarray:
@@ -181,18 +204,31 @@ class PowderModel:
                 "area0": float(self.area0[k]), "fwhm0": float(self.fwhm0[k]), **self.dynamics[k].truth(),
                 "overlaps": [self.labels[j] for j in np.nonzero(near)[0] if j != k],
             }
+        extra: dict[str, Any] = {}
+        if self.vibration is not None:
+            extra["elements"] = self.vibration.truth()
+            plateau = np.array([[d.msd_amplitude_angstrom2 + d.msd_amplitude2_angstrom2 for d in self.dynamics]])
+            effective = -np.log(self.area_ratio(plateau)[0]) / (4.0 * np.pi**2 * self.s0**2)
+            for k, label in enumerate(self.labels):
+                peaks[label]["msd_amplitude_angstrom2"] = float(effective[k])
+                peaks[label]["element_msd_amplitude_angstrom2"] = {
+                    el: float(plateau[0, k] * kk) for el, kk in zip(self.vibration.elements, self.vibration.scale,
+                                                                    strict=True)}
         return {
             "t0_ps": self.t0_ps, "irf_fwhm_ps": self.irf_fwhm_ps, "peak_shape": "pseudo-voigt",
             "pseudo_voigt_eta": self.eta, "msd_static_angstrom2": self.msd_static_angstrom2,
             "conventions": {
                 "strain": "s(t) = s0 / (1 + strain(t)); strain = -ds/s to first order",
-                "msd": "area(t) = area0 * exp(-4 pi^2 msd(t) s0^2)",
+                "msd": "area(t) = area0 * exp(-4 pi^2 msd(t) s0^2); with per-element vibration msd is the "
+                       "effective per-ring value of the structure-factor ratio (element_msd_amplitude_angstrom2 "
+                       "per element)",
                 "width": "fwhm(t) = fwhm0 + width(t)  [1/Angstrom]",
                 "diffuse": "the TDS gains the ring intensity lost on the detector's valid pixels: frame totals "
                            "do not change with delay (only with the incident dose, scans[].dose_factor)",
                 "kinetics": "X(t) = A (1 - exp(-(t - t0)/tau)) for t > t0, convolved with a Gaussian IRF of FWHM irf_fwhm_ps",
             },
             **self.metadata,
+            **extra,
             "peaks": peaks,
         }
 
@@ -210,6 +246,7 @@ def build_powder_model(
     irf_fwhm_ps: float = 0.5,
     substrate_level: float = 0.05,
     default_dynamics: PeakDynamics | None = None,
+    vibration: ElementVibration | None = None,
 ) -> PowderModel:
     """Kinematic powder pattern of ``structure`` up to ``s_max`` with per-hkl dynamics.
 
@@ -236,6 +273,8 @@ def build_powder_model(
         Substrate background at s = 0 relative to Σ f_j²(0).
     default_dynamics : PeakDynamics, optional
         For reflections that ``peaks`` does not cover.
+    vibration : ElementVibration, optional
+        Per-element ⟨u²⟩ (replaces ``msd_static_angstrom2``; module docstring).
 
     Raises
     ------
@@ -257,6 +296,9 @@ def build_powder_model(
     refs = [r for r, _ in rings]
     labels = [r.label for r in refs]
     area0 = np.array([v for _, v in rings]) / (4.0 * np.pi * structure.cell_volume_angstrom3)
+    if vibration is not None:
+        rp = ring_partials(structure, labels)
+        area0 = rp.intensity(vibration.msd_static_angstrom2) / rp.s**2 / (4.0 * np.pi * structure.cell_volume_angstrom3)
     size_fwhm = SCHERRER_K / (diameter_nm * 10.0)
     fwhm0 = np.full(len(refs), float(np.hypot(size_fwhm, instrument_fwhm)))
     return PowderModel(
@@ -273,6 +315,7 @@ def build_powder_model(
         irf_fwhm_ps=float(irf_fwhm_ps),
         msd_static_angstrom2=float(msd_static_angstrom2),
         substrate_level=float(substrate_level),
+        vibration=vibration,
     )
 
 
@@ -313,6 +356,7 @@ def simulate_powder_series(
     eta: float = 0.3,
     msd_static_angstrom2: float = 0.0,
     substrate_level: float = 0.05,
+    vibration: ElementVibration | None = None,
     seed: int = 0,
     attrs: dict[str, Any] | None = None,
 ) -> tuple[xr.Dataset, dict[str, Any]]:
@@ -341,7 +385,7 @@ def simulate_powder_series(
         Scans (repeated delay sweeps), each with independent noise.
     counts_per_bin, dose_jitter, t0_jitter_ps : float
         Noise level, relative frame dose scatter, scan-to-scan time-zero scatter [ps].
-    diameter_nm, instrument_fwhm, eta, msd_static_angstrom2, substrate_level
+    diameter_nm, instrument_fwhm, eta, msd_static_angstrom2, substrate_level, vibration
         See :func:`build_powder_model`.
     seed : int
         Seed of ``numpy.random.default_rng``.
@@ -371,7 +415,7 @@ def simulate_powder_series(
     model = build_powder_model(
         structure, peaks, s_max=float(s[-1]), diameter_nm=diameter_nm, instrument_fwhm=instrument_fwhm, eta=eta,
         msd_static_angstrom2=msd_static_angstrom2, t0_ps=t0_ps, irf_fwhm_ps=irf_fwhm_ps,
-        substrate_level=substrate_level,
+        substrate_level=substrate_level, vibration=vibration,
     )
     rng = np.random.default_rng(seed)
     scans, sig, doses, t0s = _scan_profiles(model, s, delays, n_scans=n_scans, counts_per_bin=counts_per_bin,
