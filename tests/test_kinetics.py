@@ -119,3 +119,20 @@ def test_rise_faster_than_the_time_resolution_is_flagged():
     fit = fit_kinetics(dense, exp_rise(dense, 2e-3, 0.5, 0.35, 0.2) + rng.normal(0, 2e-5, dense.size),
                        np.full(dense.size, 2e-5), irf_fwhm_ps=0.2)
     assert fit.success and fit.value("tau_ps") == pytest.approx(0.5, rel=0.1)
+
+
+def test_errors_scale_by_chi2_only_upwards_like_curve_fit():
+    """σ too large (χ²_red < 1): the error its σ gives (curve_fit absolute_sigma=True); too small: scaled up
+    by √χ²_red (curve_fit absolute_sigma=False). Scaling by χ²_red < 1 shrank errors by up to 45 %."""
+    from scipy.optimize import curve_fit
+
+    rng = np.random.default_rng(7)
+    clean = exp_rise(DELAYS, 0.01, 8.0, 0.2, 0.5)
+    for noise, sigma, absolute in ((3e-4, 9e-4, True), (9e-4, 3e-4, False)):
+        y = clean + rng.normal(0, noise, DELAYS.size)
+        fit = fit_kinetics(DELAYS, y, np.full(DELAYS.size, sigma))
+        _, pcov = curve_fit(lambda t, c, a, tau, t0: c + exp_rise(t, a, tau, t0, 0.5), DELAYS, y,
+                            p0=[0.0, 0.01, 8.0, 0.2], sigma=np.full(DELAYS.size, sigma), absolute_sigma=absolute)
+        np.testing.assert_allclose([fit.error(k) for k in ("offset", "amplitude", "tau_ps", "t0_ps")],
+                                   np.sqrt(np.diag(pcov)), rtol=0.02)
+        assert (fit.chi2_red < 1) == absolute

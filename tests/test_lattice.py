@@ -219,3 +219,24 @@ def test_wilson_family_deviations_follow_the_attached_anisotropy(attached):
     # the lines themselves: no s-independent loss in the simulator, so the intercepts are 0 within 3σ
     w = json.loads(out.attrs["wilson_json"])["classes"]
     assert all(abs(c["intercept_qe"]) < 3 * c["intercept_qe_err"] for c in w.values())
+
+
+def test_a_wrong_debye_temperature_is_covered_by_the_systematic_error():
+    """Θ_D 200 K where the simulator used 250 K moves ΔT from Δ⟨u²⟩ by ~1/3: outside the statistical σ by far,
+    inside 3 total σ once the Debye temperature (±10 %) and the mass weighting are systematics."""
+    import dataclasses as dc
+
+    from uedflow.config import AnalyzeConfig
+
+    ds, truth = simulate("attached", seed=4)
+    out = analyze(ds, config=dc.replace(AnalyzeConfig(), debye_temperature_K=200.0))
+    rise, stat, sys = (out.attrs[f"temperature_rise_msd{k}_K"] for k in ("", "_err", "_sys"))
+    true_rise = temperature_from_msd(np.mean([truth["peaks"][h]["msd_amplitude_angstrom2"]
+                                              for h in REPRESENTATIVE.values()]), 90.0, 250.0,
+                                     compound_mass_u(get_structure("PbSe").masses_u)) - 90.0
+    assert abs(rise - true_rise) > 0.25 * true_rise and abs(rise - true_rise) > 10 * stat
+    assert abs(rise - true_rise) < 3 * np.hypot(stat, sys), (rise, stat, sys, true_rise)
+    # the systematic holds the Θ_D ± 10 % readings, recomputed independently with the physics module
+    mean = out.attrs["msd_qe_mean_angstrom2"]
+    lo, hi = (temperature_from_msd(mean, 90.0, th, compound_mass_u(get_structure("PbSe").masses_u)) for th in (180, 220))
+    assert sys >= 0.5 * abs(hi - lo) * 0.99

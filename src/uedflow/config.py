@@ -137,7 +137,10 @@ class AnalyzeConfig:
     ``"biexp"``; ``eta`` is ``"shared"`` (one pseudo-Voigt η for every ring) or
     ``"per-ring"`` (see :func:`uedflow.peaks.fit_powder_series`); ``element_debye_temperatures_K``
     (e.g. ``{Pb = 110, Se = 250}``) gives elements their own Debye temperature in the per-element
-    Δ⟨u²⟩ fit and temperatures (others take ``debye_temperature_K``).
+    Δ⟨u²⟩ fit and temperatures (others take ``debye_temperature_K``); ``debye_temperature_rel_err``
+    is the relative 1σ of those Debye temperatures, a systematic of every temperature from Δ⟨u²⟩;
+    ``tds_correction`` removes the one-phonon TDS halo the peak fits take for the rings
+    (:mod:`uedflow.dynamics.tds`; half the correction is reported as a systematic error).
     """
 
     peaks: tuple[str, ...] | None = None
@@ -147,6 +150,8 @@ class AnalyzeConfig:
     qe_window_ps: tuple[float, float] = (40.0, 60.0)
     debye_temperature_K: float = 250.0
     element_debye_temperatures_K: dict[str, float] | None = None
+    debye_temperature_rel_err: float = 0.10
+    tds_correction: bool = True
     bootstrap: int = 0
     irf_fwhm_ps: float | None = None
     kinetic_model: str = "exp"
@@ -309,6 +314,9 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
         if isinstance(theta, bool) or not isinstance(theta, int | float) or not theta > 0:
             raise ConfigError(f"{source}: analyze.element_debye_temperatures_K.{el} must be a positive number of K, "
                               f"got {theta!r}")
+    if not 0 <= ana.debye_temperature_rel_err < 1:
+        raise ConfigError(f"{source}: analyze.debye_temperature_rel_err must be in [0, 1), got "
+                          f"{ana.debye_temperature_rel_err}")
     for name, value in (("analyze.bootstrap", ana.bootstrap), ("analyze.irf_fwhm_ps", ana.irf_fwhm_ps)):
         if value is not None and not value >= 0:
             raise ConfigError(f"{source}: {name} must be >= 0, got {value}")

@@ -26,6 +26,7 @@ from uedflow.dynamics.elements import element_static_msd
 from uedflow.dynamics.kinetics import KineticsFit, fit_global, stack_fits
 from uedflow.dynamics.lattice import add_lattice_results
 from uedflow.dynamics.summary import linear_fit, window_average, window_mask
+from uedflow.dynamics.tds import HALO_UNCERTAINTY, correct_halo
 from uedflow.dynamics.traces import OBSERVABLES, Traces, compute_traces, family_average
 from uedflow.errors import ConfigError, FileFormatError, FitError, InputError
 from uedflow.io.datasets import DYNAMICS_FORMAT, DYNAMICS_VERSION, REDUCED_FORMAT, REDUCED_VERSION
@@ -211,7 +212,9 @@ def analyze(
         if progress is not None:
             progress(done, total)
 
-    ps = fit_powder_series(reduced, peaks=cfg.peaks, shape=cfg.shape, background=cfg.background, eta=cfg.eta)
+    ps_raw = fit_powder_series(reduced, peaks=cfg.peaks, shape=cfg.shape, background=cfg.background, eta=cfg.eta)
+    u0, may_rise = _static_msd(reduced, cfg, ps_raw.labels)
+    ps = correct_halo(ps_raw, u0, may_rise=may_rise) if cfg.tds_correction else ps_raw
     step(1)
     errs = _effective_errors(ps)
     traces = compute_traces(ps.delay, ps.position, errs[0], ps.fwhm, errs[1], ps.area, errs[2], flag=ps.flag,
@@ -221,12 +224,58 @@ def analyze(
         if dead:
             log.warning("%s trace of ring(s) %s is all NaN (every fit flagged)", obs, ", ".join(dead))
     fits = _kinetics(traces, irf=irf, model=model)
+    halo_sys = _halo_systematics(ps_raw if ps is not ps_raw else None, errs, traces, fits, irf=irf, model=model,
+                                 window_ps=cfg.qe_window_ps)
     step(2)
     boot = None
     if cfg.bootstrap > 0 and ps.scans.size >= 2:
         boot = _bootstrap(ps, errs, n=cfg.bootstrap, irf=irf, model=model, seed=seed,
                           progress=lambda d, n: step(2 + d))
-    return _to_dataset(reduced, cfg, ps, traces, fits, boot, irf, model)
+    return _to_dataset(reduced, cfg, ps, traces, fits, boot, irf, model, halo_sys, may_rise)
+
+
+def _static_msd(reduced: xr.Dataset, cfg: AnalyzeConfig, labels: tuple[str, ...]) -> tuple[float, np.ndarray]:
+    """(⟨u²⟩ before the pump [Å²], rings that may gain intensity on heating).
+
+    ⟨u²⟩ is the mass-weighted mean over the atoms of each element's Debye value at the base temperature
+    (300 K if unknown): the centre-of-mass motion of the acoustic phonons that make the TDS halos. The rings
+    that may rise have a negative element weight in the structure factor
+    (:meth:`uedflow.crystal.vibration.RingPartials.may_rise`).
+    """
+    from uedflow.constants import ATOMIC_MASS_U
+
+    structure = structure_of(reduced)
+    base_t = float(reduced.attrs.get("temperature_K", np.nan))
+    msd0, _ = element_static_msd(structure, base_t if np.isfinite(base_t) and base_t > 0 else 300.0,
+                                 cfg.debye_temperature_K, cfg.element_debye_temperatures_K)
+    mass = np.array([ATOMIC_MASS_U[e] * structure.species.count(e) for e in structure.elements])
+    return float(np.sum(mass * msd0) / mass.sum()), ring_partials(structure, labels).may_rise(msd0)
+
+
+def _halo_systematics(ps_raw: PeakSeries | None, errs, traces: Traces, fits, *, irf: float, model: str,
+                      window_ps: tuple[float, float]) -> dict[str, Any]:
+    """Systematic 1σ of the TDS-halo correction: :data:`HALO_UNCERTAINTY` × |corrected − uncorrected| of every
+    trace point, kinetic amplitude and τ (peak, observable) and quasi-equilibrium value (zeros when ``ps_raw``,
+    the uncorrected fits, is None: no correction)."""
+    raw, fits_raw = traces, fits
+    if ps_raw is not None:
+        raw = compute_traces(ps_raw.delay, ps_raw.position, errs[0], ps_raw.fwhm, errs[1], ps_raw.area, errs[2],
+                             flag=ps_raw.flag, labels=ps_raw.labels)
+        fits_raw = _kinetics(raw, irf=irf, model=model)
+    out: dict[str, Any] = {"traces": {}, "qe": {}}
+    shape = (traces.s0.size, len(OBSERVABLES))
+    for key in ("amplitude", "tau_ps"):
+        out[key] = np.zeros(shape)
+    for j, obs in enumerate(OBSERVABLES):
+        out["traces"][obs] = HALO_UNCERTAINTY * np.abs(np.nan_to_num(traces.values[obs] - raw.values[obs]))
+        qe = [window_average(t.delay, t.values[obs], t.errors[obs], t.reference_err[obs], window_ps=window_ps)[0]
+              for t in (traces, raw)]
+        out["qe"][obs] = HALO_UNCERTAINTY * np.abs(np.nan_to_num(qe[0] - qe[1]))
+        if fits[obs] is not None and fits_raw[obs] is not None:
+            new, old = stack_fits(fits[obs]), stack_fits(fits_raw[obs])
+            for key in ("amplitude", "tau_ps"):
+                out[key][:, j] = HALO_UNCERTAINTY * np.abs(np.nan_to_num(new[key] - old[key]))
+    return out
 
 
 def _kinetic_arrays(fits, traces: Traces, labels: tuple[str, ...], may_rise: np.ndarray) -> dict[str, np.ndarray]:
@@ -279,13 +328,12 @@ def _flag_wrong_sign(amplitude: np.ndarray, success: np.ndarray, labels: tuple[s
                         obs, ", ".join(f"({labels[i]})" for i in np.flatnonzero(wrong)))
 
 
-def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: float, model: str) -> xr.Dataset:
+def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: float, model: str,
+                halo_sys: dict[str, Any], may_rise: np.ndarray) -> xr.Dataset:
     pk, dl, ob = "peak", "delay", "observable"
     structure = structure_of(reduced)
     base_t = float(reduced.attrs.get("temperature_K", np.nan))
-    msd0, _ = element_static_msd(structure, base_t if np.isfinite(base_t) else 300.0, cfg.debye_temperature_K,
-                                 cfg.element_debye_temperatures_K)
-    kin = _kinetic_arrays(fits, traces, ps.labels, ring_partials(structure, ps.labels).may_rise(msd0))
+    kin = _kinetic_arrays(fits, traces, ps.labels, may_rise)
     curves = kin.pop("curves")
     data: dict[str, Any] = {
         "s0": (pk, traces.s0), "s0_err": (pk, traces.s0_err), "eta": (pk, ps.eta),
@@ -323,6 +371,8 @@ def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: f
         qe[obs] = window_average(traces.delay, traces.values[obs], traces.errors[obs], traces.reference_err[obs],
                                  window_ps=cfg.qe_window_ps)
         data[f"{obs}_qe"], data[f"{obs}_qe_err"] = (pk, qe[obs][0]), (pk, qe[obs][1])
+        data[f"{obs}_qe_sys"], data[f"{obs}_sys"] = (pk, halo_sys["qe"][obs]), ((pk, dl), halo_sys["traces"][obs])
+    data["amplitude_sys"], data["tau_sys_ps"] = ((pk, ob), halo_sys["amplitude"]), ((pk, ob), halo_sys["tau_ps"])
     fam_names = tuple(f for f in FAMILIES if f in ps.families)
     fd = "direction"
     for obs in OBSERVABLES:
@@ -350,7 +400,8 @@ def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: f
     add_lattice_results(ds, traces=traces, labels=ps.labels, structure=structure,
                         base_temperature_K=base_t, debye_temperature_K=float(cfg.debye_temperature_K),
                         window_ps=tuple(cfg.qe_window_ps), irf_fwhm_ps=irf,
-                        element_debye_K=cfg.element_debye_temperatures_K)
+                        element_debye_K=cfg.element_debye_temperatures_K,
+                        debye_rel_err=float(cfg.debye_temperature_rel_err))
     return ds
 
 

@@ -18,7 +18,8 @@ __all__ = ["write_dynamics", "open_dynamics", "TRACES_COLUMNS", "FITS_COLUMNS"]
 
 TRACES_COLUMNS = ("hkl", "family", "delay_ps", "observable", "value", "err")
 FITS_COLUMNS = ("hkl", "family", "observable", "amplitude", "amplitude_err", "tau_ps", "tau_err_ps", "t0_ps",
-                "t0_err_ps", "chi2_red", "success", "amplitude_boot_err", "tau_boot_err_ps", "t0_boot_err_ps", "note")
+                "t0_err_ps", "chi2_red", "success", "amplitude_boot_err", "tau_boot_err_ps", "t0_boot_err_ps",
+                "amplitude_sys", "tau_sys_ps", "note")
 
 
 def _fmt(v: Any) -> str:
@@ -72,11 +73,11 @@ def write_dynamics(
     success = ds["fit_success"].values
     rows = [
         (hkl[i], fam[i], obs, *(float(cols[c][i, j]) for c in FITS_COLUMNS[3:10]), int(success[i, j]),
-         *(float(cols[c][i, j]) for c in FITS_COLUMNS[11:14]), "" if success[i, j] else "kinetic fit failed or rejected")
+         *(float(cols[c][i, j]) for c in FITS_COLUMNS[11:16]), "" if success[i, j] else "kinetic fit failed or rejected")
         for i in range(len(hkl)) for j, obs in enumerate(obs_list)
     ]
     # rings that could not be fitted before time zero: one row each, with the reason
-    rows += [(lab, "", "", *[float("nan")] * 7, 0, *[float("nan")] * 3, f"left out: {why}")
+    rows += [(lab, "", "", *[float("nan")] * 7, 0, *[float("nan")] * 5, f"left out: {why}")
              for lab, why in json.loads(ds.attrs.get("left_out_json", "{}")).items()]
     _write_csv(out_path.with_name("fits.csv"), FITS_COLUMNS, rows)
     return out_path

@@ -28,10 +28,12 @@ from uedflow.constants import ATOMIC_MASS_U
 from uedflow.dynamics.elements import element_static_msd, fit_element_msd
 from uedflow.dynamics.global_kinetics import select_model
 from uedflow.dynamics.temperature import (
+    DEBYE_TEMPERATURE_REL_ERR,
     DirectionMean,
     direction_mean,
     invert_mean,
     lattice_temperature,
+    msd_model_variants,
     msd_temperature,
 )
 from uedflow.dynamics.traces import family_average
@@ -93,23 +95,26 @@ def expansion_ratios(names: tuple[str, ...], strain_qe: np.ndarray, strain_qe_er
     return out
 
 
-def _rise(mean: DirectionMean, invert: Any, base_t: float, *, model_rel_err: float = 0.0,
+def _rise(mean: DirectionMean, invert: Any, base_t: float, *, model_rel_err: float = 0.0, variants: Any = (),
           **kw: Any) -> tuple[float, float, float]:
     """(ΔT, stat σ, sys σ) [K] of a direction-averaged quasi-equilibrium value."""
-    temp, stat, sys = invert_mean(invert, mean, model_rel_err=model_rel_err, base_temperature_K=base_t, **kw)
+    temp, stat, sys = invert_mean(invert, mean, model_rel_err=model_rel_err, variants=variants,
+                                  base_temperature_K=base_t, **kw)
     return float(np.ravel(temp)[0] - base_t), float(np.ravel(stat)[0]), float(np.ravel(sys)[0])
 
 
 def add_lattice_results(ds: xr.Dataset, *, traces: Any, labels: tuple[str, ...], structure: Any,
                         base_temperature_K: float, debye_temperature_K: float, window_ps: tuple[float, float],
-                        irf_fwhm_ps: float, element_debye_K: dict[str, float] | None = None) -> None:
+                        irf_fwhm_ps: float, element_debye_K: dict[str, float] | None = None,
+                        debye_rel_err: float = DEBYE_TEMPERATURE_REL_ERR) -> None:
     """Add the results of the module docstring to ``ds`` (variables and root attributes, in place).
 
     ``ds`` must hold the family traces and quasi-equilibrium values (``family_<obs>``, ``family_<obs>_qe``)
     and the per-ring kinetic results of :func:`uedflow.dynamics.analyze.analyze`. ``element_debye_K``
-    maps elements to their own Debye temperature [K] (others take ``debye_temperature_K``).
+    maps elements to their own Debye temperature [K] (others take ``debye_temperature_K``);
+    ``debye_rel_err`` is the relative 1σ of every Debye temperature (a systematic of each ΔT from Δ⟨u²⟩).
     """
-    from uedflow.dynamics.temperature import msd_temperature, strain_temperature
+    from uedflow.dynamics.temperature import strain_temperature
     from uedflow.physics.debye import compound_mass_u
     from uedflow.physics.expansion import ALPHA_REL_ERR
 
@@ -124,8 +129,9 @@ def add_lattice_results(ds: xr.Dataset, *, traces: Any, labels: tuple[str, ...],
             float(qe[o].value), float(qe[o].stat_err), float(qe[o].sys_err))
     rises = {"msd": (np.nan,) * 3, "strain": (np.nan,) * 3}
     if np.isfinite(base_temperature_K):
-        rises["msd"] = _rise(qe["msd"], msd_temperature, base_temperature_K, debye_temperature_K=debye_temperature_K,
-                             mass_u=mass)
+        variants = msd_model_variants(debye_temperature_K, structure.masses_u, rel_err=debye_rel_err)
+        rises["msd"] = _rise(qe["msd"], msd_temperature, base_temperature_K, variants=variants,
+                             debye_temperature_K=debye_temperature_K, mass_u=mass)
         rises["strain"] = _rise(qe["strain"], strain_temperature, base_temperature_K, material=structure.name,
                                 model_rel_err=ALPHA_REL_ERR)
         tl = lattice_temperature(
@@ -133,6 +139,7 @@ def add_lattice_results(ds: xr.Dataset, *, traces: Any, labels: tuple[str, ...],
             direction_mean(ds["family_msd"].values, ds["family_msd_err"].values),
             direction_mean(ds["family_strain"].values, ds["family_strain_err"].values),
             base_temperature_K=base_temperature_K, debye_temperature_K=debye_temperature_K, mass_u=mass,
+            msd_variants=variants,
             material=structure.name)
         for o in ("msd", "strain"):
             ds[f"lattice_temperature_{o}_K"] = ("delay", getattr(tl, f"{o}_K"))
@@ -154,7 +161,7 @@ def add_lattice_results(ds: xr.Dataset, *, traces: Any, labels: tuple[str, ...],
         material=structure.name))
     _wilson(ds, traces, labels, structure, window_ps, attrs)
     _elements(ds, traces, labels, structure, base_temperature_K, debye_temperature_K, element_debye_K, window_ps,
-              irf_fwhm_ps, attrs)
+              irf_fwhm_ps, debye_rel_err, attrs)
     _global_kinetics(ds, traces, irf_fwhm_ps, attrs)
     ds.attrs.update(attrs)
 
@@ -177,7 +184,7 @@ def _wilson(ds: xr.Dataset, traces: Any, labels: tuple[str, ...], structure: Any
 
 
 def _elements(ds: xr.Dataset, traces: Any, labels: tuple[str, ...], structure: Any, base_t: float, theta: float,
-              element_theta: dict[str, float] | None, window_ps, irf: float, attrs: dict) -> None:
+              element_theta: dict[str, float] | None, window_ps, irf: float, rel_err: float, attrs: dict) -> None:
     """Δ⟨u_e²⟩(t) per element (joint structure-factor fit), its kinetics and each element's ΔT."""
     if len(structure.elements) < 2:
         return
@@ -196,12 +203,14 @@ def _elements(ds: xr.Dataset, traces: Any, labels: tuple[str, ...], structure: A
     for e, el in enumerate(em.elements):
         entry = summary["elements"][el]
         entry["debye_temperature_K"] = float(thetas[e])
-        rise = (np.nan, np.nan)
-        if known:
-            temp, err = msd_temperature(em.qe[e:e + 1], em.qe_err[e:e + 1], base_temperature_K=base_t,
-                                        debye_temperature_K=float(thetas[e]), mass_u=ATOMIC_MASS_U[el])
-            rise = (float(temp[0] - base_t), float(err[0]))
-        entry["temperature_rise_K"], entry["temperature_rise_err_K"] = rise
+        rise = (np.nan,) * 3
+        if known:  # the element's own Debye temperature and mass; its ±rel_err as the systematic
+            th = float(thetas[e])
+            rise = _rise(DirectionMean(em.qe[e:e + 1], em.qe_err[e:e + 1], np.zeros(1), np.ones(1, int)),
+                         msd_temperature, base_t, variants=(({"debye_temperature_K": th * (1 - rel_err)},
+                                                             {"debye_temperature_K": th * (1 + rel_err)}),),
+                         debye_temperature_K=th, mass_u=ATOMIC_MASS_U[el])
+        entry["temperature_rise_K"], entry["temperature_rise_err_K"], entry["temperature_rise_sys_K"] = rise
     attrs["element_msd_json"] = json.dumps(summary)
 
 

@@ -15,7 +15,12 @@ The lattice temperature T(t) at each delay follows from the direction-averaged �
 through the Debye model (:func:`uedflow.physics.debye.temperature_from_msd_with_error`,
 θ_D and the mean atomic mass), and independently from the direction-averaged strain ε(t)
 through the bulk α(T) of :mod:`uedflow.physics.expansion` (the same α(T) the simulator uses),
-σ_T = σ_ε / (α(T)(1 + ε)); the ±5 % of that α(T) model adds 5 % of the rise to the systematic σ. Strain lags Δ⟨u²⟩ (acoustic expansion needs the sound transit
+σ_T = σ_ε / (α(T)(1 + ε)); the ±5 % of that α(T) model adds 5 % of the rise to the systematic σ.
+The temperature from Δ⟨u²⟩ carries two model systematics (:func:`msd_model_variants`): the Debye
+temperature (±10 % by default, ``analyze.debye_temperature_rel_err``: literature values of one compound
+scatter that much; Θ_D 200 K instead of 250 K moves ΔT by ~40 %) and the mass weighting of a compound
+(the mass-weighted mean mass against the per-atom one), each as half the difference of the two
+readings, added in quadrature. Strain lags Δ⟨u²⟩ (acoustic expansion needs the sound transit
 across the dot), so the two T(t) agree only once both have risen.
 """
 
@@ -31,7 +36,23 @@ from uedflow.errors import InputError
 from uedflow.physics.expansion import ALPHA_REL_ERR
 
 __all__ = ["DirectionMean", "direction_mean", "LatticeTemperature", "invert_mean", "lattice_temperature",
-           "msd_temperature", "strain_temperature"]
+           "msd_model_variants", "msd_temperature", "strain_temperature", "DEBYE_TEMPERATURE_REL_ERR"]
+
+#: Default relative 1σ of a Debye temperature taken from the literature.
+DEBYE_TEMPERATURE_REL_ERR = 0.10
+
+Variants = tuple[tuple[dict[str, float], dict[str, float]], ...]
+
+
+def msd_model_variants(debye_temperature_K: float, masses_u: np.ndarray, *,
+                       rel_err: float = DEBYE_TEMPERATURE_REL_ERR) -> Variants:
+    """Pairs of :func:`msd_temperature` keyword overrides bracketing its model inputs (module docstring):
+    Θ_D (1 ∓ ``rel_err``), and the per-atom mean mass against the mass-weighted one."""
+    from uedflow.physics.debye import compound_mass_u
+
+    theta = float(debye_temperature_K)
+    return (({"debye_temperature_K": theta * (1.0 - rel_err)}, {"debye_temperature_K": theta * (1.0 + rel_err)}),
+            ({"mass_u": compound_mass_u(masses_u, weights="atom")}, {"mass_u": compound_mass_u(masses_u)}))
 
 log = logging.getLogger(__name__)
 
@@ -127,23 +148,29 @@ class LatticeTemperature:
     strain_sys_err_K: np.ndarray
 
 
-def invert_mean(invert: Any, mean: DirectionMean, *, model_rel_err: float = 0.0,
+def invert_mean(invert: Any, mean: DirectionMean, *, model_rel_err: float = 0.0, variants: Variants = (),
                 **kw: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(T, statistical σ, systematic σ) [K] of a direction mean through ``invert`` (:func:`msd_temperature` or
     :func:`strain_temperature`, keywords ``kw`` with ``base_temperature_K``).
 
     The direction spread maps through the same local slope as the statistical σ; a relative error
     ``model_rel_err`` of the conversion itself (e.g. the ±5 % of the bulk α(T)) adds
-    ``model_rel_err`` × |T − T0| in quadrature to the systematic σ.
+    ``model_rel_err`` × |T − T0| in quadrature to the systematic σ; each pair of keyword overrides in
+    ``variants`` (:func:`msd_model_variants`) adds half the difference of its two readings.
     """
     temp, stat = invert(mean.value, mean.stat_err, **kw)
     _, per_unit = invert(mean.value, np.ones_like(mean.value), **kw)
-    return temp, stat, np.hypot(per_unit * mean.sys_err, model_rel_err * (temp - kw["base_temperature_K"]))
+    sys2 = (per_unit * mean.sys_err) ** 2 + (model_rel_err * (temp - kw["base_temperature_K"])) ** 2
+    for low, high in variants:
+        half = 0.5 * (invert(mean.value, mean.stat_err, **{**kw, **high})[0]
+                      - invert(mean.value, mean.stat_err, **{**kw, **low})[0])
+        sys2 = sys2 + np.where(np.isfinite(half), half, 0.0) ** 2
+    return temp, stat, np.sqrt(sys2)
 
 
 def lattice_temperature(
     delay_ps: np.ndarray, msd: DirectionMean, strain: DirectionMean, *, base_temperature_K: float,
-    debye_temperature_K: float, mass_u: float, material: str,
+    debye_temperature_K: float, mass_u: float, material: str, msd_variants: Variants = (),
 ) -> LatticeTemperature:
     """T(t) from direction-averaged Δ⟨u²⟩(t) [Å²] and strain ε(t) (see the module docstring).
 
@@ -155,8 +182,8 @@ def lattice_temperature(
     if not (np.isfinite(base_temperature_K) and base_temperature_K > 0):
         raise InputError(f"base temperature must be a positive number of K, got {base_temperature_K!r}; "
                          "give the sample temperature ([sample] temperature_K)")
-    tm = invert_mean(msd_temperature, msd, base_temperature_K=base_temperature_K,
-                      debye_temperature_K=debye_temperature_K, mass_u=mass_u)
+    tm = invert_mean(msd_temperature, msd, variants=msd_variants, base_temperature_K=base_temperature_K,
+                     debye_temperature_K=debye_temperature_K, mass_u=mass_u)
     try:
         ts = invert_mean(strain_temperature, strain, model_rel_err=ALPHA_REL_ERR, base_temperature_K=base_temperature_K,
                          material=material)

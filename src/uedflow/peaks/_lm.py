@@ -25,7 +25,7 @@ class BatchLSQ:
     """Raw output of :func:`batched_least_squares` (B problems, P parameters)."""
 
     x: np.ndarray  # (B, P)
-    covariance: np.ndarray  # (B, P, P), scaled by chi2_red
+    covariance: np.ndarray  # (B, P, P), scaled by max(1, chi2_red)
     chi2_red: np.ndarray  # (B,)
     n_valid: np.ndarray  # (B,) points used
     success: np.ndarray  # (B,) bool
@@ -124,7 +124,7 @@ def batched_least_squares(
     a, _ = _normal(jac, (y - f) * w, w)
     cov = np.full((nb, npar, npar), np.nan)
     if enough.any():
-        cov[enough] = _inverse(a[enough]) * chi2_red[enough, None, None]
+        cov[enough] = _inverse(a[enough]) * np.maximum(chi2_red[enough], 1.0)[:, None, None]
     span = np.where(np.isfinite(upper - lower), upper - lower, np.inf)
     tol = np.where(np.isfinite(span), 1e-7 * span, 1e-12 * np.maximum(np.abs(x), 1e-300))
     at_bound = (np.isfinite(lower) & ((x - lower) <= tol)) | (np.isfinite(upper) & ((upper - x) <= tol))

@@ -6,7 +6,7 @@ ring, area, centre and FWHM (and the pseudo-Voigt mixing η when it is free),
 plus the coefficients of a polynomial background when the background is fitted
 jointly. All B profiles (delays × scans) are fitted at once by
 :func:`uedflow.peaks._lm.batched_least_squares`; 1σ errors come from the
-covariance scaled by the reduced χ².
+covariance scaled by max(1, reduced χ²).
 """
 
 from __future__ import annotations

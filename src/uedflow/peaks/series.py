@@ -32,6 +32,7 @@ from uedflow.crystal import Structure, get_structure
 from uedflow.errors import ConfigError, CrystalError, FileFormatError, InputError
 from uedflow.peaks.background import polynomial_design, resolve_background, robust_baseline
 from uedflow.peaks.fit import PeakFit, check_shape, fit_group
+from uedflow.peaks.halo import halo_response
 from uedflow.peaks.indexing import GROUP_HALF_WIDTH, Indexing, Ring, group_overlapping, index_profile, refine_lattice
 from uedflow.peaks.lineshapes import SHAPES, pseudo_voigt
 
@@ -57,6 +58,8 @@ class PeakSeries:
     the standard error of the mean over scans (NaN with fewer than 2 good scans).
     ``model`` and ``model_background`` (delay, s) are the fitted profile (every ring, reported or
     not, plus background) and the background alone, NaN outside the fit windows.
+    ``halo_area_response`` and ``halo_center_response`` (peak, peak) are how the fitted areas and
+    centres move per unit TDS halo of each ring (:func:`uedflow.peaks.halo.halo_response`).
     """
 
     labels: tuple[str, ...]
@@ -85,6 +88,8 @@ class PeakSeries:
     left_out: tuple[tuple[str, str], ...] = ()
     model: np.ndarray | None = None
     model_background: np.ndarray | None = None
+    halo_area_response: np.ndarray | None = None
+    halo_center_response: np.ndarray | None = None
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe summary."""
@@ -424,6 +429,18 @@ def fit_powder_series(
             out[f"{p}_err"][i] = fit.error(p, r.label)
         out["chi2"][i] = fit.chi2_red
         flags[i] = fit.flags(r.label)
+    sel = [i for i, r in enumerate(rings) if (r.label in wanted if wanted else r.reported)]
+    eta_of = {r.label: float(e) for r, e in zip(rings, eta_values, strict=True)}
+
+    def refit(profiles: np.ndarray, sigmas: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        got = _fit_rings(s, profiles, sigmas, rings, shape=shape, degree=degree, half_window=half_window, eta=eta_of,
+                         start={g: np.repeat(v[:1], len(profiles), axis=0) for g, v in starts.items()})
+        return {r.label: (got[r.group].value("area", r.label), got[r.group].value("center", r.label)) for r in rings}
+
+    base = np.nan_to_num(_profile_model(s, ref_fits, 1, eta_of, 0.0)[0][0])
+    r_area, r_center = halo_response(s, base, ref_sig, [rings[i] for i in sel], fit_of, refit,
+                                     n_atoms_per_cell=len(structure.species),
+                                     cell_volume_angstrom3=structure.cell_volume_angstrom3)
     if progress is not None:
         progress(1, 1)
     nd = prof.shape[0]
@@ -437,7 +454,6 @@ def fit_powder_series(
     (pos, scan_pos), (fw, scan_fw), (ar, scan_ar) = split(out["center"]), split(out["fwhm"]), split(out["area"])
     flag, scan_flag = split(flags)
     scatter = {k: _scatter(v, scan_flag) for k, v in (("p", scan_pos), ("f", scan_fw), ("a", scan_ar))}
-    sel = [i for i, r in enumerate(rings) if (r.label in wanted if wanted else r.reported)]
     n_bad = int((flag[sel] != 0).sum())
     if n_bad:
         log.warning("%d of %d peak fits flagged (failed or at a bound); they are excluded from the traces",
@@ -452,7 +468,7 @@ def fit_powder_series(
         scan_fwhm=scan_fw[:, sel], scan_area=scan_ar[:, sel], scan_flag=scan_flag[:, sel],
         eta=eta_values[sel], indexing=indexing, shape=shape, background=background,
         left_out=() if wanted else tuple(left_out.items()),
-        model=model, model_background=model_bg,
+        model=model, model_background=model_bg, halo_area_response=r_area, halo_center_response=r_center,
     )
 
 

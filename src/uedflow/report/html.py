@@ -198,19 +198,26 @@ def _table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str]], *
 _UNITS = {"strain": "", "msd": " Å²", "width": " Å⁻¹", "intensity": ""}
 
 
+def _sys(value: float) -> str:
+    """`` ± x (sys)`` for a positive systematic 1σ, else nothing."""
+    return f" ± {value:.2g} (sys)" if math.isfinite(value) and value > 0 else ""
+
+
 def _fits_html(ds: xr.Dataset) -> str:
     rows = []
     for r in fit_rows(ds):
         rows.append({"hkl": f"({r['hkl']})", "family": r["family"], "observable": r["observable"],
-                     "amplitude": format_pm(r["amplitude"], r["amplitude_err"]) + _UNITS.get(r["observable"], ""),
-                     "tau": format_pm(r["tau_ps"], r["tau_err_ps"]), "t0": format_pm(r["t0_ps"], r["t0_err_ps"]),
+                     "amplitude": format_pm(r["amplitude"], r["amplitude_err"]) + _sys(r["amplitude_sys"])
+                     + _UNITS.get(r["observable"], ""),
+                     "tau": format_pm(r["tau_ps"], r["tau_err_ps"]) + _sys(r["tau_sys_ps"]), "t0": format_pm(r["t0_ps"], r["t0_err_ps"]),
                      "chi2": f"{r['chi2_red']:.2f}" if math.isfinite(r["chi2_red"]) else "—",
                      "ok": "yes" if r["success"] else "FAILED", "_bad": not r["success"]})
     left_out = json.loads(ds.attrs.get("left_out_json", "{}"))
     note = "".join(f"<p class='note'>Ring ({html.escape(lab)}) left out: {html.escape(why)}.</p>"
                    for lab, why in left_out.items())
     return _table(rows, [("hkl", "Peak"), ("family", "Family"), ("observable", "Observable"),
-                         ("amplitude", "Amplitude ± 1σ"), ("tau", "τ ± 1σ (ps)"), ("t0", "t₀ ± 1σ (ps)"),
+                         ("amplitude", "Amplitude ± 1σ stat (± sys)"), ("tau", "τ ± 1σ stat (± sys) (ps)"),
+                         ("t0", "t₀ ± 1σ (ps)"),
                          ("chi2", "χ²_red"), ("ok", "Converged")]) + note
 
 
@@ -220,12 +227,12 @@ def _truth_html(ds: xr.Dataset, truth: dict[str, Any]) -> str:
         bad = math.isfinite(r["pull"]) and abs(r["pull"]) > 3
         rows.append({"hkl": r["hkl"] if r["hkl"] == "all" else f"({r['hkl']})", "observable": r["observable"],
                      "parameter": r["parameter"], "true": f"{r['true']:.4g}",
-                     "fitted": format_pm(r["fitted"], r["err"]),
+                     "fitted": format_pm(r["fitted"], r["err"]) + _sys(r["sys"]),
                      "rel": f"{100 * r['rel_error']:+.1f} %" if math.isfinite(r["rel_error"]) else "—",
                      "pull": f"{r['pull']:+.2f}" if math.isfinite(r["pull"]) else "—", "_bad": bad})
     return _table(rows, [("hkl", "Peak"), ("observable", "Observable"), ("parameter", "Parameter"),
-                         ("true", "True"), ("fitted", "Fitted ± 1σ"), ("rel", "Deviation"),
-                         ("pull", "(fit − true)/σ")])
+                         ("true", "True"), ("fitted", "Fitted ± 1σ stat (± sys)"), ("rel", "Deviation"),
+                         ("pull", "(fit − true)/σ_total")])
 
 
 def _with_sys(value: float, err: float, sys: float) -> str:

@@ -284,7 +284,8 @@ def _elements_section(samples: Sequence[Any], fmt: Callable) -> Section | None:
             rows.append({"sample": s.name, "element": el, "theta": f"{v['debye_temperature_K']:g}",
                          "qe": fmt(v["msd_qe_angstrom2"], v["msd_qe_err_angstrom2"]),
                          "amp": fmt(v["amplitude"], v["amplitude_err"]), "tau": fmt(v["tau_ps"], v["tau_err_ps"]),
-                         "rise": fmt(v["temperature_rise_K"], v["temperature_rise_err_K"]),
+                         "rise": f"{fmt(v['temperature_rise_K'], v['temperature_rise_err_K'])} "
+                                 f"± {v['temperature_rise_sys_K']:.2g} (sys)",
                          "corr": f"{em['qe_correlation']:+.2f}"})
     if not rows:
         return None

@@ -37,13 +37,15 @@ def _f(x: Any) -> float:
 def fit_rows(ds: xr.Dataset) -> list[dict[str, Any]]:
     """One row per peak × observable: the content of ``fits.csv`` read from a dynamics dataset.
 
-    Keys: hkl, family, observable, amplitude, amplitude_err, tau_ps, tau_err_ps,
-    t0_ps, t0_err_ps, chi2_red, success (bool). Peaks are ordered by s.
+    Keys: hkl, family, observable, amplitude, amplitude_err, amplitude_sys, tau_ps, tau_err_ps, tau_sys_ps,
+    t0_ps, t0_err_ps, chi2_red, success (bool); the systematic 1σ are 0 where the file has none.
+    Peaks are ordered by s.
     """
-    names = ("amplitude", "amplitude_err", "tau_ps", "tau_err_ps", "t0_ps", "t0_err_ps", "chi2_red")
+    names = ("amplitude", "amplitude_err", "amplitude_sys", "tau_ps", "tau_err_ps", "tau_sys_ps", "t0_ps",
+             "t0_err_ps", "chi2_red")
     shape = (ds.sizes["peak"], ds.sizes["observable"])
-    arrays = {v: ds[v].transpose("peak", "observable").values.astype(float) if v in ds else np.full(shape, math.nan)
-              for v in names}
+    arrays = {v: ds[v].transpose("peak", "observable").values.astype(float) if v in ds else
+              np.full(shape, 0.0 if v.endswith(("_sys", "_sys_ps")) else math.nan) for v in names}
     success = ds.fit_success.transpose("peak", "observable").values.astype(bool) if "fit_success" in ds \
         else np.ones(shape, bool)
     hkl, family, observables = ds.hkl.values, ds.family.values, ds.observable.values
@@ -61,7 +63,8 @@ def truth_rows(ds: xr.Dataset, truth: dict[str, Any]) -> list[dict[str, Any]]:
     """Recovered vs true kinetic parameters for every peak and observable present in both.
 
     Rows: hkl, family, observable, parameter ("amplitude" or "tau_ps"), true,
-    fitted, err (1σ), rel_error ((fitted − true)/true) and pull ((fitted − true)/err);
+    fitted, err (statistical 1σ), sys (systematic 1σ), rel_error ((fitted − true)/true) and pull
+    ((fitted − true)/σ_total, σ_total = √(err² + sys²));
     plus one row per observable-averaged t0 against ``truth["t0_ps"]``.
     """
     peaks = truth.get("peaks", {})
@@ -70,16 +73,18 @@ def truth_rows(ds: xr.Dataset, truth: dict[str, Any]) -> list[dict[str, Any]]:
         t = peaks.get(row["hkl"])
         if t is None or row["observable"] not in TRUTH_KEYS:
             continue
-        for param, key, err_key in (("amplitude", TRUTH_KEYS[row["observable"]][0], "amplitude_err"),
-                                    ("tau_ps", TRUTH_KEYS[row["observable"]][1], "tau_err_ps")):
+        for param, key, err_key, sys_key in (
+                ("amplitude", TRUTH_KEYS[row["observable"]][0], "amplitude_err", "amplitude_sys"),
+                ("tau_ps", TRUTH_KEYS[row["observable"]][1], "tau_err_ps", "tau_sys_ps")):
             true = _f(t.get(key))
             if not math.isfinite(true) or true == 0:
                 continue
-            fitted, err = row[param], row[err_key]
+            fitted, err, sys = row[param], row[err_key], row[sys_key]
+            total = math.hypot(err, sys) if math.isfinite(sys) else err
             rows.append({"hkl": row["hkl"], "family": row["family"], "observable": row["observable"],
-                         "parameter": param, "true": true, "fitted": fitted, "err": err,
+                         "parameter": param, "true": true, "fitted": fitted, "err": err, "sys": sys,
                          "rel_error": (fitted - true) / true,
-                         "pull": (fitted - true) / err if err > 0 else math.nan})
+                         "pull": (fitted - true) / total if total > 0 else math.nan})
     if "t0_ps" in truth and "t0_ps" in ds:
         t0 = ds.t0_ps.values
         w = 1.0 / np.square(ds.t0_err_ps.values) if "t0_err_ps" in ds else np.ones_like(t0)
@@ -89,7 +94,7 @@ def truth_rows(ds: xr.Dataset, truth: dict[str, Any]) -> list[dict[str, Any]]:
             err = float(np.sqrt(1.0 / np.sum(w[ok])))
             true = float(truth["t0_ps"])
             rows.append({"hkl": "all", "family": "", "observable": "all", "parameter": "t0_ps", "true": true,
-                         "fitted": mean, "err": err, "rel_error": math.nan,
+                         "fitted": mean, "err": err, "sys": 0.0, "rel_error": math.nan,
                          "pull": (mean - true) / err if err > 0 else math.nan})
     return rows
 

@@ -36,6 +36,8 @@ or a TOML file with the same keys; ``preset = "name"`` starts from a preset):
 ``debye_temperatures_K``  optional ``{Pb = 110.0, Se = 250.0}``: each element vibrates with its own
                           Debye temperature (:mod:`uedflow.simulate.vibration`); default one
                           mean-mass ⟨u²⟩ for every atom
+``tds_halo``              phenomenological level: strength of the one-phonon TDS halo under each
+                          ring, 0 to 1 (default 1, :mod:`uedflow.simulate.phenomenological`)
 ========================  =====================================================
 """
 
@@ -79,7 +81,7 @@ _GEOMETRY_KEYS = ("shape", "center_rc", "pixel_size_m", "camera_length_m", "ener
 _RUN_KEYS = {"preset", "name", "level", "material", "temperature_K", "fluence_mJ_cm2", "diameter_nm", "label",
              "t0_ps", "irf_fwhm_ps", "delays_ps", "n_scans", "electrons_per_frame", "dose_jitter",
              "t0_jitter_ps", "detector", "dynamics", "time_zero_ps", "eta", "instrument_fwhm", "nanocrystal",
-             "debye_temperatures_K"}
+             "debye_temperatures_K", "tds_halo"}
 
 
 def load_run_config(path: str | Path) -> dict[str, Any]:
@@ -245,6 +247,7 @@ def simulate_experiment(
             instrument_fwhm=float(cfg.get("instrument_fwhm", 0.008)), eta=float(cfg.get("eta", 0.3)),
             msd_static_angstrom2=msd0, t0_ps=float(cfg.get("t0_ps", 0.0)),
             irf_fwhm_ps=float(cfg.get("irf_fwhm_ps", 0.5)), vibration=_vibration(cfg, structure),
+            tds_halo=float(cfg.get("tds_halo", 1.0)),
         )
     rng = np.random.default_rng(seed)
     s_grid = np.linspace(max(s_lo * 0.9, 1e-3), s_hi * 1.01, 3000 if level == "phenomenological" else 1200)
