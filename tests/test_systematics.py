@@ -70,14 +70,16 @@ def test_every_pull_is_within_three_total_sigma_on_the_held_out_set(held_out):
 
 
 def test_without_the_halo_correction_the_same_data_miss(held_out):
-    """The correction is needed: uncorrected, Δ⟨u²⟩ reads 6-11 % low, many σ away."""
-    ds, truth, _ = held_out
+    """The correction is needed: uncorrected, Δ⟨u²⟩ reads 6-11 % low, many σ away (the fit-window systematic
+    alone does not cover it)."""
+    ds, truth, out = held_out
     raw = analyze(ds, config=dataclasses.replace(AnalyzeConfig(), tds_correction=False))
     pulls = _pulls(raw, truth)
     msd = [v for k, v in pulls.items() if k[1] == "msd" and k[2] == "amplitude"]
     assert np.median([rel for rel, _, _ in msd]) < -0.05
     assert sum(abs(p) > 3 for _, p, _ in msd) >= 5
-    assert float(raw["amplitude_sys"].max()) == 0.0  # nothing corrected, nothing claimed
+    msd_sys = [np.median(d["amplitude_sys"].sel(observable="msd").values) for d in (raw, out)]
+    assert msd_sys[0] < msd_sys[1]  # no correction, no correction systematic: only the fit window's
 
 
 @pytest.mark.parametrize("halo", [0.6, 0.0])

@@ -26,11 +26,13 @@ from uedflow.dynamics.elements import element_static_msd
 from uedflow.dynamics.kinetics import KineticsFit, fit_global, stack_fits
 from uedflow.dynamics.lattice import add_lattice_results
 from uedflow.dynamics.summary import linear_fit, window_average, window_mask
+from uedflow.dynamics.systematics import WINDOW_VARIANT, combine_sys, difference_sys
 from uedflow.dynamics.tds import HALO_UNCERTAINTY, correct_halo
 from uedflow.dynamics.traces import OBSERVABLES, Traces, compute_traces, family_average
-from uedflow.errors import ConfigError, FileFormatError, FitError, InputError
+from uedflow.errors import ConfigError, FileFormatError, FitError, InputError, UedflowError
 from uedflow.io.datasets import DYNAMICS_FORMAT, DYNAMICS_VERSION, REDUCED_FORMAT, REDUCED_VERSION
 from uedflow.peaks import PeakSeries, fit_powder_series, structure_of
+from uedflow.peaks.series import DEFAULT_HALF_WINDOW
 
 __all__ = ["analyze", "DYNAMICS_FORMAT", "DYNAMICS_VERSION", "MIN_DELAYS", "DEFAULT_IRF_FWHM_PS"]
 
@@ -224,14 +226,13 @@ def analyze(
         if dead:
             log.warning("%s trace of ring(s) %s is all NaN (every fit flagged)", obs, ", ".join(dead))
     fits = _kinetics(traces, irf=irf, model=model)
-    halo_sys = _halo_systematics(ps_raw if ps is not ps_raw else None, errs, traces, fits, irf=irf, model=model,
-                                 window_ps=cfg.qe_window_ps)
+    syst = _systematics(reduced, cfg, ps_raw, ps, traces, fits, u0, may_rise, irf=irf, model=model)
     step(2)
     boot = None
     if cfg.bootstrap > 0 and ps.scans.size >= 2:
         boot = _bootstrap(ps, errs, n=cfg.bootstrap, irf=irf, model=model, seed=seed,
                           progress=lambda d, n: step(2 + d))
-    return _to_dataset(reduced, cfg, ps, traces, fits, boot, irf, model, halo_sys, may_rise)
+    return _to_dataset(reduced, cfg, ps, traces, fits, boot, irf, model, syst, may_rise)
 
 
 def _static_msd(reduced: xr.Dataset, cfg: AnalyzeConfig, labels: tuple[str, ...]) -> tuple[float, np.ndarray]:
@@ -252,30 +253,39 @@ def _static_msd(reduced: xr.Dataset, cfg: AnalyzeConfig, labels: tuple[str, ...]
     return float(np.sum(mass * msd0) / mass.sum()), ring_partials(structure, labels).may_rise(msd0)
 
 
-def _halo_systematics(ps_raw: PeakSeries | None, errs, traces: Traces, fits, *, irf: float, model: str,
-                      window_ps: tuple[float, float]) -> dict[str, Any]:
-    """Systematic 1σ of the TDS-halo correction: :data:`HALO_UNCERTAINTY` × |corrected − uncorrected| of every
-    trace point, kinetic amplitude and τ (peak, observable) and quasi-equilibrium value (zeros when ``ps_raw``,
-    the uncorrected fits, is None: no correction)."""
-    raw, fits_raw = traces, fits
-    if ps_raw is not None:
-        raw = compute_traces(ps_raw.delay, ps_raw.position, errs[0], ps_raw.fwhm, errs[1], ps_raw.area, errs[2],
-                             flag=ps_raw.flag, labels=ps_raw.labels)
-        fits_raw = _kinetics(raw, irf=irf, model=model)
-    out: dict[str, Any] = {"traces": {}, "qe": {}}
-    shape = (traces.s0.size, len(OBSERVABLES))
-    for key in ("amplitude", "tau_ps"):
-        out[key] = np.zeros(shape)
-    for j, obs in enumerate(OBSERVABLES):
-        out["traces"][obs] = HALO_UNCERTAINTY * np.abs(np.nan_to_num(traces.values[obs] - raw.values[obs]))
-        qe = [window_average(t.delay, t.values[obs], t.errors[obs], t.reference_err[obs], window_ps=window_ps)[0]
-              for t in (traces, raw)]
-        out["qe"][obs] = HALO_UNCERTAINTY * np.abs(np.nan_to_num(qe[0] - qe[1]))
-        if fits[obs] is not None and fits_raw[obs] is not None:
-            new, old = stack_fits(fits[obs]), stack_fits(fits_raw[obs])
-            for key in ("amplitude", "tau_ps"):
-                out[key][:, j] = HALO_UNCERTAINTY * np.abs(np.nan_to_num(new[key] - old[key]))
-    return out
+def _systematics(reduced: xr.Dataset, cfg: AnalyzeConfig, ps_raw: PeakSeries, ps: PeakSeries, traces: Traces, fits,
+                 u0: float, may_rise: np.ndarray, *, irf: float, model: str) -> dict[str, Any]:
+    """Systematic 1σ of :mod:`uedflow.dynamics.systematics`: the halo correction and the fit window."""
+    n, nd = len(ps.labels), ps.delay.size
+    parts = []
+
+    def traces_of(series: PeakSeries) -> Traces:
+        e = _effective_errors(series)
+        return compute_traces(series.delay, series.position, e[0], series.fwhm, e[1], series.area, e[2],
+                              flag=series.flag, labels=series.labels)
+
+    if ps is not ps_raw:
+        raw = traces_of(ps_raw)
+        parts.append(difference_sys(traces, fits, ps.labels, raw, _kinetics(raw, irf=irf, model=model), ps_raw.labels,
+                                    factor=HALO_UNCERTAINTY, window_ps=cfg.qe_window_ps))
+    mean_only = reduced.drop_vars([v for v in reduced.data_vars if "scan" in reduced[v].dims])
+    try:
+        alt = fit_powder_series(mean_only, peaks=cfg.peaks, shape=cfg.shape, background=cfg.background, eta=cfg.eta,
+                                half_window=WINDOW_VARIANT * DEFAULT_HALF_WINDOW)
+    except UedflowError as exc:
+        log.warning("no fit-window systematic (the wider window fits nothing: %s)", exc)
+        return combine_sys(parts, n, nd)
+    alt = correct_halo(alt, u0, may_rise=_rise_of(alt.labels, ps.labels, may_rise)) if cfg.tds_correction else alt
+    alt_traces = traces_of(alt)
+    parts.append(difference_sys(traces, fits, ps.labels, alt_traces, _kinetics(alt_traces, irf=irf, model=model),
+                                alt.labels, factor=0.5, window_ps=cfg.qe_window_ps))
+    return combine_sys(parts, n, nd)
+
+
+def _rise_of(labels: tuple[str, ...], ref_labels: tuple[str, ...], ref_rise: np.ndarray) -> np.ndarray:
+    """``ref_rise`` (per ``ref_labels``) for ``labels`` (False where absent)."""
+    lookup = dict(zip(ref_labels, np.asarray(ref_rise, bool), strict=True))
+    return np.array([lookup.get(lab, False) for lab in labels])
 
 
 def _kinetic_arrays(fits, traces: Traces, labels: tuple[str, ...], may_rise: np.ndarray) -> dict[str, np.ndarray]:
@@ -329,7 +339,7 @@ def _flag_wrong_sign(amplitude: np.ndarray, success: np.ndarray, labels: tuple[s
 
 
 def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: float, model: str,
-                halo_sys: dict[str, Any], may_rise: np.ndarray) -> xr.Dataset:
+                syst: dict[str, Any], may_rise: np.ndarray) -> xr.Dataset:
     pk, dl, ob = "peak", "delay", "observable"
     structure = structure_of(reduced)
     base_t = float(reduced.attrs.get("temperature_K", np.nan))
@@ -371,8 +381,8 @@ def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: f
         qe[obs] = window_average(traces.delay, traces.values[obs], traces.errors[obs], traces.reference_err[obs],
                                  window_ps=cfg.qe_window_ps)
         data[f"{obs}_qe"], data[f"{obs}_qe_err"] = (pk, qe[obs][0]), (pk, qe[obs][1])
-        data[f"{obs}_qe_sys"], data[f"{obs}_sys"] = (pk, halo_sys["qe"][obs]), ((pk, dl), halo_sys["traces"][obs])
-    data["amplitude_sys"], data["tau_sys_ps"] = ((pk, ob), halo_sys["amplitude"]), ((pk, ob), halo_sys["tau_ps"])
+        data[f"{obs}_qe_sys"], data[f"{obs}_sys"] = (pk, syst["qe"][obs]), ((pk, dl), syst["traces"][obs])
+    data["amplitude_sys"], data["tau_sys_ps"] = ((pk, ob), syst["amplitude"]), ((pk, ob), syst["tau_ps"])
     fam_names = tuple(f for f in FAMILIES if f in ps.families)
     fd = "direction"
     for obs in OBSERVABLES:

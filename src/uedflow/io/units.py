@@ -57,7 +57,7 @@ def _observable_entries() -> dict[str, tuple[str, str]]:
             out[f"{prefix}{obs}_err"] = (unit, f"1-sigma of {what}{scope}")
             out[f"{prefix}{obs}_qe"] = (unit, f"{what}{scope}, quasi-equilibrium mean")
             out[f"{prefix}{obs}_qe_err"] = (unit, f"1-sigma of the quasi-equilibrium {what}{scope}")
-        out[f"{obs}_sys"] = (unit, f"systematic 1-sigma of {what}: half its TDS-halo correction")
+        out[f"{obs}_sys"] = (unit, f"systematic 1-sigma of {what} (TDS-halo correction, fit window)")
         out[f"{obs}_qe_sys"] = (unit, f"systematic 1-sigma of the quasi-equilibrium {what}")
         out[f"{obs}_reference_err"] = (unit, f"1-sigma offset of {what} from its t<0 reference")
         out[f"{obs}_fit"] = (unit, f"fitted kinetic curve of {what}")
@@ -113,8 +113,8 @@ DYNAMICS_UNITS: dict[str, tuple[str, str]] = {
     "wilson_chi2_red": ("1", "reduced chi-square of the Wilson line"),
     "wilson_deviation": ("angstrom^2", "ring's quasi-equilibrium Delta<u^2>_s minus its class's Wilson value"),
     "wilson_deviation_err": ("angstrom^2", "1-sigma of wilson_deviation"),
-    "amplitude_sys": (_BY_OBSERVABLE, "systematic 1-sigma of amplitude: half its TDS-halo correction"),
-    "tau_sys_ps": ("ps", "systematic 1-sigma of tau: half its TDS-halo correction"),
+    "amplitude_sys": (_BY_OBSERVABLE, "systematic 1-sigma of amplitude (TDS-halo correction, fit window)"),
+    "tau_sys_ps": ("ps", "systematic 1-sigma of tau (TDS-halo correction, fit window)"),
     "element": ("1", "chemical element"),
     "element_msd": ("angstrom^2", "Delta<u_e^2> of each element, joint structure-factor fit of all rings' I/I0"),
     "element_msd_err": ("angstrom^2", "1-sigma of element_msd (covariance scaled by max(1, chi2_red))"),

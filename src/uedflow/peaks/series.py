@@ -38,6 +38,8 @@ from uedflow.peaks.lineshapes import SHAPES, pseudo_voigt
 
 __all__ = ["PeakSeries", "fit_powder_series", "structure_of", "ETA_MODES"]
 
+#: Fit window half-width beyond the outer rings of a group [FWHM].
+DEFAULT_HALF_WINDOW = 2.5
 #: Ways to set the pseudo-Voigt η of the rings (see :func:`fit_powder_series`).
 ETA_MODES = ("shared", "per-ring")
 
@@ -322,7 +324,7 @@ def fit_powder_series(
     shape: str = "pseudo-voigt",
     background: str = "auto",
     structure: Structure | None = None,
-    half_window: float = 2.5,
+    half_window: float = DEFAULT_HALF_WINDOW,
     eta: str = "shared",
     progress: Callable[[int, int], None] | None = None,
 ) -> PeakSeries:
