@@ -37,7 +37,9 @@ or a TOML file with the same keys; ``preset = "name"`` starts from a preset):
                           Debye temperature (:mod:`uedflow.simulate.vibration`); default one
                           mean-mass ⟨u²⟩ for every atom
 ``tds_halo``              phenomenological level: strength of the one-phonon TDS halo under each
-                          ring, 0 to 1 (default 1, :mod:`uedflow.simulate.phenomenological`)
+                          ring, 0 to 1 (default 1, :mod:`uedflow.simulate.phenomenological`); the
+                          atomistic level has none (uncorrelated displacements), so its
+                          experiment.toml sets ``[analyze] tds_correction = false``, as does h = 0
 ========================  =====================================================
 """
 
@@ -302,7 +304,10 @@ def _experiment_sections(cfg: dict[str, Any], det: DetectorModel) -> dict[str, d
                      "read_noise_counts": float(det.read_noise)},
         "sample": sample,
         # the IRF is a known instrument property: analyze fits with the true one
+        # the atomistic level's uncorrelated displacements (and tds_halo = 0) make no one-phonon halo to correct
         "analyze": {"irf_fwhm_ps": float(cfg.get("irf_fwhm_ps", 0.5)),
+                    "tds_correction": cfg.get("level", "phenomenological") != "atomistic"
+                    and float(cfg.get("tds_halo", 1.0)) > 0,
                     **({"element_debye_temperatures_K": {k: float(v) for k, v in cfg["debye_temperatures_K"].items()}}
                        if cfg.get("debye_temperatures_K") else {})},
     }
