@@ -136,3 +136,18 @@ def test_errors_scale_by_chi2_only_upwards_like_curve_fit():
         np.testing.assert_allclose([fit.error(k) for k in ("offset", "amplitude", "tau_ps", "t0_ps")],
                                    np.sqrt(np.diag(pcov)), rtol=0.02)
         assert (fit.chi2_red < 1) == absolute
+
+
+def test_first_order_shift_matches_a_refit():
+    """KineticsFit.shift (the systematic errors' response to a changed trace) against fitting the changed trace."""
+    rng = np.random.default_rng(2)
+    clean = exp_rise(DELAYS, 0.01, 8.0, 0.2, 0.5)
+    sigma = np.full(DELAYS.size, 2e-4)
+    y = clean + rng.normal(0, 2e-4, DELAYS.size)
+    fit = fit_kinetics(DELAYS, y, sigma)
+    change = 0.04 * exp_rise(DELAYS, 0.01, 5.0, 0.2, 0.5)  # a 4 % larger plateau, reached faster
+    refit = fit_kinetics(DELAYS, y + change, sigma)
+    dp = fit.shift(DELAYS, change, sigma)
+    for name in ("amplitude", "tau_ps"):
+        i = fit.param_names.index(name)
+        assert dp[i] == pytest.approx(refit.value(name) - fit.value(name), rel=0.05), name

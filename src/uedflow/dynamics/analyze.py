@@ -226,7 +226,7 @@ def analyze(
         if dead:
             log.warning("%s trace of ring(s) %s is all NaN (every fit flagged)", obs, ", ".join(dead))
     fits = _kinetics(traces, irf=irf, model=model)
-    syst = _systematics(reduced, cfg, ps_raw, ps, traces, fits, u0, may_rise, irf=irf, model=model)
+    syst = _systematics(reduced, cfg, ps_raw, ps, traces, fits, u0, may_rise)
     step(2)
     boot = None
     if cfg.bootstrap > 0 and ps.scans.size >= 2:
@@ -254,7 +254,7 @@ def _static_msd(reduced: xr.Dataset, cfg: AnalyzeConfig, labels: tuple[str, ...]
 
 
 def _systematics(reduced: xr.Dataset, cfg: AnalyzeConfig, ps_raw: PeakSeries, ps: PeakSeries, traces: Traces, fits,
-                 u0: float, may_rise: np.ndarray, *, irf: float, model: str) -> dict[str, Any]:
+                 u0: float, may_rise: np.ndarray) -> dict[str, Any]:
     """Systematic 1σ of :mod:`uedflow.dynamics.systematics`: the halo correction and the fit window."""
     n, nd = len(ps.labels), ps.delay.size
     parts = []
@@ -266,8 +266,8 @@ def _systematics(reduced: xr.Dataset, cfg: AnalyzeConfig, ps_raw: PeakSeries, ps
 
     if ps is not ps_raw:
         raw = traces_of(ps_raw)
-        parts.append(difference_sys(traces, fits, ps.labels, raw, _kinetics(raw, irf=irf, model=model), ps_raw.labels,
-                                    factor=HALO_UNCERTAINTY, window_ps=cfg.qe_window_ps))
+        parts.append(difference_sys(traces, fits, ps.labels, raw, ps_raw.labels, factor=HALO_UNCERTAINTY,
+                                    window_ps=cfg.qe_window_ps))
     mean_only = reduced.drop_vars([v for v in reduced.data_vars if "scan" in reduced[v].dims])
     try:
         alt = fit_powder_series(mean_only, peaks=cfg.peaks, shape=cfg.shape, background=cfg.background, eta=cfg.eta,
@@ -277,8 +277,8 @@ def _systematics(reduced: xr.Dataset, cfg: AnalyzeConfig, ps_raw: PeakSeries, ps
         return combine_sys(parts, n, nd)
     alt = correct_halo(alt, u0, may_rise=_rise_of(alt.labels, ps.labels, may_rise)) if cfg.tds_correction else alt
     alt_traces = traces_of(alt)
-    parts.append(difference_sys(traces, fits, ps.labels, alt_traces, _kinetics(alt_traces, irf=irf, model=model),
-                                alt.labels, factor=0.5, window_ps=cfg.qe_window_ps))
+    parts.append(difference_sys(traces, fits, ps.labels, alt_traces, alt.labels, factor=0.5,
+                                window_ps=cfg.qe_window_ps))
     return combine_sys(parts, n, nd)
 
 

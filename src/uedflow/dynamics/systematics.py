@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from uedflow.dynamics.kinetics import stack_fits
 from uedflow.dynamics.summary import window_average
 from uedflow.dynamics.traces import OBSERVABLES, Traces
 
@@ -38,11 +37,13 @@ def no_sys(n_rings: int, n_delay: int) -> dict[str, Any]:
             "amplitude": np.zeros(shape), "tau_ps": np.zeros(shape)}
 
 
-def difference_sys(traces: Traces, fits: dict, labels: tuple[str, ...], other: Traces, other_fits: dict,
+def difference_sys(traces: Traces, fits: dict, labels: tuple[str, ...], other: Traces,
                    other_labels: tuple[str, ...], *, factor: float, window_ps: tuple[float, float]) -> dict[str, Any]:
     """``factor`` × |nominal − alternative| of every trace point, quasi-equilibrium value, kinetic amplitude and τ.
 
-    Rings are matched by label; a ring the alternative lacks (or could not fit) gets 0.
+    The kinetic parameters of the alternative are the nominal fit's first-order response to the change of
+    its trace (:meth:`uedflow.dynamics.kinetics.KineticsFit.shift`), not a refit. Rings are matched by label;
+    a ring the alternative lacks (or could not fit) gets 0.
     """
     out = no_sys(len(labels), traces.delay.size)
     rows = [(i, other_labels.index(lab)) for i, lab in enumerate(labels) if lab in other_labels]
@@ -58,10 +59,13 @@ def difference_sys(traces: Traces, fits: dict, labels: tuple[str, ...], other: T
         qe = [window_average(t.delay, t.values[obs], t.errors[obs], t.reference_err[obs], window_ps=window_ps)[0]
               for t in (traces, other)]
         out["qe"][obs][mine] = diff(*qe)
-        if fits.get(obs) is not None and other_fits.get(obs) is not None:
-            new, old = stack_fits(fits[obs]), stack_fits(other_fits[obs])
+        if fits.get(obs) is None:
+            continue
+        for i, k in zip(mine, theirs, strict=True):
+            fit = fits[obs][i]
+            dp = fit.shift(traces.delay, other.values[obs][k] - traces.values[obs][i], traces.errors[obs][i])
             for key in ("amplitude", "tau_ps"):
-                out[key][mine, j] = diff(new[key], old[key])
+                out[key][i, j] = factor * abs(np.nan_to_num(dp[fit.param_names.index(key)]))
     return out
 
 
