@@ -153,7 +153,8 @@ def reflection_families(crystal: Crystal, s_max: float, *, s_min: float = 0.0) -
 
 
 def composite_rings(families: Sequence[ReflectionFamily], resolution: float) -> list[CompositeRing]:
-    """Group families whose s lie within ``resolution`` [Å⁻¹] of their neighbour into composite rings.
+    """Group families whose s lie within ``resolution`` [Å⁻¹] of their neighbour into composite rings (families at
+    the same s, such as (333) and (511) of a cubic crystal, always share a ring).
 
     Examples
     --------
@@ -164,10 +165,10 @@ def composite_rings(families: Sequence[ReflectionFamily], resolution: float) -> 
     """
     if not resolution >= 0:
         raise CrystalError(f"ring resolution must be >= 0 Å⁻¹, got {resolution}")
-    fams = sorted(families, key=lambda f: f.s_inv_angstrom)
+    fams = sorted(families, key=lambda f: (round(f.s_inv_angstrom, 10), f.hkl))
     groups: list[list[ReflectionFamily]] = []
     for fam in fams:
-        if groups and fam.s_inv_angstrom - groups[-1][-1].s_inv_angstrom <= resolution:
+        if groups and fam.s_inv_angstrom - groups[-1][-1].s_inv_angstrom <= resolution + 1e-9 * fam.s_inv_angstrom:
             groups[-1].append(fam)
         else:
             groups.append([fam])
