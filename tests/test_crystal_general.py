@@ -190,3 +190,26 @@ def test_crystal_cli_lists_families(tmp_path):
     assert float(rows[5][5]) == pytest.approx(2 / 4.546, rel=1e-3)  # (110): s = 2/a
     fams = reflection_families(read_cif(tmp_path / "bi.cif"), 0.45)
     assert [f.hkl for f in fams] == [tuple(map(int, r[1:4])) for r in rows[1:]]
+
+
+def test_sample_cif_in_the_experiment_file(tmp_path):
+    from uedflow.config import load_experiment
+    from uedflow.crystal import sample_structure
+
+    (tmp_path / "cif").mkdir()
+    (tmp_path / "cif" / "pbse.cif").write_text(crystal_to_cif(get_crystal(get_structure("PbSe"))))
+    (tmp_path / "bi.cif").write_text(crystal_to_cif(get_crystal("Bi")))
+    head = '[experiment]\nmanifest = "frames.csv"\n[beam]\nenergy_keV = 90\n[sample]\n'
+    (tmp_path / "a.toml").write_text(head + 'cif = "cif/pbse.cif"\nlattice_constant_angstrom = 6.2\n')
+    exp = load_experiment(tmp_path / "a.toml")
+    assert exp.sample.cif == str(tmp_path / "cif" / "pbse.cif")
+    got, want = sample_structure(exp.sample), get_structure("PbSe", a_angstrom=6.2)
+    assert got.a_angstrom == 6.2 and sorted(got.species) == sorted(want.species)
+    assert [(r.hkl, r.multiplicity) for r in reflections(got, 1.0)] == [(r.hkl, r.multiplicity)
+                                                                       for r in reflections(want, 1.0)]
+    (tmp_path / "b.toml").write_text(head + 'cif = "bi.cif"\n')
+    with pytest.raises(CrystalError, match="not cubic"):
+        sample_structure(load_experiment(tmp_path / "b.toml").sample)
+    (tmp_path / "c.toml").write_text(head + 'material = "graphite"\n')
+    with pytest.raises(CrystalError, match="not cubic"):
+        sample_structure(load_experiment(tmp_path / "c.toml").sample)

@@ -16,7 +16,7 @@ from uedflow.crystal.lattice import Lattice
 from uedflow.crystal.structures import MATERIALS, Structure, get_structure
 from uedflow.errors import CrystalError
 
-__all__ = ["CRYSTALS", "get_crystal"]
+__all__ = ["CRYSTALS", "get_crystal", "sample_structure"]
 
 _T = 1.0 / 3.0
 
@@ -99,3 +99,26 @@ def get_crystal(material: str | Path | dict[str, Any] | Structure | Crystal) -> 
     if isinstance(material, str) and _key(material) not in {_key(k) for k in MATERIALS if k not in CRYSTALS}:
         return builtin_crystal(material)
     return Crystal.from_structure(get_structure(material))
+
+
+def sample_structure(sample: Any) -> Structure:
+    """The cubic structure of an experiment's ``[sample]`` (a :class:`~uedflow.config.SampleConfig`): its ``cif``
+    file if given, else its ``structure`` description or built-in ``material``, with ``lattice_constant_angstrom``
+    overriding the lattice constant.
+
+    Raises
+    ------
+    CrystalError
+        A non-cubic crystal (the time-resolved chain indexes cubic crystals; ``uedflow crystal`` and
+        ``uedflow calibrate`` take any), an unknown material or an unreadable CIF.
+    """
+    a = sample.lattice_constant_angstrom
+    if sample.cif:
+        from uedflow.crystal.cif import read_cif
+
+        structure = read_cif(sample.cif).to_structure()
+        return structure if a is None else structure.with_lattice_constant(a)
+    if isinstance(sample.material, str) and sample.structure is None and _key(sample.material) in {
+            _key(k) for k in CRYSTALS if k not in MATERIALS}:
+        return builtin_crystal(sample.material).to_structure()  # raises: not cubic
+    return get_structure(sample.structure or sample.material, a_angstrom=a)
