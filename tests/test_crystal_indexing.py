@@ -25,9 +25,9 @@ from uedflow.reduce.center import find_center
 from uedflow.reduce.geometry import Geometry
 
 BISMUTH = Path(importlib.util.find_spec("skued").origin).parent / "io" / "tests" / "data" / "bismuth.dm3"
-POWDER = Path(__file__).resolve().parents[2] / "shared" / "reference-data" / "powder.npy"
-if not POWDER.exists():
-    POWDER = Path("/work/shared/reference-data/powder.npy")
+# shared/ beside the checkout (or beside the folder of git worktrees)
+POWDER = next((p for p in (Path(__file__).resolve().parents[i] / "shared" / "reference-data" / "powder.npy"
+                           for i in (2, 3)) if p.exists()), Path("shared/reference-data/powder.npy"))
 A_BI, C_BI = 4.5460, 11.8622
 
 

@@ -127,8 +127,8 @@ def reflection_families(crystal: Crystal, s_max: float, *, s_min: float = 0.0) -
     keep = s > s_min
     hkl, s = hkl[keep], s[keep]
     f_plain = np.abs(structure_factors(crystal, hkl, debye_waller=False))
-    scale = np.sum(crystal.occupancies[None, :] * np.stack(
-        [electron_scattering_factor(el, s) for el in crystal.species], axis=1), axis=1)
+    f_el = {el: electron_scattering_factor(el, s) for el in set(crystal.species)}
+    scale = sum(o * f_el[el] for el, o in zip(crystal.species, crystal.occupancies, strict=True))
     allowed = f_plain > 1e-6 * scale
     hkl, s = hkl[allowed], s[allowed]
     f2 = np.abs(structure_factors(crystal, hkl)) ** 2

@@ -259,10 +259,10 @@ def detect_peaks(s: np.ndarray, profile: np.ndarray, *, sigma: np.ndarray | None
     Examples
     --------
     >>> s = np.linspace(0.2, 1.0, 801)
-    >>> y = 1 / s + np.exp(-0.5 * ((s - 0.5) / 0.01) ** 2) + np.random.default_rng(0).normal(0, 0.01, s.size)
+    >>> y = 2 - s + np.exp(-0.5 * ((s - 0.5) / 0.01) ** 2) + np.random.default_rng(0).normal(0, 0.01, s.size)
     >>> pos, fwhm, prom = detect_peaks(s, y)
-    >>> np.round(pos, 2).tolist()
-    [0.5]
+    >>> round(float(pos[np.argmax(prom)]), 3), round(float(fwhm[np.argmax(prom)]), 3)
+    (0.5, 0.024)
     """
     from uedflow.peaks.background import robust_baseline
 
