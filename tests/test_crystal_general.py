@@ -183,8 +183,9 @@ def test_crystal_cli_lists_families(tmp_path):
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     out = subprocess.run([sys.executable, "-m", "uedflow", "crystal", "Bi", "--s-max", "0.45", "--csv",
                           "--write-cif", str(tmp_path / "bi.cif")], capture_output=True, text=True, env=env, check=True)
-    rows = [line.split(",") for line in out.stdout.strip().splitlines()]
+    rows = [line.split(",")[1:] for line in out.stdout.strip().splitlines()]  # first column: the material
     assert rows[0][:7] == ["ring", "h", "k", "l", "d_angstrom", "s_inv_angstrom", "multiplicity"]
+    assert {line.split(",")[0] for line in out.stdout.strip().splitlines()[1:]} == {"Bi"}
     assert [tuple(map(int, r[1:4])) for r in rows[1:]] == [(0, 0, 3), (1, 0, 1), (0, 1, 2), (1, 0, 4), (1, 1, 0)]
     assert float(rows[3][8]) == 100.0  # (012) is bismuth's strongest ring
     assert float(rows[5][5]) == pytest.approx(2 / 4.546, rel=1e-3)  # (110): s = 2/a

@@ -68,34 +68,35 @@ def crystal_cmd(materials: tuple[str, ...], s_max: float, resolution: float, as_
             click.echo(r.report() + "\n")
         click.echo(f"best: {ranked[0].crystal} (figure of merit {ranked[0].figure_of_merit:.3f}; lower is better)")
     else:
-        for crystal in crystals:
-            _print_families(crystal, s_max, resolution, as_csv)
+        for i, crystal in enumerate(crystals):
+            _print_families(crystal, s_max, resolution, as_csv, header=i == 0 or not as_csv)
     if write_cif:
         Path(write_cif).write_text(crystal_to_cif(crystals[0]))
         click.echo(f"wrote {write_cif}", err=True)
 
 
-def _print_families(crystal: Crystal, s_max: float, resolution: float, as_csv: bool) -> None:
-    """The table (or CSV) of one crystal's families."""
+def _print_families(crystal: Crystal, s_max: float, resolution: float, as_csv: bool, *, header: bool) -> None:
+    """The table (or CSV rows, with the header line if ``header``) of one crystal's families."""
     from uedflow.crystal import composite_rings, reflection_families
 
     families = reflection_families(crystal, s_max)
     rings = composite_rings(families, resolution)
-    header = ["ring", "h", "k", "l", "d_angstrom", "s_inv_angstrom", "multiplicity", "F2_angstrom2",
+    columns = ["ring", "h", "k", "l", "d_angstrom", "s_inv_angstrom", "multiplicity", "F2_angstrom2",
               "rel_intensity", "weight", "pure"]
     rows = [[str(i + 1), *map(str, f.hkl), f"{f.d_angstrom:.5f}", f"{f.s_inv_angstrom:.5f}", str(f.multiplicity),
              f"{f.f2_angstrom2:.4g}", f"{f.intensity:.2f}", f"{w:.3f}", "yes" if ring.pure else "no"]
             for i, ring in enumerate(rings) for f, w in zip(ring.members, ring.weights, strict=True)]
     if as_csv:
-        click.echo(",".join(header))
+        if header:
+            click.echo(",".join(["material", *columns]))
         for row in rows:
-            click.echo(",".join(row))
+            click.echo(",".join([crystal.name, *row]))
     else:
         lat = crystal.lattice
         click.echo(f"# {crystal.name}: {crystal.space_group_symbol} (No. {crystal.space_group_number}), "
                    f"a b c = {lat.a:.4f} {lat.b:.4f} {lat.c:.4f} Å, α β γ = {lat.alpha:g} {lat.beta:g} {lat.gamma:g}°, "
                    f"{len(crystal.species)} atoms per cell; {crystal.reference}")
-        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
-        click.echo("  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True)))
+        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(columns)]
+        click.echo("  ".join(h.rjust(w) for h, w in zip(columns, widths, strict=True)))
         for row in rows:
             click.echo("  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)))
