@@ -115,7 +115,7 @@ class Site:
         return np.array([[u11, u12, u13], [u12, u22, u23], [u13, u23, u33]])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Crystal:
     """A crystal of any space group.
 
@@ -190,10 +190,6 @@ class Crystal:
         rots = {tuple(np.rint(op.R).astype(int).T.ravel()) for op in self.space_group.iter_symops()}
         rots |= {tuple(-v for v in r) for r in rots}
         return np.array(sorted(rots)).reshape(-1, 3, 3)
-
-    def with_lattice(self, lattice: Lattice) -> Crystal:
-        """The same sites in another cell (e.g. a calibrated or strained one)."""
-        return Crystal(self.name, lattice, self.space_group, self.sites, self.reference)
 
     @classmethod
     def from_structure(cls, structure: Structure) -> Crystal:

@@ -16,7 +16,7 @@ from uedflow.crystal.lattice import Lattice
 from uedflow.crystal.structures import MATERIALS, Structure, get_structure
 from uedflow.errors import CrystalError
 
-__all__ = ["CRYSTALS", "get_crystal", "sample_structure"]
+__all__ = ["CRYSTALS", "builtin_crystal", "get_crystal", "sample_structure"]
 
 _T = 1.0 / 3.0
 
