@@ -137,8 +137,26 @@ def test_u_is_rotated_onto_equivalent_sites():
     with_u = reflection_families(crystal, 1.0)
     assert [(f.hkl, f.multiplicity) for f in with_u] == [(f.hkl, f.multiplicity)
                                                         for f in reflection_families(plain, 1.0)]
-    f = np.abs(structure_factors(crystal, np.array([[3, 1, 1], [1, -3, 1]])))
+    pair = np.array([[3, 1, 1], [1, -3, 1]])
+    f = np.abs(structure_factors(crystal, pair))
     assert f[0] == pytest.approx(f[1], rel=1e-12)
+    # the same cell with the generator's U copied unrotated onto every O site breaks the equivalence
+    sites = [Site(el, tuple(p), u_aniso=(0.01, 0.01, 0.004, 0.005, 0.0, 0.0) if el == "O" else None,
+                  b_iso_angstrom2=0.5 if el == "V" else 0.0)
+             for el, p in zip(crystal.species, crystal.positions, strict=True)]
+    unrotated = np.abs(structure_factors(Crystal("P1 copy", plain.lattice, "P1", tuple(sites)), pair))
+    assert abs(unrotated[0] / unrotated[1] - 1) > 1e-3
+
+
+def test_bad_cells_are_refused():
+    with pytest.raises(CrystalError, match="positive"):
+        Lattice(0, 3, 3)
+    with pytest.raises(CrystalError, match="between 0 and 180"):
+        Lattice(3, 3, 3, 90, 90, 180)
+    with pytest.raises(CrystalError, match="do not form a cell"):
+        Lattice(3, 3, 3, 30, 30, 90)
+    with pytest.raises(CrystalError, match="occupancy"):
+        Site("Si", (0, 0, 0), occupancy=1.5)
 
 
 @pytest.mark.parametrize("name", [*CRYSTALS, "PbSe"])
