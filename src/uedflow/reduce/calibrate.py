@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uedflow.crystal import Crystal, Structure, composite_rings, reflection_families, reflections
+from uedflow.crystal import Crystal, Structure, reflections
 from uedflow.crystal.indexing import PeakIndexing, index_solutions
 from uedflow.errors import GeometryError
 from uedflow.reduce.geometry import Geometry
@@ -228,24 +228,15 @@ class GeometryCalibration:
         return "\n".join(lines)
 
 
-def calibrant_rings(calibrant: Structure | Crystal | Sequence[float], s_max: float, *, resolution: float = 0.0,
-                    min_intensity: float = 0.0) -> list[tuple[str, float]]:
-    """(label, s [Å⁻¹]) of a calibrant's rings up to ``s_max``.
-
-    A cubic :class:`Structure` gives its reflections (families at one s joined, ``"333/511"``); a :class:`Crystal`
-    of any space group its composite rings: families closer than ``resolution`` [Å⁻¹] are one ring (``"104/110"``)
-    at their intensity-weighted s, and rings weaker than ``min_intensity`` (percent of the strongest, kinematic
-    m|F|²/s²) are left out; a list of d spacings [Å] gives one ring each.
-    """
+def calibrant_rings(calibrant: Structure | Sequence[float], s_max: float) -> list[tuple[str, float]]:
+    """(label, s [Å⁻¹]) of a calibrant's rings up to ``s_max``: a structure's reflections (families at one s
+    joined, ``"333/511"``) or the rings of a list of d spacings [Å]. (A :class:`Crystal` of any space group is
+    indexed on the data instead, see :func:`calibrate_geometry`.)"""
     if isinstance(calibrant, Structure):
         rings: dict[float, list[str]] = {}
         for ref in reflections(calibrant, s_max):
             rings.setdefault(round(ref.s_inv_angstrom, 9), []).append(ref.label)
         return [("/".join(labels), s) for s, labels in rings.items()]
-    if isinstance(calibrant, Crystal):
-        composite = composite_rings(reflection_families(calibrant, s_max), resolution)
-        strongest = max((r.intensity for r in composite), default=0.0)
-        return [(r.label, r.s_inv_angstrom) for r in composite if r.intensity >= min_intensity / 100 * strongest]
     d = np.asarray(calibrant, float)
     if d.ndim != 1 or len(d) == 0 or not np.all(np.isfinite(d) & (d > 0)):
         raise GeometryError(f"calibrant d spacings must be positive numbers in Å, got {list(calibrant)}")
@@ -337,7 +328,7 @@ def _ring_points(image: np.ndarray, valid: np.ndarray, geometry: Geometry, ring_
     return np.asarray(out[0]), np.asarray(out[1]), np.asarray(out[2], np.int64)
 
 
-def calibrate_geometry(image: np.ndarray, geometry: Geometry, calibrant: Structure | Sequence[float], *,
+def calibrate_geometry(image: np.ndarray, geometry: Geometry, calibrant: Structure | Crystal | Sequence[float], *,
                        mask: np.ndarray | None = None, distortion: str = "ellipticity", search: float = 0.2,
                        fit_length: bool = True, n_sectors: int = 72) -> GeometryCalibration:
     """Fit the beam centre, camera length and ring ellipticity (or detector tilt) to a calibrant's rings.
