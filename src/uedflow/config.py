@@ -30,6 +30,7 @@ An experiment file describes one UED measurement::
 
     [sample]
     material = "PbSe"                # built-in, or give [sample.structure]
+    # cif = "PbSe.cif"               # optional: the crystal from a CIF file (overrides material/structure)
     lattice_constant_angstrom = 6.12 # optional override [Å]
     temperature_K = 90.0
     fluence_mJ_cm2 = 3.6
@@ -101,10 +102,11 @@ class DetectorConfig:
 
 @dataclass(frozen=True)
 class SampleConfig:
-    """Sample: material (built-in name) or a structure description, conditions."""
+    """Sample: material (built-in name), a structure description or a CIF file (``cif``, which wins), conditions."""
 
     material: str = "PbSe"
     structure: dict[str, Any] | None = None
+    cif: str | None = None
     lattice_constant_angstrom: float | None = None
     temperature_K: float = 300.0
     fluence_mJ_cm2: float | None = None
@@ -298,6 +300,8 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
         raise ConfigError(f"{source}: detector.poni gives the centre and tilt; remove detector.center_rc and tilt_rad")
     det = dataclasses.replace(det, **resolved)
     sample, red, ana = sections["sample"], sections["reduce"], sections["analyze"]
+    if sample.cif:
+        sample = dataclasses.replace(sample, cif=str((base / sample.cif).resolve()))
     for name, value in (("beam.energy_keV", sections["beam"].energy_keV),
                         ("detector.camera_length_m", det.camera_length_m),
                         ("detector.pixel_size_m", det.pixel_size_m),
@@ -331,7 +335,7 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
         manifest=(base / str(exp["manifest"])).resolve(),
         beam=sections["beam"],
         detector=det,
-        sample=sections["sample"],
+        sample=sample,
         reduce=sections["reduce"],
         analyze=sections["analyze"],
         time_zero_ps=time_zero,

@@ -26,6 +26,7 @@ __all__ = ["main"]
 _COMMANDS: dict[str, tuple[str, str, str]] = {
     "manifest": ("uedflow.cli.manifest", "manifest_cmd", "Frame files -> the frames manifest (scan and delay from names)."),
     "calibrate": ("uedflow.cli.calibrate", "calibrate_cmd", "Calibrant frame -> centre, camera length, ellipticity; PONI."),
+    "crystal": ("uedflow.cli.crystal", "crystal_cmd", "Rings of a crystal (CIF or built-in): hkl, d, s, multiplicity, |F|²."),
     "reduce": ("uedflow.cli.reduce", "reduce_cmd", "Detector frames -> calibrated powder series I(delay, s) (HDF5)."),
     "simulate": ("uedflow.cli.simulate", "simulate_cmd", "Virtual UED experiment: write frames, manifest and ground truth."),
     "analyze": ("uedflow.cli.analyze", "analyze_cmd", "Powder series -> peak fits, strain, MSD and time constants."),

@@ -40,9 +40,11 @@ def _mean_frame(files: tuple[Path, ...], dark: Path | None) -> np.ndarray:
 
 @click.command("calibrate")
 @click.argument("frames", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--standard", metavar="NAME", help="Calibrant: a built-in cubic structure (Au, Al, Si, NaCl, ...).")
+@click.option("--standard", metavar="NAME|FILE.cif",
+              help="Calibrant: a built-in material (Au, Al, Si, NaCl, Bi, graphite, MoS2, ...; see `uedflow crystal`) or "
+                   "a CIF file. Non-cubic ones are indexed on the radial profile first (textured films work).")
 @click.option("--lattice", "lattice_angstrom", type=float, metavar="Å",
-              help="Lattice constant of the standard [Å] (default: its tabulated value).")
+              help="Lattice constant of a cubic standard [Å] (default: its tabulated value).")
 @click.option("--d-spacings", metavar="D1,D2,...", help="Calibrant ring d spacings [Å] instead of --standard.")
 @click.option("--energy-keV", "energy_keV", type=float, required=True, help="Electron energy [keV].")
 @click.option("--pixel-size-m", type=float, required=True, help="Pixel pitch [m].")
@@ -68,11 +70,12 @@ def calibrate_cmd(frames: tuple[Path, ...], standard: str | None, lattice_angstr
     \b
     Examples:
       uedflow calibrate gold.tif --standard Au --energy-keV 50 --pixel-size-m 5e-5 --camera-length-m 0.3
+      uedflow calibrate bismuth.dm3 --standard Bi --energy-keV 90 --pixel-size-m 1.12e-4 --camera-length-m 0.25
       uedflow calibrate cal.h5 --d-spacings 2.355,2.039,1.442 --energy-keV 90 --pixel-size-m 1.4e-5 \\
           --camera-length-m 0.5 --distortion tilt -o detector.poni
     """
     from uedflow.config import experiment_to_toml
-    from uedflow.crystal import get_structure
+    from uedflow.crystal import MATERIALS, get_crystal, get_structure
     from uedflow.errors import ConfigError
     from uedflow.io import atomic_path, load_image
     from uedflow.reduce.calibrate import calibrate_geometry
@@ -87,8 +90,13 @@ def calibrate_cmd(frames: tuple[Path, ...], standard: str | None, lattice_angstr
             calibrant = [float(v) for v in d_spacings.split(",")]
         except ValueError:
             raise ConfigError(f"--d-spacings {d_spacings!r} is not a comma-separated list of numbers (Å)") from None
-    else:
+    elif standard.lower() in {m.lower() for m in MATERIALS}:
         calibrant = get_structure(standard, a_angstrom=lattice_angstrom)
+    else:
+        if lattice_angstrom is not None:
+            raise ConfigError(f"--lattice applies to the cubic standards ({', '.join(MATERIALS)}); for {standard} give "
+                              "a CIF file with the cell you want")
+        calibrant = get_crystal(standard)
     keys_path = output.with_suffix(".toml")
     for path in (output, keys_path):
         check_output_file(path)

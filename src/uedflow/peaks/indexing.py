@@ -16,7 +16,7 @@ from scipy.signal import find_peaks, peak_widths
 from uedflow.crystal import Reflection, Structure, direction_family, hkl_label, parse_hkl, reflections
 from uedflow.errors import CrystalError, InputError
 
-__all__ = ["GROUP_HALF_WIDTH", "find_peaks_1d", "ring_family", "Ring", "Indexing", "candidate_rings", "refine_lattice", "group_overlapping", "index_profile"]
+__all__ = ["GROUP_HALF_WIDTH", "detect_peaks", "find_peaks_1d", "ring_family", "Ring", "Indexing", "candidate_rings", "refine_lattice", "group_overlapping", "index_profile"]
 
 
 @dataclass(frozen=True)
@@ -251,6 +251,32 @@ def find_peaks_1d(
     return s[idx], widths, props["prominences"]
 
 
+def detect_peaks(s: np.ndarray, profile: np.ndarray, *, sigma: np.ndarray | None = None
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Peaks of a powder profile over a robust baseline: (positions, FWHM [unit of s], prominences), those more
+    prominent than 5 × the noise (the scatter of the data itself, or the median σ if larger).
+
+    Examples
+    --------
+    >>> s = np.linspace(0.2, 1.0, 801)
+    >>> y = 2 - s + np.exp(-0.5 * ((s - 0.5) / 0.01) ** 2) + np.random.default_rng(0).normal(0, 0.01, s.size)
+    >>> pos, fwhm, prom = detect_peaks(s, y)
+    >>> round(float(pos[np.argmax(prom)]), 3), round(float(fwhm[np.argmax(prom)]), 3)
+    (0.5, 0.024)
+    """
+    from uedflow.peaks.background import robust_baseline
+
+    s = np.asarray(s, float)
+    profile = np.asarray(profile, float)
+    flat = profile - robust_baseline(s, profile, knot_spacing=(s.max() - s.min()) / 6.0)
+    # the scatter of the data itself, unless the given σ is larger: a σ that misses a detector's gain noise would
+    # let noise maxima through, and their 1-2 bin widths would set every ring's expected width
+    noise = 1.4826 * float(np.nanmedian(np.abs(np.diff(flat)))) / np.sqrt(2.0)
+    if sigma is not None:
+        noise = max(noise, float(np.nanmedian(sigma)))
+    return find_peaks_1d(s, flat, noise=max(noise, 1e-12 * np.nanmax(np.abs(profile))))
+
+
 def index_profile(
     s: np.ndarray,
     profile: np.ndarray,
@@ -285,17 +311,9 @@ def index_profile(
     InputError
         No ring of the structure is found in the profile.
     """
-    from uedflow.peaks.background import robust_baseline
-
     s = np.asarray(s, float)
     profile = np.asarray(profile, float)
-    flat = profile - robust_baseline(s, profile, knot_spacing=(s.max() - s.min()) / 6.0)
-    # the scatter of the data itself, unless the given σ is larger: a σ that misses a detector's gain noise would
-    # let noise maxima through, and their 1-2 bin widths would set every ring's expected width
-    noise = 1.4826 * float(np.nanmedian(np.abs(np.diff(flat)))) / np.sqrt(2.0)
-    if sigma is not None:
-        noise = max(noise, float(np.nanmedian(sigma)))
-    pos, widths, prom = find_peaks_1d(s, flat, noise=max(noise, 1e-12 * np.nanmax(np.abs(profile))))
+    pos, widths, prom = detect_peaks(s, profile, sigma=sigma)
     if len(pos) == 0:
         raise InputError("no peaks found in the reference profile; is this a powder pattern with rings?")
     fwhm0 = float(np.median(widths))

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from uedflow.crystal import Structure, reflections
+from uedflow.crystal import Crystal, Structure, reflections
+from uedflow.crystal.indexing import PeakIndexing, index_solutions
 from uedflow.errors import GeometryError
 from uedflow.reduce.geometry import Geometry
 
@@ -157,6 +158,8 @@ class RingResidual:
         Azimuthal sectors in which the ring was located.
     mean_px, rms_px : float
         Mean and RMS of the fitted minus measured ring radius over those sectors [px].
+    mean_rel_s : float
+        Mean over those sectors of s(measured point) / s_ring − 1 under the fitted geometry (relative).
     """
 
     label: str
@@ -164,6 +167,7 @@ class RingResidual:
     n_points: int
     mean_px: float
     rms_px: float
+    mean_rel_s: float = float("nan")
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,7 @@ class GeometryCalibration:
     rms_px: float
     success: bool
     message: str
+    indexing: PeakIndexing | None = None
 
     def summary(self) -> dict[str, object]:
         """JSON-safe dict."""
@@ -198,7 +203,8 @@ class GeometryCalibration:
         return {"center_rc": list(g.center_rc), "camera_length_m": g.camera_length_m, "tilt_rad": list(g.tilt_rad),
                 "ellipticity": g.ellipticity, "ellipse_angle_rad": g.ellipse_angle_rad, "stderr": dict(self.stderr),
                 "rings": [dataclasses.asdict(r) for r in self.rings], "rms_px": self.rms_px,
-                "success": self.success, "message": self.message}
+                "success": self.success, "message": self.message,
+                "indexing": None if self.indexing is None else self.indexing.summary()}
 
     def report(self) -> str:
         """Text table: the fitted geometry and each ring's residuals."""
@@ -212,16 +218,20 @@ class GeometryCalibration:
         if "rot1_rad" in e:
             lines.append(f"tilt rot1, rot2    {g.tilt_rad[0]:.5f} ± {e['rot1_rad']:.5f}, "
                          f"{g.tilt_rad[1]:.5f} ± {e['rot2_rad']:.5f} rad")
-        lines.append(f"{'ring':>10} {'s [1/Å]':>9} {'sectors':>7} {'mean [px]':>9} {'rms [px]':>8}")
-        lines += [f"{r.label:>10} {r.s_inv_angstrom:9.5f} {r.n_points:7d} {r.mean_px:9.3f} {r.rms_px:8.3f}"
-                  for r in self.rings]
+        if self.indexing is not None:
+            lines.append("rings indexed on the radial profile at the scanned camera length:")
+            lines.append(self.indexing.report())
+        lines.append(f"{'ring':>10} {'s [1/Å]':>9} {'sectors':>7} {'mean [px]':>9} {'rms [px]':>8} {'Δs/s [%]':>9}")
+        lines += [f"{r.label:>10} {r.s_inv_angstrom:9.5f} {r.n_points:7d} {r.mean_px:9.3f} {r.rms_px:8.3f} "
+                  f"{100 * r.mean_rel_s:+9.4f}" for r in self.rings]
         lines.append(f"all rings: rms {self.rms_px:.3f} px — {self.message}")
         return "\n".join(lines)
 
 
 def calibrant_rings(calibrant: Structure | Sequence[float], s_max: float) -> list[tuple[str, float]]:
     """(label, s [Å⁻¹]) of a calibrant's rings up to ``s_max``: a structure's reflections (families at one s
-    joined, ``"333/511"``) or the rings of a list of d spacings [Å]."""
+    joined, ``"333/511"``) or the rings of a list of d spacings [Å]. (A :class:`Crystal` of any space group is
+    indexed on the data instead, see :func:`calibrate_geometry`.)"""
     if isinstance(calibrant, Structure):
         rings: dict[float, list[str]] = {}
         for ref in reflections(calibrant, s_max):
@@ -305,7 +315,12 @@ def _ring_points(image: np.ndarray, valid: np.ndarray, geometry: Geometry, ring_
             d, h = x[top], (hi - lo + 2) * step / 2  # centroid in a window of about the FWHM, centred on itself
             for _ in range(6):
                 w_in = np.clip((h - np.abs(x - d)) / step + 0.5, 0.0, 1.0) * y  # bins' overlap with the window
+                if not np.sum(w_in) > 0:  # no positive signal left in the window: no ring here
+                    d = np.nan
+                    break
                 d = float(np.sum(w_in * x) / np.sum(w_in))
+            if not np.isfinite(d):
+                continue
             rho = r_pred[j] + d
             out[0].append(r0 + rho * np.sin(phi_c[j]))
             out[1].append(c0 + rho * np.cos(phi_c[j]))
@@ -313,7 +328,7 @@ def _ring_points(image: np.ndarray, valid: np.ndarray, geometry: Geometry, ring_
     return np.asarray(out[0]), np.asarray(out[1]), np.asarray(out[2], np.int64)
 
 
-def calibrate_geometry(image: np.ndarray, geometry: Geometry, calibrant: Structure | Sequence[float], *,
+def calibrate_geometry(image: np.ndarray, geometry: Geometry, calibrant: Structure | Crystal | Sequence[float], *,
                        mask: np.ndarray | None = None, distortion: str = "ellipticity", search: float = 0.2,
                        fit_length: bool = True, n_sectors: int = 72) -> GeometryCalibration:
     """Fit the beam centre, camera length and ring ellipticity (or detector tilt) to a calibrant's rings.
@@ -330,8 +345,11 @@ def calibrate_geometry(image: np.ndarray, geometry: Geometry, calibrant: Structu
     geometry : Geometry
         Starting point: centre (e.g. :func:`~uedflow.reduce.center.find_center`), nominal camera length, pixel
         size and energy (fixed).
-    calibrant : Structure or sequence of float
-        The calibrant's structure (e.g. ``get_structure("Au")``) or its d spacings [Å].
+    calibrant : Structure, Crystal or sequence of float
+        The calibrant's cubic structure (e.g. ``get_structure("Au")``), a crystal of any space group (e.g.
+        ``get_crystal("Bi")``: the peaks of the radial profile are first indexed with its rings while the camera
+        length is scanned, so a textured film that shows only some rings calibrates too; see ``indexing`` of the
+        result), or its d spacings [Å].
     mask : (rows, cols) ndarray of bool, optional
         True = valid pixel.
     distortion : {"ellipticity", "tilt", "none"}
@@ -350,8 +368,6 @@ def calibrate_geometry(image: np.ndarray, geometry: Geometry, calibrant: Structu
     GeometryError
         An unknown ``distortion``, or fewer than 2 rings located.
     """
-    from scipy.optimize import least_squares
-
     if distortion not in _DISTORTIONS:
         raise GeometryError(f"distortion must be one of {', '.join(_DISTORTIONS)}, got {distortion!r}")
     image = np.asarray(image, float)
@@ -359,12 +375,36 @@ def calibrate_geometry(image: np.ndarray, geometry: Geometry, calibrant: Structu
     px, lam = geometry.pixel_size_m, geometry.wavelength_angstrom
     radius, hp, r_max = _ring_filter(image, geometry.center_rc, valid)
     s_edge = 2 * np.sin(0.5 * np.arctan(r_max * px / (geometry.camera_length_m * (1 - search)))) / lam
-    rings = calibrant_rings(calibrant, s_edge)
-    ring_s = np.array([s for _, s in rings])
-    if search > 0 and fit_length:
-        t = np.tan(2 * np.arcsin(ring_s * lam / 2))
-        geometry = dataclasses.replace(geometry, camera_length_m=_scan_length(radius, hp, r_max, t, geometry, search))
     names = ("row", "col", *(("L",) if fit_length else ()), *_DISTORTIONS[distortion])
+    if isinstance(calibrant, Crystal):
+        results, errors = [], []
+        for indexing in _index_profile_peaks(radius, hp, r_max, geometry, calibrant, search if fit_length else 0.0):
+            rings = list(dict.fromkeys((p.ring.label, p.ring.s_inv_angstrom) for p in indexing.peaks if p.ring))
+            start = dataclasses.replace(geometry, camera_length_m=geometry.camera_length_m / indexing.scale)
+            try:
+                fitted = _fit_rings(image, valid, start, rings, names, n_sectors, r_max)
+            except GeometryError as exc:
+                errors.append(str(exc))
+                continue
+            results.append(dataclasses.replace(fitted, indexing=indexing))
+        if not results:
+            raise GeometryError(f"no indexing of the rings with {calibrant.name} could be fitted: {errors[0]}")
+        fom = min(res.indexing.figure_of_merit for res in results)
+        return min((res for res in results if res.indexing.figure_of_merit <= fom + 0.05), key=lambda res: res.rms_px)
+    rings = calibrant_rings(calibrant, s_edge)
+    if search > 0 and fit_length:
+        t = np.tan(2 * np.arcsin(np.array([s for _, s in rings]) * lam / 2))
+        geometry = dataclasses.replace(geometry, camera_length_m=_scan_length(radius, hp, r_max, t, geometry, search))
+    return _fit_rings(image, valid, geometry, rings, names, n_sectors, r_max)
+
+
+def _fit_rings(image: np.ndarray, valid: np.ndarray, geometry: Geometry, rings: list[tuple[str, float]],
+               names: tuple[str, ...], n_sectors: int, r_max: float) -> GeometryCalibration:
+    """Locate ``rings`` in sectors and fit the parameters ``names`` of ``geometry`` to them, twice (a wide then a
+    narrow ring window), leaving out points beyond 4 robust σ."""
+    from scipy.optimize import least_squares
+
+    ring_s = np.array([s for _, s in rings])
     e = geometry.ellipticity
     start = {"e_cos": e * np.cos(2 * geometry.ellipse_angle_rad), "e_sin": e * np.sin(2 * geometry.ellipse_angle_rad),
              "rot1_rad": geometry.tilt_rad[0], "rot2_rad": geometry.tilt_rad[1]}
@@ -386,6 +426,41 @@ def calibrate_geometry(image: np.ndarray, geometry: Geometry, calibrant: Structu
             keep = np.abs(r - np.median(r)) <= 4 * 1.4826 * np.median(np.abs(r - np.median(r))) + 1e-9
     fitted = _with_params(geometry, x, names)
     return _calibration_result(fitted, fit, x, names, rows[keep], cols[keep], k[keep], rings)
+
+
+def _index_profile_peaks(radius: np.ndarray, hp: np.ndarray, r_max: float, geometry: Geometry, crystal: Crystal,
+                         search: float) -> list[PeakIndexing]:
+    """The 3 best indexings of the peaks of the high-passed radial profile ``hp`` with ``crystal``'s rings (any
+    subset may show, as in a textured film), scanning the camera length within ±``search``: tolerance 0.6 % in s,
+    families closer than a quarter pixel form composite rings. Of those within 0.05 of the best figure of merit,
+    the one whose ring fit leaves the smallest RMS residual is kept.
+
+    Raises
+    ------
+    GeometryError
+        Fewer than two profile peaks could be indexed.
+    """
+    from scipy.signal import find_peaks
+
+    inside = hp[: int(r_max)]
+    noise = 1.4826 * float(np.median(np.abs(np.diff(inside)))) / np.sqrt(2.0)
+    idx, props = find_peaks(inside, prominence=5 * noise)
+    idx, prom = idx[idx >= 1], props["prominences"][idx >= 1]
+    if len(idx) < 2:
+        raise GeometryError(f"{len(idx)} ring(s) in the radial profile (need 2); check the mask, centre and frame")
+    curv = inside[idx - 1] - 2 * inside[idx] + inside[np.minimum(idx + 1, len(inside) - 1)]
+    r_peak = radius[idx] + np.where(curv < 0, 0.5 * (inside[idx - 1] - inside[np.minimum(idx + 1, len(inside) - 1)])
+                                    / np.where(curv < 0, curv, -1.0), 0.0)
+    px, lam, length = geometry.pixel_size_m, geometry.wavelength_angstrom, geometry.camera_length_m
+    s_nominal = 2 * np.sin(0.5 * np.arctan(r_peak * px / length)) / lam
+    found = [r for r in index_solutions(s_nominal, crystal, prominence=prom, tolerance=0.006, n_solutions=3,
+                                        scale_range=(1 / (1 + search), 1 / (1 - search)),
+                                        resolution=px / (4 * length * lam)) if r.n_indexed >= 2]
+    if not found:
+        raise GeometryError(f"fewer than 2 of the {len(idx)} profile rings match {crystal.name}'s rings within "
+                            f"±{100 * search:.0f} % of the nominal camera length; check the material, energy, pixel "
+                            "size and camera length (or widen the search)")
+    return found
 
 
 def _calibration_result(fitted: Geometry, fit, x: np.ndarray, names: tuple[str, ...], rows: np.ndarray,
@@ -410,8 +485,9 @@ def _calibration_result(fitted: Geometry, fit, x: np.ndarray, names: tuple[str, 
         stderr |= {"ellipticity": float(np.sqrt(g_e @ sub @ g_e)), "ellipse_angle_rad": float(np.sqrt(g_a @ sub @ g_a))}
     elif "rot1_rad" in err:
         stderr |= {"rot1_rad": err["rot1_rad"], "rot2_rad": err["rot2_rad"]}
+    rel_s = fitted.s_at(rows, cols) / ring_s[k] - 1
     per_ring = tuple(RingResidual(label, s, int(np.sum(k == i)), float(np.mean(resid_px[k == i])),
-                                  float(np.sqrt(np.mean(resid_px[k == i] ** 2))))
+                                  float(np.sqrt(np.mean(resid_px[k == i] ** 2))), float(np.mean(rel_s[k == i])))
                      for i, (label, s) in enumerate(rings) if np.any(k == i))
     rms = float(np.sqrt(np.mean(resid_px**2)))
     ok = rms < 0.5 and len(per_ring) >= 2

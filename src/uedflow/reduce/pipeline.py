@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from uedflow.config import Experiment
-from uedflow.crystal import get_structure
+from uedflow.crystal import sample_structure
 from uedflow.errors import ConfigError, GeometryError, InputError, UedflowError
 from uedflow.io import (
     FrameRecord,
@@ -332,7 +332,7 @@ def reduce_experiment(
         raise ConfigError(f"[reduce] n_bins = {red.n_bins} in {exp.path}: at least {_MIN_BINS} s bins are needed "
                           "to resolve the rings; use a few hundred (the default) or leave it out")
     clock = _Clock()
-    structure = get_structure(exp.sample.structure or exp.sample.material, a_angstrom=exp.sample.lattice_constant_angstrom)
+    structure = sample_structure(exp.sample)
     records = read_manifest(exp.manifest)
     ckpt = _checkpoint(exp, checkpoint, checkpoint_every_s, records)
     skip = np.flatnonzero(ckpt.done) if ckpt is not None else ()
