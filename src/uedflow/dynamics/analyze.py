@@ -288,6 +288,13 @@ def _rise_of(labels: tuple[str, ...], ref_labels: tuple[str, ...], ref_rise: np.
     return np.array([lookup.get(lab, False) for lab in labels])
 
 
+def _family_mean(families: tuple[str, ...], values: np.ndarray, names: tuple[str, ...]) -> np.ndarray:
+    """Plain mean of ``values`` (P, ...) over the rings of each family in ``names``."""
+    fam = np.asarray(families)
+    return np.array([np.nanmean(values[fam == n], axis=0) if np.any(fam == n) else np.full(values.shape[1:], np.nan)
+                     for n in names])
+
+
 def _kinetic_arrays(fits, traces: Traces, labels: tuple[str, ...], may_rise: np.ndarray) -> dict[str, np.ndarray]:
     names = ("amplitude", "amplitude_err", "tau_ps", "tau_err_ps", "t0_ps", "t0_err_ps", "chi2_red", "success")
     out = {k: np.full((len(labels), len(OBSERVABLES)), np.nan) for k in names}
@@ -390,6 +397,9 @@ def _to_dataset(reduced, cfg, ps: PeakSeries, traces: Traces, fits, boot, irf: f
         data[f"family_{obs}"], data[f"family_{obs}_err"] = ((fd, dl), m), ((fd, dl), e)
         m, e = family_average(ps.families, *qe[obs], names=fam_names)
         data[f"family_{obs}_qe"], data[f"family_{obs}_qe_err"] = (fd, m), (fd, e)
+        # systematics are common to a family's rings: their plain mean, not reduced by averaging
+        data[f"family_{obs}_sys"] = ((fd, dl), _family_mean(ps.families, syst["traces"][obs], fam_names))
+        data[f"family_{obs}_qe_sys"] = (fd, _family_mean(ps.families, syst["qe"][obs], fam_names))
     good = kin["success"] > 0
     tau = np.where(good, kin["tau_ps"], np.nan)
     m, e = family_average(ps.families, tau, np.where(good, kin["tau_err_ps"], np.nan), names=fam_names)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from itertools import combinations
@@ -95,6 +96,17 @@ def expansion_ratios(names: tuple[str, ...], strain_qe: np.ndarray, strain_qe_er
     return out
 
 
+def _mean(ds: xr.Dataset, name: str) -> DirectionMean:
+    """Direction mean of ``name`` (with ``_err``); the systematic part is the direction spread and, in quadrature,
+    the mean over directions of the families' own systematic 1σ (``name`` + ``_sys``, when present)."""
+    mean = direction_mean(ds[name].values, ds[f"{name}_err"].values)
+    key = f"{name}_sys"
+    if key not in ds:
+        return mean
+    own = np.nanmean(ds[key].values, axis=0)
+    return dataclasses.replace(mean, sys_err=np.hypot(np.nan_to_num(mean.sys_err), np.nan_to_num(own)))
+
+
 def _rise(mean: DirectionMean, invert: Any, base_t: float, *, model_rel_err: float = 0.0, variants: Any = (),
           **kw: Any) -> tuple[float, float, float]:
     """(ΔT, stat σ, sys σ) [K] of a direction-averaged quasi-equilibrium value."""
@@ -120,7 +132,7 @@ def add_lattice_results(ds: xr.Dataset, *, traces: Any, labels: tuple[str, ...],
 
     names = tuple(str(d) for d in ds["direction"].values)
     mass = compound_mass_u(structure.masses_u)
-    qe = {o: direction_mean(ds[f"family_{o}_qe"].values, ds[f"family_{o}_qe_err"].values) for o in ("msd", "strain")}
+    qe = {o: _mean(ds, f"family_{o}_qe") for o in ("msd", "strain")}
     attrs: dict[str, Any] = {}
     for o, key in (("msd", "msd_qe_mean_angstrom2"), ("strain", "strain_qe_mean")):
         stem = key.removesuffix("_angstrom2")
@@ -136,8 +148,7 @@ def add_lattice_results(ds: xr.Dataset, *, traces: Any, labels: tuple[str, ...],
                                 model_rel_err=ALPHA_REL_ERR)
         tl = lattice_temperature(
             ds["delay"].values,
-            direction_mean(ds["family_msd"].values, ds["family_msd_err"].values),
-            direction_mean(ds["family_strain"].values, ds["family_strain_err"].values),
+            _mean(ds, "family_msd"), _mean(ds, "family_strain"),
             base_temperature_K=base_temperature_K, debye_temperature_K=debye_temperature_K, mass_u=mass,
             msd_variants=variants,
             material=structure.name)

@@ -57,8 +57,9 @@ def _observable_entries() -> dict[str, tuple[str, str]]:
             out[f"{prefix}{obs}_err"] = (unit, f"1-sigma of {what}{scope}")
             out[f"{prefix}{obs}_qe"] = (unit, f"{what}{scope}, quasi-equilibrium mean")
             out[f"{prefix}{obs}_qe_err"] = (unit, f"1-sigma of the quasi-equilibrium {what}{scope}")
-        out[f"{obs}_sys"] = (unit, f"systematic 1-sigma of {what} (TDS-halo correction, fit window)")
-        out[f"{obs}_qe_sys"] = (unit, f"systematic 1-sigma of the quasi-equilibrium {what}")
+        for prefix, scope in (("", ""), ("family_", ", mean over the direction family")):
+            out[f"{prefix}{obs}_sys"] = (unit, f"systematic 1-sigma of {what} (TDS-halo correction, fit window{scope})")
+            out[f"{prefix}{obs}_qe_sys"] = (unit, f"systematic 1-sigma of the quasi-equilibrium {what}{scope}")
         out[f"{obs}_reference_err"] = (unit, f"1-sigma offset of {what} from its t<0 reference")
         out[f"{obs}_fit"] = (unit, f"fitted kinetic curve of {what}")
     return out
