@@ -25,8 +25,8 @@ An experiment file describes one UED measurement::
     mask_polygons = [[[0, 90], [0, 110], [150, 110], [150, 90]]]  # optional, (row, col) vertices [px]: masked
     saturation = 65535               # optional saturation level [counts]; default for integer
                                      # frames: their type's largest value (65535 for uint16)
-    gain = 1.0                       # optional counts per electron (shot-noise variance g·counts)
-    read_noise_counts = 2.0          # optional read-noise σ per pixel [counts]
+    gain = 1.0                       # optional counts per electron (shot-noise variance g·counts); both
+    read_noise_counts = 2.0          # optional read-noise σ [counts]; without them: estimated from the frames
 
     [sample]
     material = "PbSe"                # built-in, or give [sample.structure]
@@ -96,8 +96,8 @@ class DetectorConfig:
     pyfai_mask: str | None = None
     mask_polygons: tuple[tuple[tuple[float, float], ...], ...] = ()
     saturation: float | None = None
-    gain: float = 1.0
-    read_noise_counts: float = 0.0
+    gain: float | None = None
+    read_noise_counts: float | None = None
 
 
 @dataclass(frozen=True)

@@ -240,6 +240,17 @@ def _with_sys(value: float, err: float, sys: float) -> str:
     return format_pm(value, err) + (f" ± {sys:.2g} (sys)" if math.isfinite(sys) and math.isfinite(value) else "")
 
 
+def _noise_html(reduced: xr.Dataset | None) -> str:
+    """The detector noise the reduction used and where it came from (given, or estimated from the frames)."""
+    a = {} if reduced is None else reduced.attrs
+    if "noise_source" not in a:
+        return ""
+    gain = format_pm(float(a["detector_gain"]), float(a.get("detector_gain_err", 0.0)) or None)
+    read = format_pm(float(a["read_noise_counts"]), float(a.get("read_noise_err_counts", 0.0)) or None)
+    return (f"; detector gain {gain} counts per electron, read noise {read} counts "
+            f"({html.escape(str(a['noise_source']))})")
+
+
 def _summary_html(samples: Sequence[Sample]) -> str:
     rows = []
     for s in samples:
@@ -366,8 +377,9 @@ def render_html(samples: Sequence[Sample], specs: Sequence[FigureSpec], png: dic
         for s in samples:
             if s.truth:
                 parts += [f"<h3>{html.escape(s.name)}</h3>", _truth_html(s.dynamics, s.truth)]
-    parts.append("<h2>Inputs</h2><ul>" + "".join(f"<li>{html.escape(s.name)}: {html.escape(s.source)}</li>"
-                                                  for s in samples) + "</ul></body></html>")
+    parts.append("<h2 id='inputs'>Inputs</h2><ul>" + "".join(
+        f"<li>{html.escape(s.name)}: {html.escape(s.source)}{_noise_html(s.reduced)}</li>" for s in samples)
+                 + "</ul></body></html>")
     return "\n".join(parts)
 
 

@@ -6,7 +6,8 @@ the *reference* (unpumped) profile collects ``electrons_per_frame`` electrons on
 the frame, and any other profile collects in proportion to its own scattering, so
 a frame is never renormalised to a fixed total (that would rescale the rings by
 whatever the pump does to the total scattering, which truth.json does not
-describe). Electron counts are Poisson (``shot_noise``), multiplied by the gain,
+describe). Electron counts are Poisson (``shot_noise``), multiplied by the gain (a random gain per
+electron with ``multiplication_noise``: twice the Poisson variance),
 plus a dark offset with Gaussian read noise. Hot pixels carry a large constant dark current (present in
 the dark frame too), the beam block (a disc on the beam center and its holder
 arm towards the right-hand edge) receives no electrons, and values saturate at
@@ -58,6 +59,9 @@ class DetectorModel:
         Amplitude of an azimuthal cos 4φ modulation (preferred orientation); 0 for a random powder.
     shot_noise : bool
         Poisson electron counts; ``False`` renders the expected counts (noise-free validation runs).
+    multiplication_noise : bool
+        Each electron's gain is random (exponential of mean ``gain``, as in an EMCCD or MCP): the variance
+        of a count c is 2·gain·c, twice the Poisson one.
     seed : int
         Seed of the detector's fixed defects (hot pixel positions) and dark frame.
     """
@@ -74,6 +78,7 @@ class DetectorModel:
     saturation: float = 65535.0
     texture: float = 0.0
     shot_noise: bool = True
+    multiplication_noise: bool = False
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -177,8 +182,12 @@ class DetectorModel:
         return (base + noise).astype(np.float32)
 
     def expose(self, electrons: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """One recorded frame [counts], uint16: Poisson(electrons)·gain + dark + read noise, saturated."""
-        counts = (rng.poisson(electrons).astype(np.float64) if self.shot_noise else np.array(electrons, float)) * self.gain
+        """One recorded frame [counts], uint16: Poisson(electrons)·gain (each electron's gain random with
+        ``multiplication_noise``) + dark + read noise, saturated."""
+        if self.shot_noise and self.multiplication_noise:
+            counts = rng.gamma(rng.poisson(electrons).astype(np.float64), self.gain)
+        else:
+            counts = (rng.poisson(electrons).astype(np.float64) if self.shot_noise else np.array(electrons, float)) * self.gain
         counts += self.dark_level + self.hot_pixel_level * self.hot_pixels
         counts += rng.standard_normal(counts.shape) * self.read_noise
         return np.clip(np.rint(counts), 0, min(self.saturation, 65535)).astype(np.uint16)

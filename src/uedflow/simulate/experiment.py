@@ -300,7 +300,9 @@ def _experiment_sections(cfg: dict[str, Any], det: DetectorModel) -> dict[str, d
                        "time_zero_ps": float(cfg.get("time_zero_ps", 0.0))},
         "beam": {"energy_keV": geo.energy_keV},
         "detector": {"camera_length_m": geo.camera_length_m, "pixel_size_m": geo.pixel_size_m, "dark": "dark.npy",
-                     "mask": "mask.npy", "saturation": float(det.saturation), "gain": float(det.gain),
+                     # the effective gain: a random gain per electron doubles the variance per count
+                     "mask": "mask.npy", "saturation": float(det.saturation),
+                     "gain": float(det.gain) * (2.0 if det.multiplication_noise else 1.0),
                      "read_noise_counts": float(det.read_noise)},
         "sample": sample,
         # the IRF is a known instrument property: analyze fits with the true one

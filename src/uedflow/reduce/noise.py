@@ -1,0 +1,95 @@
+"""Detector gain and read noise estimated from the frames themselves.
+
+Phosphor, MCP and EMCCD detectors multiply each electron by a random gain: the variance of a pixel's
+count c is g·c + σ_r² with an *effective* gain g that includes the excess-noise factor (≈ 2 for an
+EMCCD), several times the Poisson value a nominal gain gives, plus the read noise σ_r. When the
+experiment file does not give them, :func:`estimate_noise` measures both from the frames before time
+zero, which all record the same unpumped pattern: each frame's s-bin sums are scaled to a common total
+(the dose), and over the s bins the variance between frames, v_j, is fitted as
+
+    v_j = g · I_j · Σ_p w_jp²/f_p + σ_r² · Σ_p (w_jp/f_p)²,
+
+I_j the bin's mean count per pixel (the variance-vs-mean method of detector characterisation, with the
+many pixels of each ring bin as the repeated measurement), by weighted least squares (weights from the
+χ² distribution of a sample variance, iterated once), with σ_r² ≥ 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from uedflow.errors import InputError
+
+__all__ = ["NoiseEstimate", "estimate_noise"]
+
+#: Fewest frames before time zero the estimate is made from.
+MIN_FRAMES = 3
+
+
+@dataclass(frozen=True)
+class NoiseEstimate:
+    """Effective gain [counts per electron, excess noise included] and read noise σ_r [counts], with 1σ."""
+
+    gain: float
+    gain_err: float
+    read_noise_counts: float
+    read_noise_err: float
+    n_frames: int
+    method: str
+
+    def summary(self) -> dict[str, object]:
+        """JSON-safe values and how they were obtained."""
+        return {"gain": self.gain, "gain_err": self.gain_err, "read_noise_counts": self.read_noise_counts,
+                "read_noise_err": self.read_noise_err, "n_frames": self.n_frames, "method": self.method}
+
+
+def estimate_noise(sums: np.ndarray, totals: np.ndarray, reference: np.ndarray, counts: np.ndarray,
+                   per_count: np.ndarray, floor: np.ndarray) -> NoiseEstimate:
+    """Gain and read noise from the frames marked ``reference`` (module docstring).
+
+    Parameters
+    ----------
+    sums : (B, n_bins) ndarray
+        Dark-subtracted weighted pixel sums of every frame (:func:`uedflow.reduce.integrate.integrate_sums`).
+    totals : (B,) ndarray
+        Frame totals (the dose normalisation).
+    reference : (B,) bool ndarray
+        Frames of one unchanging pattern (before time zero).
+    counts, per_count, floor : (n_bins,) ndarray
+        Σ_p w_jp, Σ_p w_jp²/f_p and Σ_p (w_jp/f_p)² of the operator.
+
+    Raises
+    ------
+    InputError
+        Fewer than :data:`MIN_FRAMES` usable reference frames, or no bin with a measured variance.
+    """
+    ref = np.asarray(reference, bool) & np.isfinite(totals) & (np.asarray(totals) > 0)
+    if ref.sum() < MIN_FRAMES:
+        raise InputError(f"the detector noise is estimated from frames before time zero; {int(ref.sum())} found, "
+                         f"{MIN_FRAMES} needed — give detector.gain and detector.read_noise_counts instead")
+    x = sums[ref] * (np.mean(totals[ref]) / totals[ref])[:, None]
+    k = int(ref.sum())
+    with np.errstate(invalid="ignore", divide="ignore"):
+        level = np.nanmean(x, axis=0) / counts
+        var = np.nanvar(x, axis=0, ddof=1)
+    a = np.column_stack([np.maximum(level, 0.0) * per_count, floor])
+    ok = np.isfinite(var) & np.all(np.isfinite(a), axis=1) & (counts > 0) & (var > 0)
+    if ok.sum() < 3:
+        raise InputError("no s bin with a measured frame-to-frame variance; give detector.gain and "
+                         "detector.read_noise_counts")
+    a, var = a[ok], var[ok]
+    model = var.copy()
+    for _ in range(3):  # a sample variance of k frames has relative σ √(2/(k−1)) of its expectation
+        w = np.sqrt((k - 1) / 2.0) / np.maximum(model, 1e-300)
+        coef, *_ = np.linalg.lstsq(a * w[:, None], var * w, rcond=None)
+        if coef[1] < 0:  # no read noise measurable: fit the gain alone
+            coef = np.array([np.linalg.lstsq(a[:, :1] * w[:, None], var * w, rcond=None)[0][0], 0.0])
+        model = a @ coef
+    cov = np.linalg.pinv((a * w[:, None]).T @ (a * w[:, None]))
+    gain, r2 = float(coef[0]), float(coef[1])
+    r = float(np.sqrt(max(r2, 0.0)))
+    r_err = float(np.sqrt(cov[1, 1]) / (2 * r)) if r > 0 else float(np.sqrt(np.sqrt(cov[1, 1])))
+    return NoiseEstimate(gain, float(np.sqrt(cov[0, 0])), r, r_err, k,
+                         f"variance vs mean over {int(ok.sum())} s bins of {k} dose-normalised frames before time zero")
