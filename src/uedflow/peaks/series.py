@@ -30,11 +30,11 @@ import xarray as xr
 
 from uedflow.crystal import Structure, get_structure
 from uedflow.errors import ConfigError, CrystalError, FileFormatError, InputError
-from uedflow.peaks.background import polynomial_design, resolve_background, robust_baseline
-from uedflow.peaks.fit import PeakFit, check_shape, fit_group
+from uedflow.peaks.background import resolve_background, robust_baseline
+from uedflow.peaks.fit import PeakFit, check_shape
+from uedflow.peaks.groups import fit_rings, profile_model
 from uedflow.peaks.halo import halo_response
 from uedflow.peaks.indexing import GROUP_HALF_WIDTH, Indexing, Ring, group_overlapping, index_profile, refine_lattice
-from uedflow.peaks.lineshapes import SHAPES, pseudo_voigt
 
 __all__ = ["PeakSeries", "fit_powder_series", "structure_of", "ETA_MODES"]
 
@@ -172,74 +172,6 @@ def _reference(reduced: xr.Dataset, sig: np.ndarray) -> tuple[np.ndarray, np.nda
     return ref, np.sqrt((np.where(ok, rows, 0.0) ** 2).sum(axis=0)) / n
 
 
-def _peaks_model(s: np.ndarray, fit: PeakFit, eta: dict[str, float]) -> np.ndarray:
-    """(B, N) sum of the fitted peaks of one group (no background), NaN-free."""
-    total = np.zeros((fit.values.shape[0], s.size))
-    for lab in fit.labels:
-        e = fit.value("eta", lab)[:, None] if f"eta_{lab}" in fit.param_names else eta[lab]
-        total += np.nan_to_num(pseudo_voigt(s, fit.value("area", lab)[:, None], fit.value("center", lab)[:, None],
-                                            fit.value("fwhm", lab)[:, None], e))
-    return total
-
-
-def _fit_rings(
-    s: np.ndarray,
-    prof: np.ndarray,
-    sig: np.ndarray,
-    rings: tuple[Ring, ...],
-    *,
-    shape: str,
-    eta: dict[str, float] | None,
-    degree: int | str | None,
-    start: dict[int, np.ndarray] | None = None,
-    half_window: float,
-) -> dict[int, PeakFit]:
-    """Fit every group; then refit each with the tails of the other groups' peaks subtracted."""
-    groups = _groups(rings)
-    limits = _limits(rings, groups)
-
-    def run(profiles: dict[int, np.ndarray], first: dict[int, np.ndarray] | None) -> dict[int, PeakFit]:
-        out = {}
-        for g, idx in groups.items():
-            members = [rings[i] for i in idx]
-            out[g] = fit_group(s, profiles[g], sig, members, shape=shape, degree=degree, half_window=half_window,
-                               limits=limits[g],
-                               eta=None if eta is None else [eta[r.label] for r in members],
-                               start=None if first is None else first[g])
-        return out
-
-    fits = run(dict.fromkeys(groups, prof), start)
-    if len(groups) == 1:
-        return fits
-    fixed = SHAPES[shape]  # η of a Gaussian/Lorentzian; None for a pseudo-Voigt (then η is fitted or given)
-    models = {g: _peaks_model(s, f, eta or dict.fromkeys(f.labels, fixed)) for g, f in fits.items()}
-    total = sum(models.values())
-    cleaned = {g: prof - (total - models[g]) for g in groups}
-    return run(cleaned, {g: np.nan_to_num(f.values) for g, f in fits.items()})
-
-
-def _limits(rings: tuple[Ring, ...], groups: dict[int, list[int]]) -> dict[int, tuple[float, float]]:
-    """Fit-window limits of each group: 1.5 FWHM short of the nearest ring of another group."""
-    out = {}
-    for g, idx in groups.items():
-        others = [r for r in rings if r.group != g]
-        first, last = rings[idx[0]], rings[idx[-1]]
-        below = [r.s_expected + GROUP_HALF_WIDTH * r.fwhm_guess for r in others if r.s_expected < first.s_expected]
-        above = [r.s_expected - GROUP_HALF_WIDTH * r.fwhm_guess for r in others if r.s_expected > last.s_expected]
-        lo = max(below, default=-np.inf)
-        hi = min(above, default=np.inf)
-        out[g] = (min(lo, first.s_expected - GROUP_HALF_WIDTH * first.fwhm_guess),
-                  max(hi, last.s_expected + GROUP_HALF_WIDTH * last.fwhm_guess))
-    return out
-
-
-def _groups(rings: tuple[Ring, ...]) -> dict[int, list[int]]:
-    out: dict[int, list[int]] = {}
-    for i, r in enumerate(rings):
-        out.setdefault(r.group, []).append(i)
-    return out
-
-
 def _reference_fit(s, ref, ref_sig, indexing: Indexing, shape, degree, wanted: set[str], half_window: float):
     """Fit the reference; tie insignificant or flagged rings (unless in ``wanted``); regroup; refit.
 
@@ -252,7 +184,7 @@ def _reference_fit(s, ref, ref_sig, indexing: Indexing, shape, degree, wanted: s
     kw = {"shape": shape, "eta": None, "degree": degree, "half_window": half_window}
     left_out: dict[str, str] = {}
     for _ in range(3):
-        fits = _fit_rings(s, ref[None], ref_sig[None], rings, **kw)
+        fits = fit_rings(s, ref[None], ref_sig[None], rings, **kw)
         fit_of = {lab: f for f in fits.values() for lab in f.labels}
         area = np.array([fit_of[r.label].value("area", r.label)[0] for r in rings])
         area_err = np.array([fit_of[r.label].error("area", r.label)[0] for r in rings])
@@ -292,7 +224,7 @@ def _reference_fit(s, ref, ref_sig, indexing: Indexing, shape, degree, wanted: s
         rings = new
         if stable:
             break
-    return rings, _fit_rings(s, ref[None], ref_sig[None], rings, **kw), left_out
+    return rings, fit_rings(s, ref[None], ref_sig[None], rings, **kw), left_out
 
 
 def _nothing_fitted(left_out: dict[str, str]) -> str:
@@ -419,7 +351,7 @@ def fit_powder_series(
         indexing = dataclasses.replace(indexing, rings=rings, overlaps=_overlaps(rings))
     n_rows = prof_all.shape[0]
     starts = {g: np.repeat(_strip_eta(f, shape), n_rows, axis=0) for g, f in ref_fits.items()}
-    fits = _fit_rings(s, prof_all, sig_all, rings, shape=shape, degree=degree, half_window=half_window,
+    fits = fit_rings(s, prof_all, sig_all, rings, shape=shape, degree=degree, half_window=half_window,
                       eta={r.label: float(e) for r, e in zip(rings, eta_values, strict=True)}, start=starts)
     out = {k: np.full((len(rings), n_rows), np.nan) for k in
            ("center", "center_err", "fwhm", "fwhm_err", "area", "area_err", "chi2")}
@@ -435,18 +367,18 @@ def fit_powder_series(
     eta_of = {r.label: float(e) for r, e in zip(rings, eta_values, strict=True)}
 
     def refit(profiles: np.ndarray, sigmas: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        got = _fit_rings(s, profiles, sigmas, rings, shape=shape, degree=degree, half_window=half_window, eta=eta_of,
+        got = fit_rings(s, profiles, sigmas, rings, shape=shape, degree=degree, half_window=half_window, eta=eta_of,
                          start={g: np.repeat(v[:1], len(profiles), axis=0) for g, v in starts.items()})
         return {r.label: (got[r.group].value("area", r.label), got[r.group].value("center", r.label)) for r in rings}
 
-    base = np.nan_to_num(_profile_model(s, ref_fits, 1, eta_of, 0.0)[0][0])
+    base = np.nan_to_num(profile_model(s, ref_fits, 1, eta_of, 0.0)[0][0])
     r_area, r_center = halo_response(s, base, ref_sig, [rings[i] for i in sel], fit_of, refit,
                                      n_atoms_per_cell=len(structure.species),
                                      cell_volume_angstrom3=structure.cell_volume_angstrom3)
     if progress is not None:
         progress(1, 1)
     nd = prof.shape[0]
-    model, model_bg = _profile_model(s, fits, nd, {r.label: float(e) for r, e in zip(rings, eta_values, strict=True)},
+    model, model_bg = profile_model(s, fits, nd, {r.label: float(e) for r, e in zip(rings, eta_values, strict=True)},
                                      baseline)
     scan_shape = (len(rings), scans.size, nd)
 
@@ -472,23 +404,6 @@ def fit_powder_series(
         left_out=() if wanted else tuple(left_out.items()),
         model=model, model_background=model_bg, halo_area_response=r_area, halo_center_response=r_center,
     )
-
-
-def _profile_model(s: np.ndarray, fits: dict[int, PeakFit], rows: int, eta: dict[str, float],
-                   baseline: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-    """(rows, s) fitted profile (every group's peaks plus the local background) and the background alone.
-
-    Inside each group's window the background is that group's polynomial (plus the ``baseline`` subtracted
-    before the fits); the peaks of every group add up everywhere. NaN outside every window.
-    """
-    peaks = sum(_peaks_model(s, f, eta)[:rows] for f in fits.values())
-    bg = np.full((rows, s.size), np.nan)
-    for f in fits.values():
-        n_bg = sum(n.startswith("bg") for n in f.param_names)
-        inside = (s >= f.window[0]) & (s <= f.window[1])
-        poly = f.values[:rows, -n_bg:] @ polynomial_design(s[inside], n_bg - 1).T if n_bg and inside.any() else 0.0
-        bg[:, inside] = poly + (baseline[:rows, inside] if np.ndim(baseline) else baseline)
-    return peaks + bg, bg
 
 
 def _shared_eta(eta: np.ndarray, eta_err: np.ndarray, reported: np.ndarray) -> float:

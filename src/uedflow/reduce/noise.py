@@ -16,13 +16,19 @@ many pixels of each ring bin as the repeated measurement), by weighted least squ
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from uedflow.config import DetectorConfig
 from uedflow.errors import InputError
+from uedflow.reduce.integrate import RadialOperator
 
-__all__ = ["NoiseEstimate", "estimate_noise"]
+__all__ = ["NoiseEstimate", "estimate_noise", "detector_noise", "operator_noise"]
+
+log = logging.getLogger(__name__)
 
 #: Fewest frames before time zero the estimate is made from.
 MIN_FRAMES = 3
@@ -93,3 +99,50 @@ def estimate_noise(sums: np.ndarray, totals: np.ndarray, reference: np.ndarray, 
     r_err = float(np.sqrt(cov[1, 1]) / (2 * r)) if r > 0 else float(np.sqrt(np.sqrt(cov[1, 1])))
     return NoiseEstimate(gain, float(np.sqrt(cov[0, 0])), r, r_err, k,
                          f"variance vs mean over {int(ok.sum())} s bins of {k} dose-normalised frames before time zero")
+
+
+#: Gain and read noise [counts] of the operator when the experiment file gives none (rescaled once estimated).
+_OP_NOISE = (1.0, 0.0)
+
+
+def operator_noise(det: DetectorConfig) -> tuple[float, float]:
+    """(gain, read noise [counts]) to build the integration operator with: the given ones, else 1 and 0."""
+    return (_OP_NOISE[0] if det.gain is None else det.gain,
+            _OP_NOISE[1] if det.read_noise_counts is None else det.read_noise_counts)
+
+
+def detector_noise(det: DetectorConfig, res: Any, op: RadialOperator, reference: np.ndarray) -> dict[str, object]:
+    """reduced.h5 root attributes on the detector noise (docs/formats.md).
+
+    Estimates what ``det`` does not give (:func:`estimate_noise` on the frames marked ``reference``) and
+    recomputes the frames' variances ``res.var_sums`` (in place; ``res`` a pass result with ``sums``,
+    ``var_sums``, ``totals``) with it. Too few reference frames: Poisson with the operator's values, said so.
+    """
+    if det.gain is not None and det.read_noise_counts is not None:
+        return {"detector_gain": det.gain, "detector_gain_err": 0.0, "read_noise_counts": det.read_noise_counts,
+                "read_noise_err_counts": 0.0, "noise_source": "given in the experiment file"}
+    g_op, r_op = operator_noise(det)
+    per_count = op.variance_per_count / g_op
+    floor = op.variance_floor / r_op**2 if r_op > 0 else _unit_floor(op)
+    try:
+        est = estimate_noise(res.sums, res.totals, reference, op.counts, per_count, floor)
+    except InputError as exc:  # degrade: Poisson counting with the operator's defaults, said in the file
+        log.warning("detector noise not estimated (%s); σ assumes gain %g, read noise %g counts", exc, g_op, r_op)
+        return {"detector_gain": g_op, "detector_gain_err": float("nan"), "read_noise_counts": r_op,
+                "read_noise_err_counts": float("nan"), "noise_source": f"assumed, not estimated: {exc}"}
+    gain = est.gain if det.gain is None else det.gain
+    read = est.read_noise_counts if det.read_noise_counts is None else det.read_noise_counts
+    with np.errstate(invalid="ignore", divide="ignore"):
+        level = np.where(op.counts > 0, res.sums / np.where(op.counts > 0, op.counts, 1.0), 0.0)
+    res.var_sums = gain * np.maximum(level, 0.0) * per_count + read**2 * floor
+    log.info("detector noise estimated: gain %.3g ± %.2g counts per electron, read noise %.3g ± %.2g counts (%s)",
+             est.gain, est.gain_err, est.read_noise_counts, est.read_noise_err, est.method)
+    return {"detector_gain": gain, "detector_gain_err": est.gain_err if det.gain is None else 0.0,
+            "read_noise_counts": read, "read_noise_err_counts": est.read_noise_err if det.read_noise_counts is None
+            else 0.0, "noise_source": f"estimated: {est.method}"}
+
+
+def _unit_floor(op) -> np.ndarray:
+    """Σ_p (w_jp/f_p)² of the operator (its read-noise variance per unit σ_r²)."""
+    w = op.weights.astype(np.float64)
+    return np.bincount(op.bins, weights=w * w, minlength=op.n_bins)[: op.n_bins]

@@ -54,7 +54,7 @@ from uedflow.reduce.masks import (
     user_mask,
     valid_pixels,
 )
-from uedflow.reduce.noise import estimate_noise
+from uedflow.reduce.noise import detector_noise, operator_noise
 from uedflow.reduce.poni import read_poni
 from uedflow.stages import stage_key
 
@@ -226,9 +226,8 @@ def _prepare(exp: Experiment, records, structure, clock: _Clock, readahead: Read
             geometry, masks, residual = _detector(exp, sample, images, structure)
             clock.lap("detector")
             op = build_operator(geometry, mask=masks.valid, n_bins=red.n_bins, s_range=red.s_range,
-                                flat=images["flat"], dark=images["dark"], gain=_OP_NOISE[0] if exp.detector.gain is None
-                                else exp.detector.gain, read_noise=_OP_NOISE[1] if exp.detector.read_noise_counts is None
-                                else exp.detector.read_noise_counts)
+                                flat=images["flat"], dark=images["dark"], gain=operator_noise(exp.detector)[0],
+                                read_noise=operator_noise(exp.detector)[1])
             clock.lap("operator")
         except UedflowError:
             headers.result()  # a bad file found by the full header check is the clearer error
@@ -355,7 +354,7 @@ def reduce_experiment(
         rec = records[i]
         raise InputError(f"frame {rec.file} (manifest line {rec.row}) has {res.totals[i]:.4g} counts in the normalisation "
                          "window after dark subtraction; check the dark file and reduce.normalize_window")
-    noise = _noise(exp, res, op, delay < 0)
+    noise = detector_noise(exp.detector, res, op, delay < 0)
     with np.errstate(invalid="ignore", divide="ignore"):
         c = np.where(op.counts > 0, op.counts, np.nan)
         series = combine_scans(res.sums / c, res.var_sums / c**2, stack.scan, stack.delay_ps, op.s, totals=res.totals,
@@ -375,45 +374,6 @@ def reduce_experiment(
     log.info("reduced %d frames in %.2f s: %s", len(records), sum(clock.laps.values()),
              ", ".join(f"{k} {v:.3f} s" for k, v in clock.laps.items()), extra={"timings_s": dict(clock.laps)})
     return ds
-
-
-#: Gain and read noise [counts] of the operator when the experiment file gives none (rescaled once estimated).
-_OP_NOISE = (1.0, 0.0)
-
-
-def _noise(exp: Experiment, res, op, reference: np.ndarray) -> dict[str, object]:
-    """Root attributes on the detector noise; estimates what the experiment file does not give
-    (:mod:`uedflow.reduce.noise`) and recomputes the frames' variances (``res.var_sums``, in place) with it."""
-    det = exp.detector
-    if det.gain is not None and det.read_noise_counts is not None:
-        return {"detector_gain": det.gain, "detector_gain_err": 0.0, "read_noise_counts": det.read_noise_counts,
-                "read_noise_err_counts": 0.0, "noise_source": "given in the experiment file"}
-    g_op = _OP_NOISE[0] if det.gain is None else det.gain
-    r_op = _OP_NOISE[1] if det.read_noise_counts is None else det.read_noise_counts
-    per_count = op.variance_per_count / g_op
-    floor = op.variance_floor / r_op**2 if r_op > 0 else _unit_floor(op)
-    try:
-        est = estimate_noise(res.sums, res.totals, reference, op.counts, per_count, floor)
-    except InputError as exc:  # degrade: Poisson counting with the operator's defaults, said in the file
-        log.warning("detector noise not estimated (%s); σ assumes gain %g, read noise %g counts", exc, g_op, r_op)
-        return {"detector_gain": g_op, "detector_gain_err": float("nan"), "read_noise_counts": r_op,
-                "read_noise_err_counts": float("nan"), "noise_source": f"assumed, not estimated: {exc}"}
-    gain = est.gain if det.gain is None else det.gain
-    read = est.read_noise_counts if det.read_noise_counts is None else det.read_noise_counts
-    with np.errstate(invalid="ignore", divide="ignore"):
-        level = np.where(op.counts > 0, res.sums / np.where(op.counts > 0, op.counts, 1.0), 0.0)
-    res.var_sums = gain * np.maximum(level, 0.0) * per_count + read**2 * floor
-    log.info("detector noise estimated: gain %.3g ± %.2g counts per electron, read noise %.3g ± %.2g counts (%s)",
-             est.gain, est.gain_err, est.read_noise_counts, est.read_noise_err, est.method)
-    return {"detector_gain": gain, "detector_gain_err": est.gain_err if det.gain is None else 0.0,
-            "read_noise_counts": read, "read_noise_err_counts": est.read_noise_err if det.read_noise_counts is None
-            else 0.0, "noise_source": f"estimated: {est.method}"}
-
-
-def _unit_floor(op) -> np.ndarray:
-    """Σ_p (w_jp/f_p)² of the operator (its read-noise variance per unit σ_r²)."""
-    w = op.weights.astype(np.float64)
-    return np.bincount(op.bins, weights=w * w, minlength=op.n_bins)[: op.n_bins]
 
 
 class _Clock:

@@ -22,11 +22,11 @@ from uedflow.simulate.phenomenological import (
     PowderModel,
     build_powder_model,
     pseudo_voigt,
-    reduced_dataset,
     simulate_powder_series,
 )
 from uedflow.simulate.presets import PRESETS, get_preset, paper_dynamics
 from uedflow.simulate.pump import PeakDynamics, cubic_harmonic_weights, dynamics_for_reflections, interpolate_dynamics
+from uedflow.simulate.reduced import reduced_dataset
 
 __all__ = [
     "FACETS",

@@ -54,7 +54,6 @@ instrumental FWHM in quadrature.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,13 +66,13 @@ from uedflow.crystal.vibration import ring_partials
 from uedflow.errors import InputError
 from uedflow.physics.tds import debye_radius_s, halo_amount, halo_profile
 from uedflow.simulate.pump import PeakDynamics, dynamics_for_reflections
+from uedflow.simulate.reduced import reduced_dataset
 from uedflow.simulate.vibration import ElementVibration
 
 __all__ = [
     "PowderModel",
     "build_powder_model",
     "pseudo_voigt",
-    "reduced_dataset",
     "simulate_powder_series",
     "SCHERRER_K",
 ]
@@ -469,50 +468,3 @@ def simulate_powder_series(
     truth.update({"seed": int(seed), "n_scans": int(n_scans), "counts_per_bin": float(counts_per_bin),
                   "scan_t0_ps": t0s.tolist(), "level": "phenomenological"})
     return ds, truth
-
-
-def reduced_dataset(
-    scans: np.ndarray, sigma: np.ndarray, s: np.ndarray, delays: np.ndarray, weights: np.ndarray, *,
-    structure: Structure, attrs: dict[str, Any] | None = None, mask: np.ndarray | None = None,
-    diff_pattern: np.ndarray | None = None,
-) -> xr.Dataset:
-    """Assemble per-scan profiles (scan, delay, s) into the ``uedflow-reduced`` layout (docs/formats.md)."""
-    n = scans.shape[0]
-    mean = scans.mean(axis=0)
-    msig = np.sqrt(np.sum(sigma**2, axis=0)) / n
-    before = delays < 0
-    reference = mean[before].mean(axis=0)
-    reference_sigma = np.sqrt(np.sum(msig[before] ** 2, axis=0)) / before.sum()
-    if mask is None:
-        mask = np.ones((1, 1), dtype=np.uint8)
-    if diff_pattern is None:
-        diff_pattern = np.zeros(mask.shape)
-    ds = xr.Dataset(
-        {
-            "intensity": (("delay", "s"), mean),
-            "intensity_sigma": (("delay", "s"), msig),
-            "intensity_scan": (("scan", "delay", "s"), scans),
-            "intensity_scan_sigma": (("scan", "delay", "s"), sigma),
-            "reference": (("s",), reference),
-            "reference_sigma": (("s",), reference_sigma),
-            "differential": (("delay", "s"), mean - reference),
-            "counts": (("s",), np.ones(len(s), dtype=np.int64)),
-            "mask": (("row", "col"), mask.astype(np.uint8)),
-            "diff_pattern": (("row", "col"), diff_pattern),
-            "frame_weight": (("scan", "delay"), weights),
-            "frame_rejected": (("scan", "delay"), np.zeros(weights.shape, dtype=np.uint8)),
-        },
-        coords={"s": s, "delay": delays, "scan": np.arange(n)},
-    )
-    ds["s"].attrs["units"] = "1/angstrom"
-    ds["delay"].attrs["units"] = "ps"
-    ds.attrs.update({
-        "material": structure.name, "structure_json": json.dumps(structure.summary()),
-        "lattice_constant_angstrom": structure.a_angstrom, "temperature_K": float("nan"),
-        "fluence_mJ_cm2": float("nan"), "diameter_nm": float("nan"), "electron_energy_keV": float("nan"),
-        "wavelength_angstrom": float("nan"), "camera_length_m": float("nan"), "pixel_size_m": float("nan"),
-        "center_rc": np.array([np.nan, np.nan]), "center_residual_px": float("nan"), "sample_label": "",
-        "experiment_name": "simulated",
-    })
-    ds.attrs.update(attrs or {})
-    return ds
