@@ -183,7 +183,8 @@ def _heating_section(samples: Sequence[Any], fmt: Callable) -> Section | None:
     text = [f"Model: uedflow.physics.heating.laser_heating (bulk-ε cross-section, host index n_s = "
             f"{HOST_INDEX_RANGE[0]}–{HOST_INDEX_RANGE[1]} around the default 1.45, every photon's energy ending in "
             "the lattice, Debye heat capacity). Error budget: half the ΔT range over that host index (the model); "
-            "statistical and systematic (direction spread) 1σ of the measured rises. z = (measured − model) / "
+            "statistical and systematic (direction spread; for Δ⟨u²⟩ also Θ_D ± 10 %, mass weighting, TDS halo and fit "
+            "window; for strain the α(T) model) 1σ of the measured rises. z = (measured − model) / "
             "combined σ; rows with |z| > 2 are highlighted.", *verdicts]
     return Section("heating-check", "Heating model vs measured temperature rise", text, [(rows, [
         ("sample", "Sample"), ("model", "Model ΔT (K)"), ("range", "Model range (K)"), ("bare", "Bare dot, n_s = 1 (K)"),
