@@ -21,12 +21,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from uedflow.constants import ATOMIC_MASS_U
 from uedflow.crystal.form_factors import electron_scattering_factor
 from uedflow.crystal.reflections import multiplicity, parse_hkl
 from uedflow.crystal.structures import Structure
 from uedflow.errors import CrystalError
 
-__all__ = ["RingPartials", "ring_partials"]
+__all__ = ["RingPartials", "ring_partials", "mass_weighted"]
 
 _TWO_PI2 = 2.0 * np.pi**2
 
@@ -89,6 +90,20 @@ class RingPartials:
     def may_rise(self, msd0_angstrom2: np.ndarray) -> np.ndarray:
         """(R,) bool: rings with a negative element weight, whose intensity may rise on heating."""
         return np.any(self.element_weights(msd0_angstrom2) < -1e-9, axis=1)
+
+
+def mass_weighted(structure: Structure, per_element: np.ndarray) -> float:
+    """Mass-weighted mean over the atoms of the cell of a value given per element of ``structure.elements``
+    (e.g. ⟨u_e²⟩: the centre-of-mass motion that acoustic phonons carry).
+
+    Examples
+    --------
+    >>> from uedflow.crystal import get_structure
+    >>> round(mass_weighted(get_structure("PbSe"), np.array([1.0, 0.0])), 3)  # Pb share of the mass
+    0.724
+    """
+    mass = np.array([ATOMIC_MASS_U[e] * structure.species.count(e) for e in structure.elements])
+    return float(np.sum(mass * np.asarray(per_element, float)) / mass.sum())
 
 
 def ring_partials(structure: Structure, labels: tuple[str, ...] | list[str]) -> RingPartials:

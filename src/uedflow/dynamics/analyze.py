@@ -21,7 +21,7 @@ import xarray as xr
 
 from uedflow.config import AnalyzeConfig
 from uedflow.crystal import FAMILIES
-from uedflow.crystal.vibration import ring_partials
+from uedflow.crystal.vibration import mass_weighted, ring_partials
 from uedflow.dynamics.elements import element_static_msd
 from uedflow.dynamics.kinetics import KineticsFit, fit_global, stack_fits
 from uedflow.dynamics.lattice import add_lattice_results
@@ -218,9 +218,7 @@ def analyze(
     u0, may_rise = _static_msd(reduced, cfg, ps_raw.labels)
     ps = correct_halo(ps_raw, u0, may_rise=may_rise) if cfg.tds_correction else ps_raw
     step(1)
-    errs = _effective_errors(ps)
-    traces = compute_traces(ps.delay, ps.position, errs[0], ps.fwhm, errs[1], ps.area, errs[2], flag=ps.flag,
-                            labels=ps.labels)
+    errs, traces = _traces_of(ps)
     for obs in ("strain", "msd"):
         dead = [lab for lab, row in zip(ps.labels, traces.values[obs], strict=True) if not np.isfinite(row).any()]
         if dead:
@@ -235,6 +233,13 @@ def analyze(
     return _to_dataset(reduced, cfg, ps, traces, fits, boot, irf, model, syst, may_rise)
 
 
+def _traces_of(series: PeakSeries) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], Traces]:
+    """(effective 1σ of position, FWHM, area; the traces) of a peak series."""
+    errs = _effective_errors(series)
+    return errs, compute_traces(series.delay, series.position, errs[0], series.fwhm, errs[1], series.area, errs[2],
+                                flag=series.flag, labels=series.labels)
+
+
 def _static_msd(reduced: xr.Dataset, cfg: AnalyzeConfig, labels: tuple[str, ...]) -> tuple[float, np.ndarray]:
     """(⟨u²⟩ before the pump [Å²], rings that may gain intensity on heating).
 
@@ -243,14 +248,11 @@ def _static_msd(reduced: xr.Dataset, cfg: AnalyzeConfig, labels: tuple[str, ...]
     that may rise have a negative element weight in the structure factor
     (:meth:`uedflow.crystal.vibration.RingPartials.may_rise`).
     """
-    from uedflow.constants import ATOMIC_MASS_U
-
     structure = structure_of(reduced)
     base_t = float(reduced.attrs.get("temperature_K", np.nan))
     msd0, _ = element_static_msd(structure, base_t if np.isfinite(base_t) and base_t > 0 else 300.0,
                                  cfg.debye_temperature_K, cfg.element_debye_temperatures_K)
-    mass = np.array([ATOMIC_MASS_U[e] * structure.species.count(e) for e in structure.elements])
-    return float(np.sum(mass * msd0) / mass.sum()), ring_partials(structure, labels).may_rise(msd0)
+    return mass_weighted(structure, msd0), ring_partials(structure, labels).may_rise(msd0)
 
 
 def _systematics(reduced: xr.Dataset, cfg: AnalyzeConfig, ps_raw: PeakSeries, ps: PeakSeries, traces: Traces, fits,
@@ -258,14 +260,8 @@ def _systematics(reduced: xr.Dataset, cfg: AnalyzeConfig, ps_raw: PeakSeries, ps
     """Systematic 1σ of :mod:`uedflow.dynamics.systematics`: the halo correction and the fit window."""
     n, nd = len(ps.labels), ps.delay.size
     parts = []
-
-    def traces_of(series: PeakSeries) -> Traces:
-        e = _effective_errors(series)
-        return compute_traces(series.delay, series.position, e[0], series.fwhm, e[1], series.area, e[2],
-                              flag=series.flag, labels=series.labels)
-
     if ps is not ps_raw:
-        raw = traces_of(ps_raw)
+        raw = _traces_of(ps_raw)[1]
         parts.append(difference_sys(traces, fits, ps.labels, raw, ps_raw.labels, factor=HALO_UNCERTAINTY,
                                     window_ps=cfg.qe_window_ps))
     mean_only = reduced.drop_vars([v for v in reduced.data_vars if "scan" in reduced[v].dims])
@@ -276,7 +272,7 @@ def _systematics(reduced: xr.Dataset, cfg: AnalyzeConfig, ps_raw: PeakSeries, ps
         log.warning("no fit-window systematic (the wider window fits nothing: %s)", exc)
         return combine_sys(parts, n, nd)
     alt = correct_halo(alt, u0, may_rise=_rise_of(alt.labels, ps.labels, may_rise)) if cfg.tds_correction else alt
-    alt_traces = traces_of(alt)
+    alt_traces = _traces_of(alt)[1]
     parts.append(difference_sys(traces, fits, ps.labels, alt_traces, alt.labels, factor=0.5,
                                 window_ps=cfg.qe_window_ps))
     return combine_sys(parts, n, nd)

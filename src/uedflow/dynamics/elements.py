@@ -69,8 +69,6 @@ class ElementMsd:
     corr : (D,) ndarray
         Correlation coefficient of the first two elements (NaN with one element).
     chi2_red : (D,) ndarray
-    n_rings : (D,) ndarray
-        Rings used per delay.
     qe, qe_err : (E,) ndarray
         The same from the quasi-equilibrium means of I/I0 [Å²]; ``qe_corr`` their correlation.
     amplitude, amplitude_err, tau_ps, tau_err_ps, t0_ps, t0_err_ps, success : (E,) ndarray
@@ -85,7 +83,6 @@ class ElementMsd:
     msd_err: np.ndarray
     corr: np.ndarray
     chi2_red: np.ndarray
-    n_rings: np.ndarray
     qe: np.ndarray
     qe_err: np.ndarray
     qe_corr: float
@@ -105,12 +102,12 @@ class ElementMsd:
 
 
 def _fit_one(rp: RingPartials, msd0: np.ndarray, ratio: np.ndarray, err: np.ndarray
-             ) -> tuple[np.ndarray, np.ndarray, float, int]:
-    """(Δ⟨u_e²⟩, covariance scaled by max(1, χ²_red), χ²_red, rings used) at one delay."""
+             ) -> tuple[np.ndarray, np.ndarray, float]:
+    """(Δ⟨u_e²⟩, covariance scaled by max(1, χ²_red), χ²_red) at one delay."""
     n_e = msd0.size
     ok = np.isfinite(ratio) & np.isfinite(err) & (err > 0)
     if ok.sum() < n_e + 1:
-        return np.full(n_e, np.nan), np.full((n_e, n_e), np.nan), np.nan, int(ok.sum())
+        return np.full(n_e, np.nan), np.full((n_e, n_e), np.nan), np.nan
     sub = RingPartials(tuple(np.array(rp.labels)[ok]), rp.elements, rp.s[ok], rp.partials[ok], rp.weights[ok])
     y, e = ratio[ok], err[ok]
     i0 = sub.intensity(msd0)
@@ -127,8 +124,8 @@ def _fit_one(rp: RingPartials, msd0: np.ndarray, ratio: np.ndarray, err: np.ndar
     chi2_red = float(np.sum(res.fun**2) / dof)
     jtj = res.jac.T @ res.jac
     if np.linalg.cond(jtj) > 1e12:  # the rings do not tell the elements apart (equal weights)
-        return np.full(n_e, np.nan), np.full((n_e, n_e), np.nan), chi2_red, int(ok.sum())
-    return res.x, np.linalg.inv(jtj) * max(1.0, chi2_red), chi2_red, int(ok.sum())
+        return np.full(n_e, np.nan), np.full((n_e, n_e), np.nan), chi2_red
+    return res.x, np.linalg.inv(jtj) * max(1.0, chi2_red), chi2_red
 
 
 def _corr(cov: np.ndarray) -> float:
@@ -170,13 +167,13 @@ def fit_element_msd(
     ratio, err = np.asarray(intensity, float), np.asarray(intensity_err, float)
     n_e, n_d = msd0.size, ratio.shape[1]
     msd, msd_err = np.full((n_e, n_d), np.nan), np.full((n_e, n_d), np.nan)
-    corr, chi2, n_used = np.full(n_d, np.nan), np.full(n_d, np.nan), np.zeros(n_d, dtype=int)
+    corr, chi2 = np.full(n_d, np.nan), np.full(n_d, np.nan)
     for d in range(n_d):
-        x, cov, chi2[d], n_used[d] = _fit_one(rp, msd0, ratio[:, d], err[:, d])
+        x, cov, chi2[d] = _fit_one(rp, msd0, ratio[:, d], err[:, d])
         msd[:, d], msd_err[:, d], corr[d] = x, np.sqrt(np.diag(cov)), _corr(cov)
     sel = window_mask(delay_ps, window_ps)
     y_qe, e_qe = weighted_mean(ratio[:, sel], err[:, sel], axis=1)
-    qe, cov_qe, _, _ = _fit_one(rp, msd0, y_qe, e_qe)
+    qe, cov_qe, _ = _fit_one(rp, msd0, y_qe, e_qe)
     names = ("amplitude", "amplitude_err", "tau_ps", "tau_err_ps", "t0_ps", "t0_err_ps", "success")
     kinetics = {k: np.full(n_e, np.nan) for k in names}
     curves = np.full((n_e, n_d), np.nan)
@@ -187,5 +184,5 @@ def fit_element_msd(
         curves = np.array([f.curve(np.asarray(delay_ps, float)) for f in fits])
     except FitError as exc:
         log.warning("no kinetic fit of the per-element Δ⟨u²⟩: %s", exc)
-    return ElementMsd(rp.elements, msd0, msd, msd_err, corr, chi2, n_used, qe, np.sqrt(np.diag(cov_qe)),
+    return ElementMsd(rp.elements, msd0, msd, msd_err, corr, chi2, qe, np.sqrt(np.diag(cov_qe)),
                       _corr(cov_qe), kinetics, curves)

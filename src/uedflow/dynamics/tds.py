@@ -7,10 +7,11 @@ centres by R_c·H (:func:`uedflow.peaks.halo.halo_response`), so the fitted valu
     A_fit = A + R_A·H(A),   c_fit = c + R_c·H(A),
 
 solved for A by fixed-point iteration (R_A ≲ 0.1: three steps reach 1e-6) with Δ⟨u²⟩_j from A_j over
-its mean before time zero (for rings that may gain intensity, the other rings' median). Uncorrected, Δ⟨u²⟩ of PbS nanocrystals reads ~8 % low (pulls of −5 to −30
-at high dose); corrected, within 1 %. The halo's strength rests on the Debye model of the phonons
-(isotropic, acoustic, one Debye radius): ``uncertainty`` (default 50 %) of each correction is a
-systematic error of every quantity, reported beside the statistical one.
+its mean before time zero (for rings that may gain intensity, the other rings' median). Uncorrected,
+Δ⟨u²⟩ of simulated PbS nanocrystals reads 4–11 % low (pulls up to −31 at high dose); corrected, within
+3 %. The halo's strength rests on the Debye model of the phonons (isotropic, acoustic, one Debye
+radius): :data:`HALO_UNCERTAINTY` (50 %) of each correction is a systematic error of every quantity,
+reported beside the statistical one (:mod:`uedflow.dynamics.systematics`).
 """
 
 from __future__ import annotations

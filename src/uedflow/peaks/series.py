@@ -350,9 +350,15 @@ def fit_powder_series(
     else:
         indexing = dataclasses.replace(indexing, rings=rings, overlaps=_overlaps(rings))
     n_rows = prof_all.shape[0]
-    starts = {g: np.repeat(_strip_eta(f, shape), n_rows, axis=0) for g, f in ref_fits.items()}
-    fits = fit_rings(s, prof_all, sig_all, rings, shape=shape, degree=degree, half_window=half_window,
-                      eta={r.label: float(e) for r, e in zip(rings, eta_values, strict=True)}, start=starts)
+    eta_of = {r.label: float(e) for r, e in zip(rings, eta_values, strict=True)}
+    ref_start = {g: _strip_eta(f, shape) for g, f in ref_fits.items()}
+
+    def fit_all(profiles: np.ndarray, sigmas: np.ndarray) -> dict:
+        """Every group fitted to ``profiles`` with the fixed η, from the reference fit."""
+        return fit_rings(s, profiles, sigmas, rings, shape=shape, degree=degree, half_window=half_window, eta=eta_of,
+                         start={g: np.repeat(v, len(profiles), axis=0) for g, v in ref_start.items()})
+
+    fits = fit_all(prof_all, sig_all)
     out = {k: np.full((len(rings), n_rows), np.nan) for k in
            ("center", "center_err", "fwhm", "fwhm_err", "area", "area_err", "chi2")}
     flags = np.zeros((len(rings), n_rows), np.uint8)
@@ -364,11 +370,9 @@ def fit_powder_series(
         out["chi2"][i] = fit.chi2_red
         flags[i] = fit.flags(r.label)
     sel = [i for i, r in enumerate(rings) if (r.label in wanted if wanted else r.reported)]
-    eta_of = {r.label: float(e) for r, e in zip(rings, eta_values, strict=True)}
 
     def refit(profiles: np.ndarray, sigmas: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        got = fit_rings(s, profiles, sigmas, rings, shape=shape, degree=degree, half_window=half_window, eta=eta_of,
-                         start={g: np.repeat(v[:1], len(profiles), axis=0) for g, v in starts.items()})
+        got = fit_all(profiles, sigmas)
         return {r.label: (got[r.group].value("area", r.label), got[r.group].value("center", r.label)) for r in rings}
 
     base = np.nan_to_num(profile_model(s, ref_fits, 1, eta_of, 0.0)[0][0])
@@ -378,8 +382,7 @@ def fit_powder_series(
     if progress is not None:
         progress(1, 1)
     nd = prof.shape[0]
-    model, model_bg = profile_model(s, fits, nd, {r.label: float(e) for r, e in zip(rings, eta_values, strict=True)},
-                                     baseline)
+    model, model_bg = profile_model(s, fits, nd, eta_of, baseline)
     scan_shape = (len(rings), scans.size, nd)
 
     def split(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

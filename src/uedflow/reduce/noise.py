@@ -45,11 +45,6 @@ class NoiseEstimate:
     n_frames: int
     method: str
 
-    def summary(self) -> dict[str, object]:
-        """JSON-safe values and how they were obtained."""
-        return {"gain": self.gain, "gain_err": self.gain_err, "read_noise_counts": self.read_noise_counts,
-                "read_noise_err": self.read_noise_err, "n_frames": self.n_frames, "method": self.method}
-
 
 def estimate_noise(sums: np.ndarray, totals: np.ndarray, reference: np.ndarray, counts: np.ndarray,
                    per_count: np.ndarray, floor: np.ndarray) -> NoiseEstimate:

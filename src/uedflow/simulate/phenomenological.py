@@ -55,14 +55,14 @@ instrumental FWHM in quadrature.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from uedflow.constants import ATOMIC_MASS_U
 from uedflow.crystal import Structure, electron_scattering_factor, powder_ring_intensities
-from uedflow.crystal.vibration import ring_partials
+from uedflow.crystal.vibration import RingPartials, mass_weighted, ring_partials
 from uedflow.errors import InputError
 from uedflow.physics.tds import debye_radius_s, halo_amount, halo_profile
 from uedflow.simulate.pump import PeakDynamics, dynamics_for_reflections
@@ -146,8 +146,12 @@ class PowderModel:
         if self.vibration is None:
             return np.exp(-4.0 * np.pi**2 * msd_angstrom2 * self.s0**2)
         vib = self.vibration
-        rp = ring_partials(self.structure, self.labels)
-        return rp.ratio(vib.msd_static_angstrom2, np.asarray(msd_angstrom2)[..., None] * vib.scale)
+        return self._partials.ratio(vib.msd_static_angstrom2, np.asarray(msd_angstrom2)[..., None] * vib.scale)
+
+    @cached_property
+    def _partials(self) -> RingPartials:
+        """Per-element structure factors of the rings (built once: every profile evaluation uses them)."""
+        return ring_partials(self.structure, self.labels)
 
     def ring_totals(self, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> np.ndarray:
         """Detector-weighted ring intensities W_k(t) = ∫ A_k P_k N(s) ds, shape (n_delay, n_peak)."""
@@ -199,8 +203,7 @@ class PowderModel:
         static, scale = self.msd_static_angstrom2, 1.0
         if self.vibration is not None:  # acoustic phonons move the cell's centre of mass: mass-weighted ⟨u²⟩
             v = self.vibration
-            mass = np.array([ATOMIC_MASS_U[e] * self.structure.species.count(e) for e in v.elements])
-            static, scale = (float(np.sum(mass * x) / mass.sum()) for x in (v.msd_static_angstrom2, v.scale))
+            static, scale = (mass_weighted(self.structure, x) for x in (v.msd_static_angstrom2, v.scale))
         msd = static + scale * np.stack([d.trajectory("msd", delay, **kw) for d in self.dynamics], axis=1)
         centre, area, _ = self.peak_state(delay, t0_ps=t0)
         amount = self.tds_halo * halo_amount(area, self.s0, msd)

@@ -21,7 +21,6 @@ from typing import Any
 
 import numpy as np
 
-from uedflow.constants import ATOMIC_MASS_U
 from uedflow.crystal import Structure
 from uedflow.errors import ConfigError
 
@@ -61,6 +60,7 @@ def element_vibration(structure: Structure, debye_temperatures_K: dict[str, floa
     ConfigError
         An element missing from or foreign to the structure, or a non-positive Debye temperature.
     """
+    from uedflow.dynamics.elements import element_static_msd
     from uedflow.physics.debye import msd_debye_angstrom2
 
     elements = structure.elements
@@ -73,10 +73,9 @@ def element_vibration(structure: Structure, debye_temperatures_K: dict[str, floa
         raise ConfigError(f"debye_temperatures_K must be positive [K], got {given}")
     if not rise_K > 0:
         raise ConfigError(f"per-element vibration needs a positive temperature rise, got {rise_K} K")
-    mass = np.array([ATOMIC_MASS_U[e] for e in elements])
     t0, t1 = float(temperature_K), float(temperature_K) + float(rise_K)
-    static = np.asarray(msd_debye_angstrom2(t0, theta, mass), dtype=float)
-    rise = np.asarray(msd_debye_angstrom2(t1, theta, mass), dtype=float) - static
+    static, _ = element_static_msd(structure, t0, reference_debye_K, given)
+    rise = element_static_msd(structure, t1, reference_debye_K, given)[0] - static
     ref = float(msd_debye_angstrom2(t1, reference_debye_K, reference_mass_u)
                 - msd_debye_angstrom2(t0, reference_debye_K, reference_mass_u))
     return ElementVibration(elements, theta, static, rise / ref)
