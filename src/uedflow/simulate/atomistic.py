@@ -25,7 +25,7 @@ from uedflow.crystal import Reflection, Structure, electron_scattering_factor
 from uedflow.crystal import reflections as allowed_reflections
 from uedflow.errors import ConfigError
 from uedflow.simulate.debye import PairHistogram, grouped_intensity, lattice_step, pair_histogram
-from uedflow.simulate.nanocrystal import FACETS, Nanocrystal
+from uedflow.simulate.nanocrystal import Nanocrystal
 from uedflow.simulate.pump import PeakDynamics
 from uedflow.simulate.vibration import ElementVibration
 
@@ -64,7 +64,7 @@ def atomistic_series(
     delays_ps : (n_delay,) ndarray
         [ps].
     groups : dict
-        ``"core"``, ``"{100}"``, ``"{110}"``, ``"{111}"`` -> PeakDynamics; a missing
+        ``"core"`` and facet names of ``nanocrystal.facet_names`` (``"{100}"``...) -> PeakDynamics; a missing
         group takes ``"core"``'s dynamics (``"core"`` is required).
     t0_ps, irf_fwhm_ps : float
         Time zero and IRF FWHM [ps].
@@ -90,16 +90,17 @@ def atomistic_series(
     """
     if "core" not in groups:
         raise ConfigError(f"atomistic dynamics need a 'core' group; got {sorted(groups)}")
-    bad = sorted(set(groups) - set(FACETS)) + sorted(set(normal_fraction or {}) - set(FACETS))
+    names = nanocrystal.facet_names
+    bad = sorted(set(groups) - set(names)) + sorted(set(normal_fraction or {}) - set(names))
     if bad:
-        raise ConfigError(f"unknown atom group(s) {bad}; use {', '.join(FACETS)}")
+        raise ConfigError(f"unknown atom group(s) {bad}; use {', '.join(names)}")
     delays = np.atleast_1d(np.asarray(delays_ps, dtype=float))
     kw = {"t0_ps": t0_ps, "irf_fwhm_ps": irf_fwhm_ps}
-    codes = list(range(len(FACETS)))
-    dyn = [groups.get(FACETS[c], groups["core"]) for c in codes]
+    codes = list(range(len(names)))
+    dyn = [groups.get(names[c], groups["core"]) for c in codes]
     strain = np.array([[d.trajectory("strain", t, **kw) for d in dyn] for t in delays])  # (n_delay, n_code)
     dmsd = np.array([[d.trajectory("msd", t, **kw) for d in dyn] for t in delays])
-    frac = np.array([(normal_fraction or {}).get(FACETS[c], 0.0) for c in codes])
+    frac = np.array([(normal_fraction or {}).get(names[c], 0.0) for c in codes])
     if np.any((frac < 0) | (frac > 1)):
         raise ConfigError(f"normal_fraction values must be in [0, 1], got {normal_fraction}")
     nn = nanocrystal.normal[:, :, None] * nanocrystal.normal[:, None, :]
@@ -217,8 +218,9 @@ class AtomisticModel:
         local = np.linspace(-1.5 * half, 1.5 * half, 401)
         s = np.concatenate([r.s_inv_angstrom + local for r in refs])
         before, after = self.profiles(s, np.array([self.t0_ps - 1e3, self.t0_ps + 1e5])) - self.baseline(s)
-        counts = np.bincount(self.nanocrystal.facet, minlength=len(FACETS)).astype(float)
-        dyn = [self.groups.get(FACETS[c], self.groups["core"]) for c in range(len(FACETS))]
+        names = self.nanocrystal.facet_names
+        counts = np.bincount(self.nanocrystal.facet, minlength=len(names)).astype(float)
+        dyn = [self.groups.get(names[c], self.groups["core"]) for c in range(len(names))]
         tau = {obs: float(np.sum(counts * [getattr(d, f"{obs}_tau_ps") for d in dyn]) / counts.sum())
                for obs in ("strain", "msd")}
         peaks = {}
