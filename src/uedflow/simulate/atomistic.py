@@ -16,7 +16,7 @@ loop).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,7 +24,7 @@ import numpy as np
 from uedflow.crystal import Reflection, Structure, electron_scattering_factor
 from uedflow.crystal import reflections as allowed_reflections
 from uedflow.errors import ConfigError
-from uedflow.simulate.debye import PairHistogram, grouped_intensity, lattice_step, pair_histogram
+from uedflow.simulate.debye import grouped_intensity, lattice_step, pair_histogram
 from uedflow.simulate.nanocrystal import Nanocrystal
 from uedflow.simulate.pump import PeakDynamics
 from uedflow.simulate.vibration import ElementVibration
@@ -130,7 +130,7 @@ def atomistic_series(
             if hist0 is None:
                 hist0 = pair_histogram(nanocrystal.positions, group, n_groups=len(rep), bin_width=bin_width,
                                        lattice_step_angstrom=lattice_step_angstrom)
-            hist = _scaled(hist0, 1.0 + strain[k, 0])
+            hist = hist0.scaled(1.0 + strain[k, 0])
         else:
             pos = nanocrystal.positions + rel * strain[k, nanocrystal.facet][:, None]
             hist = pair_histogram(pos, group, n_groups=len(rep), bin_width=bin_width).pooled()
@@ -138,11 +138,6 @@ def atomistic_series(
         if progress is not None:
             progress(k + 1, len(delays))
     return out
-
-
-def _scaled(hist: PairHistogram, factor: float) -> PairHistogram:
-    """The histogram of the same model uniformly expanded by ``factor``."""
-    return replace(hist, mean_r=hist.mean_r * factor, bin_width=hist.bin_width * factor)
 
 
 @dataclass(frozen=True)
