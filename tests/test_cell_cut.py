@@ -8,7 +8,7 @@ import pytest
 from uedflow.crystal import get_crystal, get_structure
 from uedflow.errors import ConfigError, InputError
 from uedflow.simulate.atomistic import atomistic_series
-from uedflow.simulate.cell_cut import cut_crystal, layer_spacing, neighbour_cutoff
+from uedflow.simulate.cell_cut import crystal_rings, cut_crystal, layer_spacing, neighbour_cutoff
 from uedflow.simulate.nanocrystal import build_nanocrystal
 from uedflow.simulate.pump import PeakDynamics
 
@@ -134,3 +134,45 @@ def test_bad_input():
         cut_crystal(mos2, 3.0, shape="wulff", facet_energies={"001": 1.0})
     with pytest.raises(InputError, match="layers"):
         cut_crystal(mos2, 3.0, shape="flake")
+
+
+def _peak(s, y, s0, half=0.03):
+    """Position [Å⁻¹] and height of the maximum of ``y`` within ``half`` of ``s0`` (parabola through the top 3)."""
+    sel = np.nonzero(np.abs(s - s0) < half)[0]
+    k = sel[np.argmax(y[sel])]
+    a, b, c = y[k - 1], y[k], y[k + 1]
+    off = 0.5 * (a - c) / (a - 2 * b + c)
+    return s[k] + off * (s[1] - s[0]), b - 0.25 * (a - c) * off
+
+
+def test_per_axis_expansion_and_vibration_of_a_flake():
+    """Truth per axis on a 10-layer MoS2 flake. For a hexagonal cell s² = (4/3a²)(h² + hk + k²) + l²/c², so a ring
+    moves by Δs/s = −[(1 − w) ε_a + w ε_c] and its pair terms decay by exp(−4π²s²[(1 − w) Δ_a + w Δ_c]), with
+    w = (l/c)²/s² the share of s² along c (002: w = 1, 100: w = 0, 103: w = 0.31)."""
+    crystal = get_crystal("MoS2")
+    nc = cut_crystal(crystal, 3.0, shape="flake", layers=10)
+    rings = crystal_rings(crystal, 0.7)
+    s = np.linspace(0.1, 0.7, 601)
+    cold = PeakDynamics()
+    eps, dmsd = 0.01, 0.03
+    strained = PeakDynamics(strain_amplitude=eps, strain_tau_ps=0.1)
+    hot = PeakDynamics(msd_amplitude_angstrom2=dmsd, msd_tau_ps=0.1)
+    kw = {"axis": (0, 0, 1), "reflections": rings, "irf_fwhm_ps": 0.1}
+    after = np.array([50.0])
+    self_term = atomistic_series(nc, s, np.array([0.0]), {"core": cold}, msd_static_angstrom2=50.0)[0]
+    pair = {name: atomistic_series(nc, s, after, {"core": plane}, axis_groups={"core": along}, **kw)[0] - self_term
+            for name, plane, along in (("before", cold, cold), ("c strain", cold, strained),
+                                       ("a strain", strained, cold), ("c msd", cold, hot), ("a msd", hot, cold))}
+    for hkl in ((0, 0, 2), (1, 0, 0), (1, 0, 3)):
+        s0 = float(crystal.lattice.s_of(hkl))
+        w = (hkl[2] / crystal.lattice.c) ** 2 / s0**2
+        p0, h0 = _peak(s, pair["before"], s0)
+        shifts = {k: _peak(s, pair[k], s0)[0] / p0 - 1 for k in ("c strain", "a strain")}
+        ratios = {k: _peak(s, pair[k], s0)[1] / h0 for k in ("c msd", "a msd")}
+        print(hkl, round(w, 3), shifts, ratios)
+        assert shifts["c strain"] == pytest.approx(-w * eps, abs=0.05 * eps)
+        assert shifts["a strain"] == pytest.approx(-(1 - w) * eps, abs=0.05 * eps)
+        assert ratios["c msd"] == pytest.approx(np.exp(-4 * np.pi**2 * s0**2 * w * dmsd), rel=0.01)
+        assert ratios["a msd"] == pytest.approx(np.exp(-4 * np.pi**2 * s0**2 * (1 - w) * dmsd), rel=0.01)
+    with pytest.raises(ConfigError, match="axis_groups"):
+        atomistic_series(nc, s, after, {"core": cold}, axis=(0, 0, 1))

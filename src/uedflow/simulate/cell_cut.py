@@ -39,12 +39,13 @@ import numpy as np
 from scipy.spatial import ConvexHull, HalfspaceIntersection, QhullError, cKDTree
 
 from uedflow.crystal import Crystal
-from uedflow.crystal.families import structure_factors
+from uedflow.crystal.families import reflection_families, structure_factors
 from uedflow.crystal.reflections import hkl_label, miller_indices
 from uedflow.errors import InputError
+from uedflow.simulate.debye import Ring
 from uedflow.simulate.nanocrystal import Nanocrystal
 
-__all__ = ["cartesian_basis", "cut_crystal", "layer_spacing", "neighbour_cutoff"]
+__all__ = ["cartesian_basis", "crystal_rings", "cut_crystal", "layer_spacing", "neighbour_cutoff"]
 
 _SHAPES = ("sphere", "wulff", "flake")
 _EPS = 1e-6
@@ -58,6 +59,25 @@ def cartesian_basis(crystal: Crystal) -> np.ndarray:
 def _normal(crystal: Crystal, hkl: np.ndarray) -> np.ndarray:
     """Cartesian g = h·B of Miller indices (..., 3) [Å⁻¹] (|g| = s)."""
     return np.asarray(hkl, float) @ np.linalg.inv(cartesian_basis(crystal)).T
+
+
+def crystal_rings(crystal: Crystal, s_max: float) -> list[Ring]:
+    """The allowed reflection families up to ``s_max`` [Å⁻¹] as rings with the Cartesian directions of their
+    members (axes of :func:`cartesian_basis`, those of :func:`cut_crystal`), for anisotropic displacements.
+
+    Examples
+    --------
+    >>> from uedflow.crystal import get_crystal
+    >>> ring = crystal_rings(get_crystal("MoS2"), 0.2)[0]  # (002): along ±c
+    >>> round(ring.s_inv_angstrom, 4), np.abs(ring.directions).round(6).tolist()
+    (0.1627, [[0.0, 0.0, 1.0], [0.0, 0.0, 1.0]])
+    """
+    ops = crystal.laue_operations()
+    rings = []
+    for family in reflection_families(crystal, s_max):
+        g = _normal(crystal, np.unique(ops @ np.array(family.hkl), axis=0))
+        rings.append(Ring(family.s_inv_angstrom, g / np.linalg.norm(g, axis=1)[:, None]))
+    return rings
 
 
 def layer_spacing(crystal: Crystal, hkl: tuple[int, int, int] | str) -> float:

@@ -56,6 +56,7 @@ from uedflow.simulate.pair_kernels import bin_moments, sinc_sums
 
 __all__ = [
     "PairHistogram",
+    "Ring",
     "debye_intensity",
     "group_atoms",
     "grouped_intensity",
@@ -266,6 +267,22 @@ def group_atoms(species: np.ndarray, msd: np.ndarray | None) -> tuple[np.ndarray
     return group.ravel().astype(np.int64), uniq[:, 0].astype(int), uniq[:, 1:].reshape(-1, 3, 3)
 
 
+@dataclass(frozen=True)
+class Ring:
+    """A powder ring of any crystal for anisotropic displacements: its s and its reflections' directions.
+
+    Attributes
+    ----------
+    s_inv_angstrom : float
+        s = 1/d [Å⁻¹].
+    directions : (K, 3) ndarray
+        Cartesian unit normals of the K equivalent reflections (in the axes of the model's positions).
+    """
+
+    s_inv_angstrom: float
+    directions: np.ndarray
+
+
 def _equivalent_directions(hkl: tuple[int, int, int]) -> np.ndarray:
     import itertools
 
@@ -282,7 +299,7 @@ def debye_intensity(
     s: np.ndarray,
     *,
     msd_angstrom2: np.ndarray | float | None = None,
-    reflections: list[Reflection] | None = None,
+    reflections: list[Reflection | Ring] | None = None,
     bin_width: float = 0.01,
     lattice_step_angstrom: float | None = None,
     histogram: PairHistogram | None = None,
@@ -302,10 +319,11 @@ def debye_intensity(
     msd_angstrom2 : float, (N,) or (N, 3, 3) ndarray, optional
         Mean-square displacement along one direction (isotropic) or the full
         displacement tensor of each atom [Å²].
-    reflections : list of Reflection, optional
+    reflections : list of Reflection or Ring, optional
         Required for anisotropic tensors: the reflections (hkl and s) around which
         the pattern with pair weights averaged over the equivalent directions of
-        {hkl} is used (e.g. ``uedflow.crystal.reflections(structure, s_max)``).
+        {hkl} is used (e.g. ``uedflow.crystal.reflections(structure, s_max)`` for cubic
+        crystals, :func:`~uedflow.simulate.cell_cut.crystal_rings` for any crystal).
     bin_width : float
         Distance histogram bin [Å].
     lattice_step_angstrom : float, optional
@@ -327,7 +345,7 @@ def debye_intensity(
 
 
 def grouped_intensity(hist: PairHistogram, group_elements: list[str], group_msd: np.ndarray, s: np.ndarray, *,
-                      reflections: list[Reflection] | None = None) -> np.ndarray:
+                      reflections: list[Reflection | Ring] | None = None) -> np.ndarray:
     """I(s) from a pair histogram, the element and the displacement tensor (G, 3, 3) [Å²] of each group.
 
     See :func:`debye_intensity` for the treatment of anisotropic tensors.
@@ -344,7 +362,7 @@ def grouped_intensity(hist: PairHistogram, group_elements: list[str], group_msd:
     sums = hist.pair_sums(s)
     patterns = []
     for ref in reflections:
-        dirs = _equivalent_directions(ref.hkl)
+        dirs = ref.directions if isinstance(ref, Ring) else _equivalent_directions(ref.hkl)
         proj = np.einsum("di,gij,dj->gd", dirs, gmsd, dirs)  # u²_g along each equivalent direction
         amp = np.exp(-2.0 * np.pi**2 * proj[:, :, None] * s**2)  # (G, n_dir, n_s)
         patterns.append(np.mean([hist.intensity(f * amp[:, k], s, self_amplitudes=f, pair_sums=sums)
