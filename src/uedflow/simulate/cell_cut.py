@@ -198,23 +198,63 @@ def _tag(pos: np.ndarray, site: np.ndarray, bulk: np.ndarray, cutoff: float, lay
     return surface, facet, np.where(surface[:, None], normal, 0.0)
 
 
-def _flake(crystal: Crystal, pos: np.ndarray, direction: tuple[int, int, int], layers: int, radius: float
-           ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray]:
-    """Mask of the atoms of ``layers`` whole layers within a disc of ``radius`` [Å], their positions centred on the
-    slab's mid-plane, the slab thickness [Å] and the unit normal."""
-    g = _normal(crystal, np.array(direction))
+_Cut = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, list[str], dict[str, Any]]
+
+
+def _sphere(crystal: Crystal, radius: float) -> _Cut:
+    """Positions [Å], sites, facet codes, outward normals, facet names and shape info of a sphere of ``radius``."""
+    pos, site = _block(crystal, radius)
+    inside = np.linalg.norm(pos, axis=1) <= radius + _EPS
+    pos, site = pos[inside], site[inside]
+    r = np.linalg.norm(pos, axis=1)
+    normal = np.divide(pos, r[:, None], out=np.zeros_like(pos), where=r[:, None] > 0)
+    return pos, site, np.ones(len(pos), int), normal, ["sphere"], {}
+
+
+def _wulff(crystal: Crystal, diameter: float, facet_energies: dict[Any, float] | None) -> _Cut:
+    """As :func:`_sphere` for the Wulff shape of equivalent-sphere ``diameter`` [Å]."""
+    if not facet_energies:
+        raise InputError("a Wulff shape needs facet_energies, e.g. {'100': 1.0, '001': 1.2}")
+    normals, gamma, codes, names = _planes(crystal, facet_energies)
+    volume, reach = _polyhedron(normals, gamma)
+    scale = (np.pi / 6 * diameter**3 / volume) ** (1 / 3)
+    heights = scale * gamma
+    pos, site = _block(crystal, scale * reach)
+    inside = np.all(pos @ normals.T <= heights[None, :] + _EPS, axis=1)
+    pos, site = pos[inside], site[inside]
+    code, normal = _nearest_facet(pos, normals, heights, codes)
+    info = {"plane_distances_angstrom": {names[c - 1]: float(h) for c, h in zip(codes, heights, strict=True)}}
+    return pos, site, code, normal, names, info
+
+
+def _flake(crystal: Crystal, diameter: float, layers: int | None, direction: tuple[int, int, int] | str) -> _Cut:
+    """As :func:`_sphere` for ``layers`` whole layers along ``direction`` within a disc of ``diameter`` [Å], centred
+    on the slab's mid-plane."""
+    if layers is None or layers < 1:
+        raise InputError(f"a flake needs layers >= 1 (number of layers along {direction}), got {layers}")
+    hkl = miller_indices(direction)
+    period = layer_spacing(crystal, hkl)
+    g = _normal(crystal, np.array(hkl))
     n = g / np.linalg.norm(g)
-    period = layer_spacing(crystal, direction)
     cell = np.asarray(crystal.positions - crystal.positions[0]) @ cartesian_basis(crystal) @ n
     levels = np.sort(np.mod(cell, period))
     gaps = np.diff(np.concatenate([levels, [levels[0] + period]]))
     cut = levels[np.argmax(gaps)] + 0.5 * gaps.max()  # middle of the widest gap
     low = cut + (np.floor(-layers / 2) - np.floor(cut / period)) * period
+    thickness = layers * period
+    pos, site = _block(crystal, float(np.hypot(diameter / 2, (layers + 2) * period)))
     z = pos @ n
-    lateral = np.linalg.norm(pos - z[:, None] * n, axis=1)
-    keep = (z > low) & (z < low + layers * period) & (lateral <= radius + _EPS)
-    shifted = pos - (low + 0.5 * layers * period) * n
-    return keep, shifted, layers * period, n
+    keep = (z > low) & (z < low + thickness) & (np.linalg.norm(pos - z[:, None] * n, axis=1) <= diameter / 2 + _EPS)
+    pos, site = pos[keep] - (low + 0.5 * thickness) * n, site[keep]
+    z = pos @ n
+    radial = pos - z[:, None] * n
+    rho = np.linalg.norm(radial, axis=1)
+    rim = np.divide(radial, rho[:, None], out=np.zeros_like(pos), where=rho[:, None] > 0)
+    face = thickness / 2 - np.abs(z) <= diameter / 2 - rho
+    normal = np.where(face[:, None], np.where(z[:, None] >= 0, n, -n), rim)
+    info = {"layers": int(layers), "direction": list(hkl), "layer_spacing_angstrom": period,
+            "thickness_angstrom": round(thickness, 6)}
+    return pos, site, np.where(face, 1, 2), normal, ["{" + hkl_label(hkl) + "}", "edge"], info
 
 
 def cut_crystal(
@@ -269,43 +309,12 @@ def cut_crystal(
                             "cell": list(crystal.lattice.parameters), "space_group": crystal.space_group_symbol,
                             "surface_layers": int(surface_layers)}
     if shape == "sphere":
-        pos, site = _block(crystal, diameter / 2)
-        inside = np.linalg.norm(pos, axis=1) <= diameter / 2 + _EPS
-        pos, site = pos[inside], site[inside]
-        r = np.linalg.norm(pos, axis=1)
-        code = np.ones(len(pos), int)
-        normal = np.divide(pos, r[:, None], out=np.zeros_like(pos), where=r[:, None] > 0)
-        names = ["sphere"]
+        pos, site, code, normal, names, extra = _sphere(crystal, diameter / 2)
     elif shape == "wulff":
-        if not facet_energies:
-            raise InputError("a Wulff shape needs facet_energies, e.g. {'100': 1.0, '001': 1.2}")
-        normals, gamma, codes, names = _planes(crystal, facet_energies)
-        volume, reach = _polyhedron(normals, gamma)
-        scale = (np.pi / 6 * diameter**3 / volume) ** (1 / 3)
-        heights = scale * gamma
-        pos, site = _block(crystal, scale * reach)
-        inside = np.all(pos @ normals.T <= heights[None, :] + _EPS, axis=1)
-        pos, site = pos[inside], site[inside]
-        code, normal = _nearest_facet(pos, normals, heights, codes)
-        info["plane_distances_angstrom"] = {names[c - 1]: float(h) for c, h in zip(codes, heights, strict=True)}
+        pos, site, code, normal, names, extra = _wulff(crystal, diameter, facet_energies)
     else:
-        if layers is None or layers < 1:
-            raise InputError(f"a flake needs layers >= 1 (number of layers along {direction}), got {layers}")
-        hkl = miller_indices(direction)
-        period = layer_spacing(crystal, hkl)
-        pos, site = _block(crystal, float(np.hypot(diameter / 2, (layers + 2) * period)))
-        keep, shifted, thickness, n = _flake(crystal, pos, hkl, int(layers), diameter / 2)
-        pos, site = shifted[keep], site[keep]
-        z = pos @ n
-        radial = pos - z[:, None] * n
-        rho = np.linalg.norm(radial, axis=1)
-        top = np.where(z[:, None] >= 0, n, -n)
-        rim = np.divide(radial, rho[:, None], out=np.zeros_like(pos), where=rho[:, None] > 0)
-        face = thickness / 2 - np.abs(z) <= diameter / 2 - rho
-        code, normal = np.where(face, 1, 2), np.where(face[:, None], top, rim)
-        names = ["{" + hkl_label(hkl) + "}", "edge"]
-        info.update(layers=int(layers), direction=list(hkl), layer_spacing_angstrom=period,
-                    thickness_angstrom=round(thickness, 6))
+        pos, site, code, normal, names, extra = _flake(crystal, diameter, layers, direction)
+    info.update(extra)
     if len(pos) < 2:
         raise InputError(f"a {diameter_nm} nm {shape} of {crystal.name} holds fewer than 2 atoms; give the size in nm")
     cutoff = neighbour_cutoff(crystal)
