@@ -9,7 +9,7 @@ from uedflow.crystal import get_crystal, get_structure
 from uedflow.errors import ConfigError, InputError
 from uedflow.simulate.atomistic import atomistic_series
 from uedflow.simulate.cell_cut import crystal_rings, cut_crystal, layer_spacing, neighbour_cutoff
-from uedflow.simulate.nanocrystal import build_nanocrystal
+from uedflow.simulate.nanocrystal import attach, build_nanocrystal
 from uedflow.simulate.pump import PeakDynamics
 
 
@@ -134,6 +134,8 @@ def test_bad_input():
         cut_crystal(mos2, 3.0, shape="wulff", facet_energies={"001": 1.0})
     with pytest.raises(InputError, match="layers"):
         cut_crystal(mos2, 3.0, shape="flake")
+    with pytest.raises(InputError, match="build_nanocrystal"):
+        attach(cut_crystal(mos2, 2.0, shape="flake", layers=1), (2, 1, 1))
 
 
 def _peak(s, y, s0, half=0.03):

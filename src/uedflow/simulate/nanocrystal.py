@@ -298,6 +298,10 @@ def attach(dot: Nanocrystal, grid: tuple[int, int, int], *, surface_layers: int 
     >>> dimer.n_atoms < 2 * single.n_atoms and dimer.surface_fraction() < single.surface_fraction()
     True
     """
+    if dot.facet_names != FACETS or "plane_distances_angstrom" not in dot.info:
+        raise InputError(f"attach fuses cubic dots of build_nanocrystal along <100>; a {dot.info.get('shape')} cut "
+                         f"of {dot.info.get('material')} (cell_cut) cannot be attached; build the dot with "
+                         "build_nanocrystal")
     g = tuple(int(v) for v in grid)
     if len(g) != 3 or min(g) < 1:
         raise InputError(f"grid must be three positive integers (dots along x, y, z), got {grid}")
