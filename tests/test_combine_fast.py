@@ -170,7 +170,7 @@ def test_diff_pattern_equals_the_numpy_formula(with_images):
     rng = np.random.default_rng(7)
     shape = (40, 50)
     res = PassResult(np.zeros((1, 1)), np.zeros((1, 1)), np.ones(1), rng.uniform(1e3, 2e3, 2000),
-                     rng.uniform(1e3, 2e3, 2000), 3.1e6, 4.7e6, 6, 9)
+                     rng.uniform(1e3, 2e3, 2000), 3.1e6, 4.7e6, 6, 9, np.full((1, 2), np.nan), np.ones(1))
     dark = rng.integers(0, 5, shape).astype(np.uint16) if with_images else None
     flat = rng.uniform(0.8, 1.2, shape) if with_images else None
     if with_images:

@@ -14,6 +14,8 @@ An experiment file describes one UED measurement::
     camera_length_m = 0.45           # sample-detector distance [m]
     pixel_size_m = 5.0e-5            # [m]
     center_rc = [511.7, 512.2]       # optional (row, col) [px]; found if absent
+    center = "per-frame"             # optional "fixed" (default) | "per-scan" | "per-frame": integrate each
+                                     # frame about its own centre (beam walk, pump kick); trace in reduced.h5
     tilt_rad = [0.01, -0.02, 0.0]    # optional pyFAI rot1, rot2, rot3 [rad]; default none
     ellipticity = 0.004              # optional ring axis ratio − 1 (lens/fibre distortion); default 0
     ellipse_angle_rad = 0.6          # optional major-axis angle from +col towards +row [rad]
@@ -77,6 +79,10 @@ class BeamConfig:
     energy_keV: float = 50.0
 
 
+#: values of ``[detector] center``: one centre for the run, one per scan, or one per frame
+CENTER_MODES = ("fixed", "per-scan", "per-frame")
+
+
 @dataclass(frozen=True)
 class DetectorConfig:
     """Flat detector, optionally tilted, rings optionally elliptical. Lengths in m, center in pixels (row, col),
@@ -86,6 +92,7 @@ class DetectorConfig:
     camera_length_m: float = 0.5
     pixel_size_m: float = 5.0e-5
     center_rc: tuple[float, float] | None = None
+    center: str = "fixed"
     tilt_rad: tuple[float, float, float] | None = None
     ellipticity: float = 0.0
     ellipse_angle_rad: float = 0.0
@@ -327,6 +334,9 @@ def experiment_from_dict(data: dict[str, Any], *, base_dir: Path | None = None, 
     if red.fit_distortion not in ("none", "ellipticity", "tilt"):
         raise ConfigError(f"{source}: reduce.fit_distortion must be \"none\", \"ellipticity\" or \"tilt\", got "
                           f"{red.fit_distortion!r}")
+    if det.center not in CENTER_MODES:
+        raise ConfigError(f"{source}: detector.center must be one of {', '.join(map(repr, CENTER_MODES))}, got "
+                          f"{det.center!r}")
     if det.center_rc is not None and len(det.center_rc) != 2:
         raise ConfigError(f"{source}: detector.center_rc must be [row, col], got {det.center_rc}")
     return Experiment(

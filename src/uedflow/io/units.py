@@ -37,6 +37,8 @@ REDUCED_UNITS: dict[str, tuple[str, str]] = {
     "diff_pattern": (_NORM, "mean frame after time zero minus mean frame before"),
     "frame_weight": ("1", "normalisation factor applied to the frame"),
     "frame_rejected": ("1", "1 = frame rejected whole"),
+    "center_row": ("px", "beam centre row of the frame ([detector] center per-scan or per-frame)"),
+    "center_col": ("px", "beam centre column of the frame ([detector] center per-scan or per-frame)"),
 }
 
 #: observable -> (units, what it is) of dynamics.h5

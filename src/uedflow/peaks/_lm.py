@@ -140,7 +140,8 @@ def _inverse(a: np.ndarray) -> np.ndarray:
         inv = np.linalg.inv(scaled)
     except np.linalg.LinAlgError:
         inv = np.linalg.pinv(scaled, hermitian=True)
-    return inv / (d[:, :, None] * d[:, None, :])
+    with np.errstate(over="ignore", invalid="ignore"):  # a degenerate fit: its covariance is inf/NaN, and flagged
+        return inv / (d[:, :, None] * d[:, None, :])
 
 
 def _fallback(
@@ -157,5 +158,5 @@ def _fallback(
     width = upper - lower
     eps = 1e-12 * np.where(np.isfinite(width), np.maximum(np.abs(width), 1.0), 1.0)
     start = np.clip(x0, lower + eps, upper - eps)
-    res = least_squares(resid, start, jac=jac, bounds=(lower, upper), method="trf", x_scale="jac", max_nfev=400)
+    res = least_squares(resid, start, jac=jac, bounds=(lower, upper), method="trf", x_scale="jac", max_nfev=100)
     return bool(res.success), f"least_squares fallback: {res.message}", res.x

@@ -4,8 +4,8 @@ A checkpoint is a folder (by default ``OUTPUT.partial`` beside the output file) 
 
 * ``state.json``: the key of the configuration and inputs it belongs to, the part files and
   the chunks they hold;
-* ``part-K.npz``: the per-frame profiles (``sums``, ``var_sums``, ``totals``) of the chunks
-  finished between save K-1 and save K;
+* ``part-K.npz``: the per-frame profiles (``sums``, ``var_sums``, ``totals``) and centres (``centers``,
+  ``smoothing``) of the chunks finished between save K-1 and save K;
 * ``raw-K.npy``: the (2, pixels) before/after-time-zero sums of the raw frames of every chunk
   finished by save K.
 
@@ -155,8 +155,10 @@ class PassCheckpoint:
                 lost.extend(chunks)
         self.lost = np.asarray(sorted(lost), int)
 
-    def fill(self, sums: np.ndarray, var_sums: np.ndarray, totals: np.ndarray) -> np.ndarray | None:
-        """Copy the saved rows into the (frames, bins) ``sums``/``var_sums`` and (frames,) ``totals``; return the
+    def fill(self, sums: np.ndarray, var_sums: np.ndarray, totals: np.ndarray, centers: np.ndarray,
+             smoothing: np.ndarray) -> np.ndarray | None:
+        """Copy the saved rows into the (frames, bins) ``sums``/``var_sums``, (frames,) ``totals``/``smoothing``
+        and (frames, 2) ``centers``; return the
         (2, pixels) raw before/after sums of the saved chunks (None when there are none).
 
         Raises
@@ -170,6 +172,7 @@ class PassCheckpoint:
                 with np.load(self.folder / name, allow_pickle=False) as part:
                     rows = chunk_rows(self.bounds, part["chunks"])
                     sums[rows], var_sums[rows], totals[rows] = part["sums"], part["var_sums"], part["totals"]
+                    centers[rows], smoothing[rows] = part["centers"], part["smoothing"]
             if self._raw is not None:
                 raw = np.load(self.folder / self._raw, allow_pickle=False)
         except (OSError, ValueError, KeyError, EOFError) as exc:
@@ -182,8 +185,9 @@ class PassCheckpoint:
         return time.monotonic() - self._last >= self.every_s
 
     def save(self, done: np.ndarray, sums: np.ndarray, var_sums: np.ndarray, totals: np.ndarray,
-             raw: np.ndarray) -> None:
-        """Save the chunks ``done`` (chunks,) of bool: their rows of ``sums``/``var_sums``/``totals`` not saved yet,
+             centers: np.ndarray, smoothing: np.ndarray, raw: np.ndarray) -> None:
+        """Save the chunks ``done`` (chunks,) of bool: their rows of ``sums``/``var_sums``/``totals``/``centers``/
+        ``smoothing`` not saved yet,
         and ``raw`` (2, pixels), the raw before/after sums of exactly those chunks."""
         new = np.flatnonzero(done & ~self.done)
         self._last = time.monotonic()
@@ -194,7 +198,8 @@ class PassCheckpoint:
         rows = chunk_rows(self.bounds, new)
         part, raw_name = f"part-{k:05d}.npz", f"raw-{k:05d}.npy"
         with atomic_path(self.folder / part) as tmp, tmp.open("wb") as fh:
-            np.savez(fh, chunks=new, sums=sums[rows], var_sums=var_sums[rows], totals=totals[rows])
+            np.savez(fh, chunks=new, sums=sums[rows], var_sums=var_sums[rows], totals=totals[rows],
+                     centers=centers[rows], smoothing=smoothing[rows])
         with atomic_path(self.folder / raw_name) as tmp, tmp.open("wb") as fh:
             np.save(fh, raw)
         parts = {**self._parts, part: new.tolist()}

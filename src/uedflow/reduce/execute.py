@@ -27,6 +27,7 @@ import numpy as np
 from uedflow.io.frames import FrameStack, Readahead
 from uedflow.reduce.checkpoint import PassCheckpoint, chunk_rows
 from uedflow.reduce.integrate import RadialOperator, integrate_sums
+from uedflow.reduce.recenter import Recentering
 
 __all__ = ["PassResult", "run_pass", "WORKER_WAIT_S", "MEMORY_FRACTION", "memory_budget", "local_threads"]
 
@@ -46,8 +47,10 @@ class PassResult:
     ``sums``/``var_sums`` are (frames, bins) from :func:`integrate_sums`,
     ``totals`` the normalisation counts of each frame (NaN points: saturated in that frame); ``raw_before``/``raw_after``
     the sums of the raw frames before/after time zero (rows*cols,),
-    ``tot_before``/``tot_after`` the sums of their totals and ``n_before``/``n_after``
-    the frame counts.
+    ``tot_before``/``tot_after`` the sums of their totals, ``n_before``/``n_after``
+    the frame counts, ``centers`` (frames, 2) each frame's beam centre (row, col) [px] (NaN: fixed centre) and
+    ``smoothing`` (frames,) how much integrating about it averaged neighbouring bins (a bin's variance over
+    ``var_sums``; 1 for a fixed centre, :meth:`~uedflow.reduce.recenter.Recentering.apply`).
     """
 
     sums: np.ndarray
@@ -59,6 +62,8 @@ class PassResult:
     tot_after: float
     n_before: int
     n_after: int
+    centers: np.ndarray
+    smoothing: np.ndarray
 
 
 def _saturated_bins(frame: np.ndarray, operator: RadialOperator, saturation: float) -> np.ndarray:
@@ -66,7 +71,7 @@ def _saturated_bins(frame: np.ndarray, operator: RadialOperator, saturation: flo
     pix = np.flatnonzero(frame.ravel() >= saturation)
     starts, lens = operator.indptr[pix], operator.indptr[pix + 1] - operator.indptr[pix]
     idx = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())
-    return np.unique(operator.bins[idx])
+    return np.unique(operator.bins[idx] % operator.n_bins)
 
 
 def _raw_dtype(dtype: np.dtype, n_frames: int) -> type:
@@ -75,14 +80,22 @@ def _raw_dtype(dtype: np.dtype, n_frames: int) -> type:
     return np.float32 if dtype.kind in "ui" and dtype.itemsize <= 2 and n_frames <= 256 else np.float64
 
 
-def _chunk(frames: np.ndarray, operator: RadialOperator, window: np.ndarray, delay: np.ndarray,
-           saturation: float | None = None, raw: np.ndarray | None = None) -> PassResult:
-    """Integrate one chunk; its before/after sums are added to ``raw`` (2, rows*cols) (default: new zeros)."""
+def _chunk(frames: np.ndarray, operator: RadialOperator | Recentering, window: np.ndarray, delay: np.ndarray,
+           saturation: float | None = None, raw: np.ndarray | None = None, scan: np.ndarray | None = None
+           ) -> PassResult:
+    """Integrate one chunk (about each frame's own centre with a :class:`Recentering`, ``scan`` the frames' scans);
+    its before/after sums are added to ``raw`` (2, rows*cols) (default: new zeros)."""
     group = np.where(delay < 0, 0, np.where(delay > 0, 1, -1))
     if raw is None:
         raw = np.zeros((2, frames[0].size), _raw_dtype(frames.dtype, len(frames)))
     peak = np.empty(len(frames))
-    sums, var = integrate_sums(frames, operator, group=group, group_sums=raw, frame_max=peak)
+    centers, smoothing = np.full((len(frames), 2), np.nan), np.ones(len(frames))
+    if isinstance(operator, Recentering):
+        sums, var = integrate_sums(frames, operator.operator, group=group, group_sums=raw, frame_max=peak)
+        sums, var, centers, smoothing = operator.apply(sums, var, scan)
+        operator = operator.operator
+    else:
+        sums, var = integrate_sums(frames, operator, group=group, group_sums=raw, frame_max=peak)
     if saturation is not None:  # the kernel gives each frame's max; only frames at the level are searched pixel by pixel
         for i in np.flatnonzero(peak >= saturation):
             hit = _saturated_bins(frames[i], operator, saturation)
@@ -90,7 +103,7 @@ def _chunk(frames: np.ndarray, operator: RadialOperator, window: np.ndarray, del
     totals = sums[:, window].sum(axis=1)
     before, after = group == 0, group == 1
     return PassResult(sums, var, totals, raw[0], raw[1], float(totals[before].sum()), float(totals[after].sum()),
-                      int(before.sum()), int(after.sum()))
+                      int(before.sum()), int(after.sum()), centers, smoothing)
 
 
 def _merge(*parts: PassResult) -> PassResult:
@@ -100,7 +113,8 @@ def _merge(*parts: PassResult) -> PassResult:
         sum((p.raw_before for p in parts[1:]), parts[0].raw_before.astype(np.float64)),
         sum((p.raw_after for p in parts[1:]), parts[0].raw_after.astype(np.float64)),
         sum(p.tot_before for p in parts), sum(p.tot_after for p in parts),
-        sum(p.n_before for p in parts), sum(p.n_after for p in parts),
+        sum(p.n_before for p in parts), sum(p.n_after for p in parts), np.concatenate([p.centers for p in parts]),
+        np.concatenate([p.smoothing for p in parts]),
     )
 
 
@@ -124,6 +138,7 @@ class _Results:
         self.bounds = bounds
         self.sums, self.var_sums = np.empty((n_frames, n_bins)), np.empty((n_frames, n_bins))
         self.totals = np.empty(n_frames)
+        self.centers, self.smoothing = np.full((n_frames, 2), np.nan), np.ones(n_frames)
         self.raw = np.zeros((2, n_pixels))
         self.done = np.zeros(len(bounds) - 1, bool)
         self.workers: list[_Worker] = []
@@ -132,6 +147,7 @@ class _Results:
         """Store the rows of ``part``, the results of ``chunks`` (in order)."""
         rows = chunk_rows(self.bounds, chunks)
         self.sums[rows], self.var_sums[rows], self.totals[rows] = part.sums, part.var_sums, part.totals
+        self.centers[rows], self.smoothing[rows] = part.centers, part.smoothing
 
     def snapshot(self) -> tuple[np.ndarray, np.ndarray]:
         """(done chunks, their raw before/after sums), consistent while the threads go on."""
@@ -144,12 +160,12 @@ class _Results:
 
     def save(self, checkpoint: PassCheckpoint) -> None:
         done, raw = self.snapshot()
-        checkpoint.save(done, self.sums, self.var_sums, self.totals, raw)
+        checkpoint.save(done, self.sums, self.var_sums, self.totals, self.centers, self.smoothing, raw)
 
 
 def run_pass(
     stack: FrameStack,
-    operator: RadialOperator,
+    operator: RadialOperator | Recentering,
     *,
     window: np.ndarray,
     delay_ps: np.ndarray,
@@ -168,8 +184,9 @@ def run_pass(
     ----------
     stack : FrameStack
         Lazy frames.
-    operator : RadialOperator
-        Shared integration operator (sent once to each worker).
+    operator : RadialOperator or Recentering
+        Shared integration operator (sent once to each worker); a :class:`Recentering` integrates each frame
+        about its own centre.
     window : (bins,) ndarray of bool
         Bins summed for the normalisation totals.
     delay_ps : (frames,) ndarray
@@ -197,11 +214,11 @@ def run_pass(
     """
     bounds = np.cumsum((0, *stack.data.chunks[0]))  # type: ignore[attr-defined]
     total = len(bounds) - 1
-    out = _Results(len(delay_ps), len(operator.counts), int(np.prod(stack.shape)), bounds)
+    out = _Results(len(delay_ps), operator.n_bins, int(np.prod(stack.shape)), bounds)
     if checkpoint is not None:
         if not np.array_equal(checkpoint.bounds, bounds):
             raise ValueError(f"checkpoint {checkpoint.folder} has chunk bounds other than the frame stack's")
-        saved = checkpoint.fill(out.sums, out.var_sums, out.totals)
+        saved = checkpoint.fill(out.sums, out.var_sums, out.totals, out.centers, out.smoothing)
         if saved is not None:
             out.raw += saved - _raw_sums(stack, checkpoint.lost, delay_ps)
         out.done |= checkpoint.done
@@ -225,7 +242,7 @@ def run_pass(
     _, raw = out.snapshot()
     before, after = delay_ps < 0, delay_ps > 0
     return PassResult(out.sums, out.var_sums, out.totals, raw[0], raw[1], float(out.totals[before].sum()),
-                      float(out.totals[after].sum()), int(before.sum()), int(after.sum()))
+                      float(out.totals[after].sum()), int(before.sum()), int(after.sum()), out.centers, out.smoothing)
 
 
 def _raw_sums(stack: FrameStack, chunks: np.ndarray, delay_ps: np.ndarray) -> np.ndarray:
@@ -281,7 +298,8 @@ class _Worker:
         self.lock, self.done = threading.Lock(), []
 
 
-def _run_local(stack: FrameStack, out: _Results, todo: np.ndarray, operator: RadialOperator, window: np.ndarray,
+def _run_local(stack: FrameStack, out: _Results, todo: np.ndarray, operator: RadialOperator | Recentering,
+               window: np.ndarray,
                delay_ps: np.ndarray, saturation: float | None, report: Callable[[int, int], None],
                readahead: Readahead | None, checkpoint: PassCheckpoint | None, threads: int) -> None:
     from concurrent.futures import ThreadPoolExecutor
@@ -289,7 +307,7 @@ def _run_local(stack: FrameStack, out: _Results, todo: np.ndarray, operator: Rad
     from uedflow.io.frames import read_records
 
     records, shape, dtype = stack.records, stack.shape, stack.data.dtype  # type: ignore[attr-defined]
-    local, lock, bounds = threading.local(), threading.Lock(), out.bounds
+    local, lock, bounds, scan = threading.local(), threading.Lock(), out.bounds, stack.scan
     most = int(np.diff(bounds).max())
 
     def run(c: int) -> None:
@@ -303,7 +321,7 @@ def _run_local(stack: FrameStack, out: _Results, todo: np.ndarray, operator: Rad
                 out.workers.append(worker)
         with worker.lock:
             frames = read_records(records[a:e], shape, dtype, out=worker.frames[:e - a])
-            out.put([c], _chunk(frames, operator, window, delay_ps[a:e], saturation, raw=worker.total))
+            out.put([c], _chunk(frames, operator, window, delay_ps[a:e], saturation, raw=worker.total, scan=scan[a:e]))
             worker.done.append(c)
 
     n_done = int(out.done.sum())
@@ -332,7 +350,7 @@ def _segments(todo: np.ndarray, n_segments: int = 64, most: int = 16) -> list[np
     return [todo[i:i + size] for i in range(0, len(todo), size)]
 
 
-def _run_distributed(stack: FrameStack, out: _Results, todo: np.ndarray, operator: RadialOperator,
+def _run_distributed(stack: FrameStack, out: _Results, todo: np.ndarray, operator: RadialOperator | Recentering,
                      window: np.ndarray, delay_ps: np.ndarray, saturation: float | None,
                      report: Callable[[int, int], None], address: str, checkpoint: PassCheckpoint | None,
                      worker_wait_s: float = WORKER_WAIT_S) -> None:
@@ -346,7 +364,7 @@ def _run_distributed(stack: FrameStack, out: _Results, todo: np.ndarray, operato
     from uedflow.errors import ClusterError, ConfigError
 
     _check_address(address)
-    bounds = out.bounds
+    bounds, scan = out.bounds, stack.scan
     chunk = dask.delayed(_chunk, pure=True)
     blocks = stack.data.to_delayed().ravel()  # type: ignore[attr-defined]
     segments = _segments(todo)
@@ -363,7 +381,8 @@ def _run_distributed(stack: FrameStack, out: _Results, todo: np.ndarray, operato
             # survives the loss of any of them; when the last one dies it is sent again to the workers that come.
             _wait_for_workers(client, watch)
             op = client.scatter(operator, broadcast=True, hash=False)
-            graphs = [_tree([chunk(blocks[c], op, window, delay_ps[bounds[c]:bounds[c + 1]], saturation)
+            graphs = [_tree([chunk(blocks[c], op, window, delay_ps[bounds[c]:bounds[c + 1]], saturation,
+                                   scan=scan[bounds[c]:bounds[c + 1]])
                              for c in segments[i]]) for i in left]
             log.info("running %d chunk tasks in %d segments on %s", sum(len(segments[i]) for i in left), len(left),
                      address)

@@ -70,6 +70,9 @@ class RadialOperator:
         Σ_p w_jp D_p / f_p (zeros without a dark).
     shape : (int, int)
         Frame shape.
+    n_sectors : int
+        Azimuthal sectors about the centre (:mod:`uedflow.reduce.recenter`): with K > 1 there are K·n_bins bins,
+        sector-major (bin ``k * n_bins + j`` is s bin j of sector k), and ``counts`` etc. have that length.
     block_segments, segment_bins, segment_ptr, entry_pixels, entry_weights : ndarray
         The same entries in the kernel's order: block b (pixels ``b*64 : b*64+64``) holds
         segments ``block_segments[b]:block_segments[b+1]``; segment g has the entries
@@ -91,6 +94,7 @@ class RadialOperator:
     segment_ptr: np.ndarray
     entry_pixels: np.ndarray
     entry_weights: np.ndarray
+    n_sectors: int = 1
 
     @property
     def s(self) -> np.ndarray:
@@ -106,7 +110,7 @@ class RadialOperator:
         """The operator as a ``scipy.sparse.csr_matrix`` of shape (n_bins, rows*cols)."""
         import scipy.sparse as sp
 
-        return sp.csc_matrix((self.weights, self.bins, self.indptr), shape=(self.n_bins, len(self.indptr) - 1)).tocsr()
+        return sp.csc_matrix((self.weights, self.bins, self.indptr), shape=(len(self.counts), len(self.indptr) - 1)).tocsr()
 
 
 @dataclass(frozen=True)
@@ -153,11 +157,17 @@ def _footprints(r_start, r_end, cols, r0, c0, params, lo, hi):  # pragma: no cov
 
 
 @numba.njit(cache=True, nogil=True)
-def _part(flo, fhi, keep, inv_flat, dark, n_bins, block):  # pragma: no cover - compiled
-    """The operator of a run of pixels (a whole number of blocks): split, weigh and order its entries."""
+def _part(flo, fhi, keep, inv_flat, dark, sector, n_bins, n_sectors, block):  # pragma: no cover - compiled
+    """The operator of a run of pixels (a whole number of blocks): split, weigh and order its entries; with
+    ``n_sectors`` > 1 the entries of a pixel of sector k go to bins k·n_bins + j."""
     indptr, bins, w = _split_pixels(flo, fhi, keep, n_bins)
-    wf, counts, counts_sq, flat_sq, dark_sum = _weigh(indptr, bins, w, inv_flat, dark, n_bins)
-    return (indptr, bins, wf, counts, counts_sq, flat_sq, dark_sum) + _segments(indptr, bins, wf, n_bins, block)
+    if n_sectors > 1:
+        for p in range(len(flo)):
+            for k in range(indptr[p], indptr[p + 1]):
+                bins[k] += sector[p] * n_bins
+    total = n_bins * n_sectors
+    wf, counts, counts_sq, flat_sq, dark_sum = _weigh(indptr, bins, w, inv_flat, dark, total)
+    return (indptr, bins, wf, counts, counts_sq, flat_sq, dark_sum) + _segments(indptr, bins, wf, total, block)
 
 
 def _on_halves(fn, n: int, *arrays) -> list:
@@ -225,6 +235,7 @@ def build_operator(
     dark: np.ndarray | None = None,
     gain: float = 1.0,
     read_noise: float = 0.0,
+    n_sectors: int = 1,
 ) -> RadialOperator:
     """Build the pixel -> s-bin operator of a geometry (do it once, apply it to every frame).
 
@@ -246,6 +257,9 @@ def build_operator(
         Detector counts per electron (the shot-noise variance of a count c is g·c).
     read_noise : float
         Read-noise σ of one pixel read-out [counts].
+    n_sectors : int
+        Split the azimuth about the centre into this many equal sectors, each with its own s bins
+        (a pixel belongs to the sector of its centre's angle); 1 = one profile.
 
     Raises
     ------
@@ -286,12 +300,18 @@ def build_operator(
     flo, fhi = (lo - s0) / step, (hi - s0) / step
     keep = valid & (fhi >= 0) & (flo < n_bins)
     dark_px = np.zeros(1) if dark is None else np.asarray(dark, float).ravel()
+    sector = np.zeros(len(keep), np.int64)
+    if n_sectors > 1:
+        rr, cc = np.indices(shape, dtype=float)
+        angle = np.arctan2(rr - r0, cc - c0).ravel()
+        sector = np.minimum((angle + np.pi) * (n_sectors / (2 * np.pi)), n_sectors - 1).astype(np.int64)
     (indptr, bins, wf, counts, counts_sq, flat_sq, dark_sum, *order) = _merge(
-        _on_halves(lambda *a: _part(*a, n_bins, _BLOCK), len(keep), flo, fhi, keep, inv_flat.ravel(), dark_px))
+        _on_halves(lambda *a: _part(*a, n_bins, int(n_sectors), _BLOCK), len(keep), flo, fhi, keep, inv_flat.ravel(),
+                   dark_px, sector))
     if len(bins) == 0:
         raise GeometryError(f"no valid pixel falls in s_range {s_range} Å⁻¹; widen reduce.s_range or check the mask")
     return RadialOperator(edges, indptr, bins, wf, counts, gain * counts_sq, read_noise**2 * flat_sq, dark_sum, shape,
-                          *order)
+                          *order, n_sectors=int(n_sectors))
 
 
 @numba.njit(cache=True, nogil=True)
@@ -434,11 +454,12 @@ def integrate_sums(
     flat = np.ascontiguousarray(frames.reshape(len(frames), -1))
     if group is None or group_sums is None:
         group, group_sums = np.full(len(flat), -1, np.int64), np.zeros((0, flat.shape[1]))
-    out = np.empty((operator.n_bins, len(flat)))
+    n_out = len(operator.counts)
+    out = np.empty((n_out, len(flat)))
     peak = np.repeat(flat[:, :1], 8, axis=1)
     _accumulate(flat, operator.block_segments, operator.segment_bins, operator.segment_ptr, operator.entry_pixels,
                 operator.entry_weights, np.ascontiguousarray(group, np.int64), out, group_sums, peak,
-                np.zeros(_BLOCK * LANES), np.empty(operator.n_bins * LANES), np.empty((max(len(group_sums), 1), _BLOCK)))
+                np.zeros(_BLOCK * LANES), np.empty(n_out * LANES), np.empty((max(len(group_sums), 1), _BLOCK)))
     if frame_max is not None:
         frame_max[:] = peak.max(axis=1)
     signal = out.T - operator.dark_sum

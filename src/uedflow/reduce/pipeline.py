@@ -56,6 +56,7 @@ from uedflow.reduce.masks import (
 )
 from uedflow.reduce.noise import detector_noise, operator_noise
 from uedflow.reduce.poni import read_poni
+from uedflow.reduce.recenter import recentering
 from uedflow.stages import stage_key
 
 __all__ = ["reduce_experiment", "reduce_inputs", "reduce_config", "write_reduced", "open_reduced", "REDUCED_FORMAT",
@@ -213,7 +214,8 @@ def _prepare(exp: Experiment, records, structure, clock: _Clock, readahead: Read
     """Check every file's header in a thread (I/O bound) while sample frames give center, masks and operator.
 
     ``readahead`` is started once the sample frames are read (before, its reads would delay them). Returns
-    the frame stack, the dark/flat/mask images, geometry, masks, center residual and operator.
+    the frame stack, the dark/flat/mask images, geometry, masks, center residual, operator and what integrates the
+    frames (the operator, or with a per-scan or per-frame centre its :class:`~uedflow.reduce.recenter.Recentering`).
     """
     red = exp.reduce
     with ThreadPoolExecutor(1) as pool:
@@ -225,16 +227,20 @@ def _prepare(exp: Experiment, records, structure, clock: _Clock, readahead: Read
             images = _images(exp, sample.shape[1:])
             geometry, masks, residual = _detector(exp, sample, images, structure)
             clock.lap("detector")
-            op = build_operator(geometry, mask=masks.valid, n_bins=red.n_bins, s_range=red.s_range,
-                                flat=images["flat"], dark=images["dark"], gain=operator_noise(exp.detector)[0],
-                                read_noise=operator_noise(exp.detector)[1])
+            gain, read_noise = operator_noise(exp.detector)
+            options = {"mask": masks.valid, "n_bins": red.n_bins, "s_range": red.s_range, "flat": images["flat"],
+                       "dark": images["dark"], "gain": gain, "read_noise": read_noise}
+            op = integrator = build_operator(geometry, **options)
+            if exp.detector.center != "fixed":  # the same bins, split in sectors (a per-frame centre)
+                integrator = recentering(geometry, exp.detector.center,
+                                         **{**options, "s_range": (op.s_edges[0], op.s_edges[-1])})
             clock.lap("operator")
         except UedflowError:
             headers.result()  # a bad file found by the full header check is the clearer error
             raise
         stack = headers.result()
         clock.lap("headers")
-    return stack, images, geometry, masks, residual, op
+    return stack, images, geometry, masks, residual, op, integrator
 
 
 def _check_pass(exp: Experiment, delay: np.ndarray, s: np.ndarray, static: bool = False) -> np.ndarray:
@@ -340,13 +346,13 @@ def reduce_experiment(
     # (local threads) a thread has the disk read the first chunks while center, masks and operator are computed,
     # then keeps ahead of the pass
     with Readahead(records, red.chunk_frames, skip=skip) if scheduler is None else contextlib.nullcontext() as ahead:
-        stack, images, geometry, masks, residual, op = _prepare(exp, records, structure, clock, ahead)
+        stack, images, geometry, masks, residual, op, integrator = _prepare(exp, records, structure, clock, ahead)
         # one delay: a static pattern (or static series); every frame is then reference (delay -1 ps)
         static = bool(np.ptp(stack.delay_ps) == 0)
         t0 = stack.delay_ps[0] + 1.0 if static else exp.time_zero_ps
         delay = stack.delay_ps - t0
         window = _check_pass(exp, delay, op.s, static)
-        res = run_pass(stack, op, window=window, delay_ps=delay, saturation=_saturation_level(exp, stack.data.dtype),
+        res = run_pass(stack, integrator, window=window, delay_ps=delay, saturation=_saturation_level(exp, stack.data.dtype),
                        scheduler=scheduler, progress=progress, readahead=ahead, checkpoint=ckpt,
                        worker_wait_s=worker_wait_s, memory_budget_bytes=memory_budget_bytes)
     clock.lap("pass")
@@ -369,6 +375,8 @@ def reduce_experiment(
     if static:  # the frames' own delay, no differential: a static I(s)
         series = dataclasses.replace(series, delay_ps=series.delay_ps + t0 - exp.time_zero_ps)
     ds = _to_dataset(exp, structure, series, op.counts, masks.valid, diff, geometry, residual, static=static)
+    if exp.detector.center != "fixed":
+        _center_trace(ds, res.centers, scan_idx, delay_idx, exp.detector.center)
     ds.attrs.update(noise)
     clock.lap("combine")
     log.info("reduced %d frames in %.2f s: %s", len(records), sum(clock.laps.values()),
@@ -444,6 +452,19 @@ def _to_dataset(exp: Experiment, structure, series: PowderSeries, counts, mask, 
             "units": "1", "long_name": "reason a frame was rejected", "flag_values": np.array([0, 1, 2], np.uint8),
             "flag_meanings": "kept burst_or_saturation outlier_against_other_scans"})
     return ds
+
+
+def _center_trace(ds: xr.Dataset, centers: np.ndarray, scan_idx: np.ndarray, delay_idx: np.ndarray, mode: str) -> None:
+    """Add the beam centre of every frame as ``center_row``/``center_col`` (scan, delay) [px] (mean of the frames
+    of a (scan, delay) point)."""
+    shape = (ds.sizes["scan"], ds.sizes["delay"])
+    for i, name in enumerate(("center_row", "center_col")):
+        total, n = np.zeros(shape), np.zeros(shape)
+        np.add.at(total, (scan_idx, delay_idx), centers[:, i])
+        np.add.at(n, (scan_idx, delay_idx), 1.0)
+        with np.errstate(invalid="ignore"):
+            ds[name] = (("scan", "delay"), total / np.where(n > 0, n, np.nan))
+    ds.attrs["center_mode"] = mode
 
 
 def write_reduced(ds: xr.Dataset, path: str | Path, *, experiment: Experiment) -> Path:

@@ -10,13 +10,17 @@ describe). Electron counts are Poisson (``shot_noise``), multiplied by the gain 
 electron with ``multiplication_noise``: twice the Poisson variance),
 plus a dark offset with Gaussian read noise. Hot pixels carry a large constant dark current (present in
 the dark frame too), the beam block (a disc on the beam center and its holder
-arm towards the right-hand edge) receives no electrons, and values saturate at
-``saturation``. Pixel solid-angle and obliquity factors (cos³2θ, < 1 % at the
+arm, a rod towards the right-hand edge) receives only ``block_pedestal`` of the electrons (scattered and
+transmitted), and values saturate at ``saturation``. The beam centre of each frame can walk
+(``center_walk_px``, a smooth random walk over the acquisition), jitter from frame to frame
+(``center_jitter_px``) and be kicked by the pump (``center_kick_px``, decaying with ``center_kick_tau_ps``
+after time zero): the pattern moves, the detector and its beam block do not. Pixel solid-angle and obliquity factors (cos³2θ, < 1 % at the
 angles of UED) are neglected.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -55,6 +59,18 @@ class DetectorModel:
         masks it; those pixels still receive electrons.
     saturation : float
         Largest recordable value [counts].
+    block_pedestal : float
+        Fraction of the electrons that reach the pixels under the beam block (0: none).
+    center_walk_px : float
+        Largest excursion of the beam centre's slow walk over the acquisition, per axis [px].
+    center_jitter_px : float
+        Frame-to-frame rms jitter of the beam centre, per axis [px].
+    center_kick_px : float
+        Deflection of the beam centre just after time zero [px], decaying as exp(−t/``center_kick_tau_ps``).
+    center_kick_tau_ps : float
+        Decay time of the kick [ps].
+    center_kick_angle_rad : float
+        Direction of the kick, from +column towards +row [rad].
     texture : float
         Amplitude of an azimuthal cos 4φ modulation (preferred orientation); 0 for a random powder.
     shot_noise : bool
@@ -75,6 +91,12 @@ class DetectorModel:
     beam_block_radius_px: float = 18.0
     beam_block_arm_px: float = 4.0
     block_margin_px: int = 3
+    block_pedestal: float = 0.0
+    center_walk_px: float = 0.0
+    center_jitter_px: float = 0.0
+    center_kick_px: float = 0.0
+    center_kick_tau_ps: float = 3.0
+    center_kick_angle_rad: float = 0.0
     saturation: float = 65535.0
     texture: float = 0.0
     shot_noise: bool = True
@@ -83,10 +105,13 @@ class DetectorModel:
 
     def __post_init__(self) -> None:
         for name in ("dark_level", "read_noise", "gain", "hot_pixel_fraction", "hot_pixel_level",
-                     "beam_block_radius_px", "beam_block_arm_px", "block_margin_px"):
+                     "beam_block_radius_px", "beam_block_arm_px", "block_margin_px", "block_pedestal",
+                     "center_walk_px", "center_jitter_px", "center_kick_px", "center_kick_tau_ps"):
             value = getattr(self, name)
             if not (np.isfinite(value) and value >= 0):
                 raise InputError(f"detector {name} must be a finite number >= 0, got {value}")
+        if self.block_pedestal > 1:
+            raise InputError(f"detector block_pedestal must be a fraction in [0, 1], got {self.block_pedestal}")
         if not 0 <= self.texture < 1:
             raise InputError(f"detector texture must be in [0, 1), got {self.texture}")
 
@@ -151,28 +176,58 @@ class DetectorModel:
         return np.histogram(self.s_map[self.valid_mask()], bins=edges)[0] / step
 
     def expected_electrons(self, s: np.ndarray, intensity: np.ndarray, electrons_per_frame: float, *,
-                           reference: np.ndarray | None = None) -> np.ndarray:
+                           reference: np.ndarray | None = None, center_offset: tuple[float, float] = (0.0, 0.0)
+                           ) -> np.ndarray:
         """Mean electrons per pixel for the profile ``intensity(s)``.
 
         ``electrons_per_frame`` is the incident dose expressed as the electrons the
         ``reference`` profile (default: ``intensity`` itself) puts on the frame; a
         profile that scatters more or less than the reference collects
-        proportionally more or fewer electrons.
+        proportionally more or fewer electrons. ``center_offset`` (row, col) [px] moves the pattern's centre
+        (not the beam block).
         """
         if not electrons_per_frame > 0:
             raise InputError(f"electrons_per_frame (dose) must be positive, got {electrons_per_frame}")
-        img = self._render(s, intensity)
+        img = self._render(s, intensity, center_offset)
         norm = img.sum() if reference is None else self._render(s, reference).sum()
         return img * (electrons_per_frame / norm)
 
-    def _render(self, s: np.ndarray, intensity: np.ndarray) -> np.ndarray:
-        img = np.interp(self.s_map, s, intensity)
+    def _render(self, s: np.ndarray, intensity: np.ndarray, center_offset: tuple[float, float] = (0.0, 0.0)
+                ) -> np.ndarray:
+        geo = self.geometry
+        if any(center_offset):
+            geo = dataclasses.replace(geo, center_rc=(geo.center_rc[0] + center_offset[0],
+                                                      geo.center_rc[1] + center_offset[1]))
+        img = np.interp(self.s_map if geo is self.geometry else geo.s_map(), s, intensity)
         if self.texture > 0:
-            rows, cols = np.indices(self.geometry.shape, dtype=float)
-            phi = np.arctan2(rows - self.geometry.center_rc[0], cols - self.geometry.center_rc[1])
+            rows, cols = np.indices(geo.shape, dtype=float)
+            phi = np.arctan2(rows - geo.center_rc[0], cols - geo.center_rc[1])
             img *= 1.0 + self.texture * np.cos(4.0 * phi)
-        img[self.blocked] = 0.0
+        img[self.blocked] *= self.block_pedestal
         return img
+
+    def beam_walk(self, n_frames: int) -> np.ndarray:
+        """Beam-centre offsets (n_frames, 2) (row, col) [px] of the walk and jitter, frames in acquisition order
+        (fixed by ``seed``): a Brownian path over all frames, its drift removed, scaled to a largest excursion of
+        ``center_walk_px`` per axis, plus white jitter of ``center_jitter_px`` rms."""
+        out = np.zeros((n_frames, 2))
+        rng = np.random.default_rng([self.seed, 13])
+        if self.center_walk_px > 0 and n_frames > 1:
+            path = np.cumsum(rng.standard_normal((n_frames, 2)), axis=0)
+            path -= np.linspace(0, 1, n_frames)[:, None] * (path[-1] - path[0]) + path[0]
+            path -= path.mean(axis=0)
+            out += path * (self.center_walk_px / np.maximum(np.abs(path).max(axis=0), 1e-12))
+        if self.center_jitter_px > 0:
+            out += self.center_jitter_px * rng.standard_normal(out.shape)
+        return out
+
+    def beam_kick(self, delay_ps: np.ndarray) -> np.ndarray:
+        """The pump's deflection (…, 2) (row, col) [px] at delays ``delay_ps`` after time zero [ps]:
+        ``center_kick_px``·exp(−t/``center_kick_tau_ps``) for t > 0 along ``center_kick_angle_rad``."""
+        delay_ps = np.asarray(delay_ps, float)
+        tau = max(self.center_kick_tau_ps, 1e-9)
+        kick = np.where(delay_ps > 0, self.center_kick_px * np.exp(-np.clip(delay_ps, 0, None) / tau), 0.0)
+        return kick[..., None] * np.array([np.sin(self.center_kick_angle_rad), np.cos(self.center_kick_angle_rad)])
 
     def dark_frame(self, *, n_average: int = 16) -> np.ndarray:
         """A dark frame (mean of ``n_average`` exposures without beam) [counts], float32."""

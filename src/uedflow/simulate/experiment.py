@@ -23,8 +23,13 @@ or a TOML file with the same keys; ``preset = "name"`` starts from a preset):
                           (pumped frames collect in proportion to their scattering)
 ``dose_jitter``           relative frame-to-frame dose scatter
 ``t0_jitter_ps``          scan-to-scan time-zero scatter [ps]
-``detector``              shape, center_rc, pixel_size_m, camera_length_m, energy_keV
-                          and any :class:`~uedflow.simulate.detector.DetectorModel` option
+``detector``              shape, center_rc, pixel_size_m, camera_length_m, energy_keV, optionally
+                          tilt_rad, ellipticity, ellipse_angle_rad (:class:`~uedflow.reduce.geometry.Geometry`),
+                          and any :class:`~uedflow.simulate.detector.DetectorModel` option (beam walk and
+                          kick, gain noise, beam-block pedestal...)
+``experiment``            sections merged over the experiment.toml written for the analysis, e.g.
+                          ``{detector = {center = "per-frame", gain = "auto"}}``; ``"auto"`` leaves a key
+                          out (uedflow then finds it: centre, gain, read noise, ellipticity...)
 ``dynamics``              ``{sample = "individual" | "attached" | "attached-300K"}``
                           (paper values) and/or ``peaks = {"<100>" = {...}, "200" = {...}}``
                           of :class:`~uedflow.simulate.pump.PeakDynamics` keys;
@@ -80,10 +85,11 @@ __all__ = ["simulate_experiment", "load_run_config"]
 log = logging.getLogger(__name__)
 
 _GEOMETRY_KEYS = ("shape", "center_rc", "pixel_size_m", "camera_length_m", "energy_keV")
+_DISTORTION_KEYS = ("tilt_rad", "ellipticity", "ellipse_angle_rad")
 _RUN_KEYS = {"preset", "name", "level", "material", "temperature_K", "fluence_mJ_cm2", "diameter_nm", "label",
              "t0_ps", "irf_fwhm_ps", "delays_ps", "n_scans", "electrons_per_frame", "dose_jitter",
              "t0_jitter_ps", "detector", "dynamics", "time_zero_ps", "eta", "instrument_fwhm", "nanocrystal",
-             "debye_temperatures_K", "tds_halo"}
+             "debye_temperatures_K", "tds_halo", "experiment"}
 
 
 def load_run_config(path: str | Path) -> dict[str, Any]:
@@ -104,7 +110,7 @@ def _resolve(config: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"simulation config: unknown key(s) {bad}; valid keys are {', '.join(sorted(_RUN_KEYS))}")
     base = get_preset(config["preset"]) if "preset" in config else {}
     merged = {**base, **{k: v for k, v in config.items() if k != "preset"}}
-    for sec in ("detector", "dynamics"):
+    for sec in ("detector", "dynamics", "experiment"):
         merged[sec] = {**base.get(sec, {}), **config.get(sec, {})}
     return merged
 
@@ -166,11 +172,13 @@ def _detector(cfg: dict[str, Any], seed: int) -> DetectorModel:
         raise ConfigError(f"simulation config: [detector] misses {missing}")
     geo = Geometry(shape=tuple(int(v) for v in det.pop("shape")), center_rc=tuple(float(v) for v in det.pop("center_rc")),
                    pixel_size_m=float(det.pop("pixel_size_m")), camera_length_m=float(det.pop("camera_length_m")),
-                   energy_keV=float(det.pop("energy_keV")))
+                   energy_keV=float(det.pop("energy_keV")), tilt_rad=tuple(map(float, det.pop("tilt_rad", (0, 0, 0)))),
+                   ellipticity=float(det.pop("ellipticity", 0.0)),
+                   ellipse_angle_rad=float(det.pop("ellipse_angle_rad", 0.0)))
     valid = [f.name for f in dataclasses.fields(DetectorModel) if f.name not in ("geometry", "seed")]
     for key in sorted(det):
         if key not in valid:
-            raise _unknown_key("detector", key, [*_GEOMETRY_KEYS, *valid], "simulation config")
+            raise _unknown_key("detector", key, [*_GEOMETRY_KEYS, *_DISTORTION_KEYS, *valid], "simulation config")
     return DetectorModel(geo, seed=seed, **det)
 
 
@@ -259,6 +267,7 @@ def simulate_experiment(
     reference = model.profiles(s_grid, np.array([delays.min() - 1e3]), t0_ps=model.t0_ps)[0]
     t0s = model.t0_ps + float(cfg.get("t0_jitter_ps", 0.0)) * rng.standard_normal(n_scans)
     total = n_scans * len(delays)
+    walk = detector.beam_walk(total).reshape(n_scans, len(delays), 2)
     records, acquisition = [], []
     with atomic_dir(out_dir) as tmp:
         for k in range(n_scans):
@@ -266,8 +275,10 @@ def simulate_experiment(
             prof = model.profiles(s_grid, delays[order], t0_ps=float(t0s[k]))
             doses = np.clip(1.0 + float(cfg.get("dose_jitter", 0.0)) * rng.standard_normal(len(delays)), 0.05, None)
             stack = np.empty((len(delays), *detector.geometry.shape), dtype=np.uint16)
+            centers = walk[k] + detector.beam_kick(delays[order] - t0s[k])
             for i in range(len(delays)):
-                electrons = detector.expected_electrons(s_grid, prof[i], dose * doses[i], reference=reference)
+                electrons = detector.expected_electrons(s_grid, prof[i], dose * doses[i], reference=reference,
+                                                        center_offset=tuple(centers[i]))
                 stack[i] = detector.expose(electrons, rng)
                 if progress is not None:
                     progress(k * len(delays) + i + 1, total)
@@ -275,11 +286,13 @@ def simulate_experiment(
             np.save(tmp / name, stack)
             records += [{"file": name, "scan": k, "delay_ps": float(delays[j]), "index": i} for i, j in enumerate(order)]
             acquisition.append({"scan": k, "t0_ps": float(t0s[k]), "delay_order_ps": delays[order].tolist(),
-                                "dose_factor": doses.tolist()})
+                                "dose_factor": doses.tolist(),
+                                "center_rc": (centers + np.asarray(detector.geometry.center_rc)).tolist()})
         write_manifest(tmp / "frames.csv", records)
         np.save(tmp / "dark.npy", detector.dark_frame())
         np.save(tmp / "mask.npy", detector.valid_mask())
-        (tmp / "experiment.toml").write_text(experiment_to_toml(_experiment_sections(cfg, detector)))
+        (tmp / "experiment.toml").write_text(experiment_to_toml(_merge_sections(_experiment_sections(cfg, detector),
+                                                                                cfg.get("experiment", {}))))
         truth = model.truth()
         truth.update(_truth_extras(cfg, detector, seed, acquisition))
         (tmp / "truth.json").write_text(json.dumps(truth, indent=1))
@@ -303,7 +316,10 @@ def _experiment_sections(cfg: dict[str, Any], det: DetectorModel) -> dict[str, d
                      # the effective gain: a random gain per electron doubles the variance per count
                      "mask": "mask.npy", "saturation": float(det.saturation),
                      "gain": float(det.gain) * (2.0 if det.multiplication_noise else 1.0),
-                     "read_noise_counts": float(det.read_noise)},
+                     "read_noise_counts": float(det.read_noise),
+                     **({"tilt_rad": list(geo.tilt_rad)} if any(geo.tilt_rad) else {}),
+                     **({"ellipticity": geo.ellipticity, "ellipse_angle_rad": geo.ellipse_angle_rad}
+                        if geo.ellipticity else {})},
         "sample": sample,
         # the IRF is a known instrument property: analyze fits with the true one
         # the atomistic level's uncorrelated displacements (and tds_halo = 0) make no one-phonon halo to correct
@@ -313,6 +329,21 @@ def _experiment_sections(cfg: dict[str, Any], det: DetectorModel) -> dict[str, d
                     **({"element_debye_temperatures_K": {k: float(v) for k, v in cfg["debye_temperatures_K"].items()}}
                        if cfg.get("debye_temperatures_K") else {})},
     }
+
+
+def _merge_sections(sections: dict[str, dict[str, Any]], overrides: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``overrides`` (section -> keys) merged over the experiment file's ``sections``; "auto" removes a key."""
+    out = {name: dict(keys) for name, keys in sections.items()}
+    for name, keys in overrides.items():
+        if not isinstance(keys, dict):
+            raise ConfigError(f"simulation config: experiment.{name} must be a table of keys, got {keys!r}")
+        section = out.setdefault(name, {})
+        for key, value in keys.items():
+            if value == "auto":
+                section.pop(key, None)
+            else:
+                section[key] = value
+    return out
 
 
 def _truth_extras(cfg: dict[str, Any], det: DetectorModel, seed: int, acquisition: list[dict]) -> dict[str, Any]:
