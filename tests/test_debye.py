@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from uedflow.crystal import electron_scattering_factor, get_structure, reflections
+from uedflow.crystal import electron_scattering_factor, get_crystal, get_structure, reflection_families, reflections
 from uedflow.errors import InputError
+from uedflow.simulate.cell_cut import cut_crystal
 from uedflow.simulate.debye import debye_intensity, lattice_step, pair_histogram, size_averaged_pattern
 from uedflow.simulate.nanocrystal import build_nanocrystal
 
@@ -32,6 +33,48 @@ def test_exact_against_brute_force_disordered_model():
     ours = debye_intensity(pos, nc.species, nc.elements, s, msd_angstrom2=msd, bin_width=0.01)
     ref = _brute_force(pos, nc.symbols, s, msd)
     assert np.max(np.abs(ours / ref - 1)) < 1e-3
+
+
+@pytest.mark.parametrize(("name", "shape", "kw"), [
+    ("MoS2", "flake", {"layers": 2}),
+    ("VO2-M1", "sphere", {}),
+    ("Bi", "wulff", {"facet_energies": {"001": 1.0, "012": 1.1}}),
+])
+def test_general_crystal_against_brute_force(name, shape, kw):
+    """Non-cubic cells, thermal snapshot (per-atom displacements) and per-atom ⟨u²⟩: the histogram path."""
+    rng = np.random.default_rng(5)
+    nc = cut_crystal(get_crystal(name), 2.4 if name == "Bi" else 1.8, shape=shape, **kw)
+    assert 150 < nc.n_atoms < 700
+    msd = np.where(nc.surface, 0.02, 0.006) * (1 + (nc.species == 0))
+    pos = nc.positions + np.sqrt(msd)[:, None] * rng.standard_normal(nc.positions.shape)
+    s = np.linspace(0.02, 1.5, 150)
+    ours = debye_intensity(pos, nc.species, nc.elements, s, msd_angstrom2=msd)
+    ref = _brute_force(pos, nc.symbols, s, msd)
+    print(name, nc.n_atoms, np.max(np.abs(ours / ref - 1)))
+    assert np.max(np.abs(ours / ref - 1)) < 1e-3
+
+
+@pytest.mark.parametrize(("name", "layers"), [("MoS2", 5), ("graphite", 8)])
+def test_flake_peaks_at_the_allowed_reflections(name, layers):
+    """Maxima of s² I(s) of a 5 nm flake lie at the s of the crystal's allowed reflection families."""
+    crystal = get_crystal(name)
+    nc = cut_crystal(crystal, 5.0, shape="flake", layers=layers)
+    s = np.linspace(0.1, 1.0, 1801)
+    y = s**2 * debye_intensity(nc.positions, nc.species, nc.elements, s, msd_angstrom2=0.003)
+    fams = reflection_families(crystal, 1.05, s_min=0.05)
+    thickness = nc.info["thickness_angstrom"]  # the smallest dimension: the widest size broadening, ~1/L
+    maxima = s[1:-1][(y[1:-1] > y[:-2]) & (y[1:-1] > y[2:])]
+    checked = []
+    for f in fams:
+        others = [g for g in fams if g is not f and g.intensity > 0.2 * f.intensity]
+        isolated = min((abs(g.s_inv_angstrom - f.s_inv_angstrom) for g in others), default=1.0) > 1.0 / thickness
+        if f.intensity < 3 or not isolated or not 0.12 < f.s_inv_angstrom < 0.98:
+            continue
+        gap = maxima[np.argmin(np.abs(maxima - f.s_inv_angstrom))] - f.s_inv_angstrom
+        checked.append((f.label, round(float(gap), 5)))
+        assert abs(gap) < 0.2 / thickness, (f.label, gap)
+    print(name, "s_peak - s_hkl [1/Å]:", checked)
+    assert len(checked) >= 5
 
 
 def test_lattice_fft_histogram_exact():

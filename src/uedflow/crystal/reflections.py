@@ -21,6 +21,7 @@ __all__ = [
     "Reflection",
     "reflections",
     "parse_hkl",
+    "miller_indices",
     "hkl_label",
     "direction_family",
     "s_of_hkl",
@@ -63,10 +64,43 @@ class Reflection:
         return hkl_label(self.hkl)
 
 
-def parse_hkl(value: str | tuple[int, ...] | list[int]) -> tuple[int, int, int]:
-    """Parse Miller indices and return them in canonical order h >= k >= l >= 0.
+def miller_indices(value: str | tuple[int, ...] | list[int]) -> tuple[int, int, int]:
+    """Parse Miller indices as given (order and signs kept, for any lattice).
 
-    Accepts ``"200"``, ``"(2 0 0)"``, ``"2,0,0"``, ``"-1 1 1"`` or a 3-sequence.
+    Accepts ``"001"``, ``"(0 0 1)"``, ``"1,-1,0"``, ``"-1 1 1"`` or a 3-sequence.
+
+    Raises
+    ------
+    CrystalError
+        The value cannot be read as three integers, or all are zero.
+
+    Examples
+    --------
+    >>> miller_indices("(0 0 2)"), miller_indices("1 -1 0")
+    ((0, 0, 2), (1, -1, 0))
+    """
+    if isinstance(value, str):
+        text = value.strip().strip("(){}[]<>")
+        parts = re.findall(r"-?\d+", text)
+        if len(parts) == 1 and re.fullmatch(r"\d{3}", parts[0]):
+            parts = list(parts[0])
+    else:
+        parts = list(value)
+    try:
+        idx = tuple(int(p) for p in parts)
+    except (TypeError, ValueError):
+        idx = ()
+    if len(idx) != 3 or idx == (0, 0, 0):
+        raise CrystalError(
+            f"cannot read Miller indices from {value!r}; write them like '200', '2 0 0' or '(3,1,1)'"
+        )
+    return idx  # type: ignore[return-value]
+
+
+def parse_hkl(value: str | tuple[int, ...] | list[int]) -> tuple[int, int, int]:
+    """Parse Miller indices of a cubic family and return them in canonical order h >= k >= l >= 0.
+
+    Accepts what :func:`miller_indices` accepts.
 
     Raises
     ------
@@ -78,22 +112,7 @@ def parse_hkl(value: str | tuple[int, ...] | list[int]) -> tuple[int, int, int]:
     >>> parse_hkl("(0 0 2)")
     (2, 0, 0)
     """
-    if isinstance(value, str):
-        text = value.strip().strip("(){}[]<>")
-        parts = re.findall(r"-?\d+", text)
-        if len(parts) == 1 and re.fullmatch(r"\d{3}", parts[0]):
-            parts = list(parts[0])
-    else:
-        parts = list(value)
-    try:
-        idx = tuple(sorted((abs(int(p)) for p in parts), reverse=True))
-    except (TypeError, ValueError):
-        idx = ()
-    if len(idx) != 3 or idx == (0, 0, 0):
-        raise CrystalError(
-            f"cannot read Miller indices from {value!r}; write them like '200', '2 0 0' or '(3,1,1)'"
-        )
-    return idx  # type: ignore[return-value]
+    return tuple(sorted((abs(v) for v in miller_indices(value)), reverse=True))  # type: ignore[return-value]
 
 
 def hkl_label(hkl: tuple[int, int, int]) -> str:

@@ -7,6 +7,7 @@ scattering of a pumped atomistic dot or assembly).
 """
 
 from uedflow.simulate.atomistic import AtomisticModel, atomistic_series
+from uedflow.simulate.cell_cut import cut_crystal
 from uedflow.simulate.debye import (
     PairHistogram,
     debye_intensity,
@@ -40,6 +41,7 @@ __all__ = [
     "atomistic_series",
     "attach",
     "build_nanocrystal",
+    "cut_crystal",
     "build_powder_model",
     "cubic_harmonic_weights",
     "debye_intensity",

@@ -16,7 +16,7 @@ loop).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,8 +24,8 @@ import numpy as np
 from uedflow.crystal import Reflection, Structure, electron_scattering_factor
 from uedflow.crystal import reflections as allowed_reflections
 from uedflow.errors import ConfigError
-from uedflow.simulate.debye import PairHistogram, grouped_intensity, lattice_step, pair_histogram
-from uedflow.simulate.nanocrystal import FACETS, Nanocrystal
+from uedflow.simulate.debye import grouped_intensity, lattice_step, pair_histogram
+from uedflow.simulate.nanocrystal import Nanocrystal
 from uedflow.simulate.pump import PeakDynamics
 from uedflow.simulate.vibration import ElementVibration
 
@@ -51,6 +51,8 @@ def atomistic_series(
     bin_width: float = 0.01,
     lattice_step_angstrom: float | None = None,
     vibration: ElementVibration | None = None,
+    axis: np.ndarray | tuple[float, float, float] | None = None,
+    axis_groups: dict[str, PeakDynamics] | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> np.ndarray:
     """Debye patterns I(delay, s) of a pumped atomistic model.
@@ -64,7 +66,7 @@ def atomistic_series(
     delays_ps : (n_delay,) ndarray
         [ps].
     groups : dict
-        ``"core"``, ``"{100}"``, ``"{110}"``, ``"{111}"`` -> PeakDynamics; a missing
+        ``"core"`` and facet names of ``nanocrystal.facet_names`` (``"{100}"``...) -> PeakDynamics; a missing
         group takes ``"core"``'s dynamics (``"core"`` is required).
     t0_ps, irf_fwhm_ps : float
         Time zero and IRF FWHM [ps].
@@ -81,6 +83,14 @@ def atomistic_series(
         Grid step of the unstrained model (exact FFT histograms when all groups share one strain).
     vibration : ElementVibration, optional
         Per-element static ⟨u²⟩ and share of Δ⟨u²⟩ (replaces ``msd_static_angstrom2``).
+    axis : (3,) array, optional
+        Cartesian direction (e.g. the c axis of a layered crystal, (0, 0, 1) for a flake of
+        :func:`~uedflow.simulate.cell_cut.cut_crystal`). With it, ``groups`` give the strain and Δ⟨u²⟩
+        perpendicular to the axis and ``axis_groups`` those along it: positions move as
+        r → c + ε_⊥ (r − c)_⊥ + ε_∥ (r − c)_∥ and U = ⟨u²⟩_0 I + Δ_⊥ (I − a aᵀ) + Δ_∥ a aᵀ (per-axis truth).
+        Anisotropic U need ``reflections`` (:func:`~uedflow.simulate.cell_cut.crystal_rings`).
+    axis_groups : dict, optional
+        Along-axis dynamics per group (``"core"`` required; a missing group takes ``"core"``'s).
     progress : callable, optional
         ``progress(done, total)`` per delay.
 
@@ -90,20 +100,22 @@ def atomistic_series(
     """
     if "core" not in groups:
         raise ConfigError(f"atomistic dynamics need a 'core' group; got {sorted(groups)}")
-    bad = sorted(set(groups) - set(FACETS)) + sorted(set(normal_fraction or {}) - set(FACETS))
+    names = nanocrystal.facet_names
+    bad = sorted(set(groups) - set(names)) + sorted(set(normal_fraction or {}) - set(names))
     if bad:
-        raise ConfigError(f"unknown atom group(s) {bad}; use {', '.join(FACETS)}")
+        raise ConfigError(f"unknown atom group(s) {bad}; use {', '.join(names)}")
     delays = np.atleast_1d(np.asarray(delays_ps, dtype=float))
     kw = {"t0_ps": t0_ps, "irf_fwhm_ps": irf_fwhm_ps}
-    codes = list(range(len(FACETS)))
-    dyn = [groups.get(FACETS[c], groups["core"]) for c in codes]
+    codes = list(range(len(names)))
+    dyn = [groups.get(names[c], groups["core"]) for c in codes]
     strain = np.array([[d.trajectory("strain", t, **kw) for d in dyn] for t in delays])  # (n_delay, n_code)
     dmsd = np.array([[d.trajectory("msd", t, **kw) for d in dyn] for t in delays])
-    frac = np.array([(normal_fraction or {}).get(FACETS[c], 0.0) for c in codes])
+    frac = np.array([(normal_fraction or {}).get(names[c], 0.0) for c in codes])
     if np.any((frac < 0) | (frac > 1)):
         raise ConfigError(f"normal_fraction values must be in [0, 1], got {normal_fraction}")
     nn = nanocrystal.normal[:, :, None] * nanocrystal.normal[:, None, :]
     rel = nanocrystal.positions - _dot_centres(nanocrystal)[nanocrystal.dot]
+    a_strain, a_msd, along, ax = _axis_trajectories(axis, axis_groups, names, delays, kw, normal_fraction, rel)
     # fixed atom groups (element, facet, facet normal): every atom of a group moves alike at every delay
     key = nanocrystal.facet[:, None] * 10.0
     if np.any(frac > 0):
@@ -119,17 +131,22 @@ def atomistic_series(
     else:
         g_static = np.array([vibration.static(e) for e in gel])
         g_scale = np.array([vibration.k(e) for e in gel])
-    uniform = np.allclose(strain, strain[:, :1])
+    uniform = np.allclose(strain, strain[:, :1]) and ax is None
     hist0 = None
     out = np.empty((len(delays), len(np.atleast_1d(s))))
     for k in range(len(delays)):
         d, f = dmsd[k, gfacet] * g_scale, frac[gfacet]
         gmsd = (g_static + d * (1 - f))[:, None, None] * np.eye(3) + (3 * d * f)[:, None, None] * gnn
-        if uniform:
+        if ax is not None:
+            gmsd += ((a_msd[k, gfacet] * g_scale - d)[:, None, None]) * np.outer(ax, ax)
+            pos = (nanocrystal.positions + (rel - along) * strain[k, nanocrystal.facet][:, None]
+                   + along * a_strain[k, nanocrystal.facet][:, None])
+            hist = pair_histogram(pos, group, n_groups=len(rep), bin_width=bin_width).pooled()
+        elif uniform:
             if hist0 is None:
                 hist0 = pair_histogram(nanocrystal.positions, group, n_groups=len(rep), bin_width=bin_width,
                                        lattice_step_angstrom=lattice_step_angstrom)
-            hist = _scaled(hist0, 1.0 + strain[k, 0])
+            hist = hist0.scaled(1.0 + strain[k, 0])
         else:
             pos = nanocrystal.positions + rel * strain[k, nanocrystal.facet][:, None]
             hist = pair_histogram(pos, group, n_groups=len(rep), bin_width=bin_width).pooled()
@@ -139,9 +156,29 @@ def atomistic_series(
     return out
 
 
-def _scaled(hist: PairHistogram, factor: float) -> PairHistogram:
-    """The histogram of the same model uniformly expanded by ``factor``."""
-    return replace(hist, mean_r=hist.mean_r * factor, bin_width=hist.bin_width * factor)
+def _axis_trajectories(axis: Any, axis_groups: dict[str, PeakDynamics] | None, names: tuple[str, ...],
+                       delays: np.ndarray, kw: dict[str, float], normal_fraction: dict[str, float] | None,
+                       rel: np.ndarray) -> tuple[Any, Any, Any, Any]:
+    """Along-axis strain and Δ⟨u²⟩ (n_delay, n_code), the along-axis part of ``rel`` and the unit axis (all None
+    without an axis)."""
+    if axis is None:
+        if axis_groups:
+            raise ConfigError("axis_groups need an axis (the Cartesian direction they act along)")
+        return None, None, None, None
+    ax = np.asarray(axis, dtype=float)
+    if ax.shape != (3,) or not np.linalg.norm(ax) > 0:
+        raise ConfigError(f"axis must be a non-zero Cartesian 3-vector, got {axis}")
+    if not axis_groups or "core" not in axis_groups:
+        raise ConfigError("an axis needs axis_groups with a 'core' entry (the along-axis dynamics)")
+    if normal_fraction:
+        raise ConfigError("normal_fraction and axis are exclusive; give the along-axis Δ⟨u²⟩ in axis_groups")
+    if set(axis_groups) - set(names):
+        raise ConfigError(f"unknown atom group(s) {sorted(set(axis_groups) - set(names))}; use {', '.join(names)}")
+    ax = ax / np.linalg.norm(ax)
+    dyn = [axis_groups.get(n, axis_groups["core"]) for n in names]
+    strain = np.array([[d.trajectory("strain", t, **kw) for d in dyn] for t in delays])
+    msd = np.array([[d.trajectory("msd", t, **kw) for d in dyn] for t in delays])
+    return strain, msd, (rel @ ax)[:, None] * ax, ax
 
 
 @dataclass(frozen=True)
@@ -217,8 +254,9 @@ class AtomisticModel:
         local = np.linspace(-1.5 * half, 1.5 * half, 401)
         s = np.concatenate([r.s_inv_angstrom + local for r in refs])
         before, after = self.profiles(s, np.array([self.t0_ps - 1e3, self.t0_ps + 1e5])) - self.baseline(s)
-        counts = np.bincount(self.nanocrystal.facet, minlength=len(FACETS)).astype(float)
-        dyn = [self.groups.get(FACETS[c], self.groups["core"]) for c in range(len(FACETS))]
+        names = self.nanocrystal.facet_names
+        counts = np.bincount(self.nanocrystal.facet, minlength=len(names)).astype(float)
+        dyn = [self.groups.get(names[c], self.groups["core"]) for c in range(len(names))]
         tau = {obs: float(np.sum(counts * [getattr(d, f"{obs}_tau_ps") for d in dyn]) / counts.sum())
                for obs in ("strain", "msd")}
         peaks = {}

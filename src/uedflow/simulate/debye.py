@@ -14,12 +14,13 @@ Bragg pairs lose reappears as diffuse scattering, so Σ f_i² is unchanged.
 
 Atoms are grouped (element × displacement class); every pair distance is
 accumulated by a numba-parallel kernel into a histogram per group pair that
-stores both the count and the *sum of distances* of each bin, and the sum over
-pairs uses the mean distance of each bin. Within a bin the error is then second
-order in the bin width w, ~ (2πs)² w²/24 relative, below 1e-5 at s = 1.5 Å⁻¹ and
-w = 0.01 Å; crystalline distance shells are usually alone in their bin and then
-exact. Memory is n_threads × n_group_pairs × n_bins × 16 bytes, independent of
-N² (no distance matrix is ever formed).
+stores the count, mean and variance of the distances of each bin, and the sum
+over pairs is expanded to second order about each bin's mean distance
+(:mod:`uedflow.simulate.pair_kernels`). The error is then third order in the bin
+width w, ~(2πs w)³/300 relative, below 1e-5 at s = 1.5 Å⁻¹ and w = 0.01 Å;
+crystalline distance shells are usually alone in their bin and then exact.
+Memory is n_threads × n_group_pairs × n_bins × 24 bytes, independent of N² (no
+distance matrix is ever formed).
 
 Undistorted lattice models (every atom on a grid of step a/m) can use exact
 histograms instead: the pair-vector histogram of each group pair is the
@@ -46,15 +47,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-import numba
 import numpy as np
 import scipy.fft as sfft
 
 from uedflow.crystal import Reflection, Structure, electron_scattering_factor
 from uedflow.errors import InputError
+from uedflow.simulate.pair_kernels import bin_moments, sinc_sums
 
 __all__ = [
     "PairHistogram",
+    "Ring",
     "debye_intensity",
     "group_atoms",
     "grouped_intensity",
@@ -62,30 +64,6 @@ __all__ = [
     "pair_histogram",
     "size_averaged_pattern",
 ]
-
-
-@numba.njit(parallel=True, fastmath=False, cache=True)
-def _histogram_kernel(pos, group, n_groups, bin_width, n_bins, row_start):  # pragma: no cover - numba
-    n_blocks = len(row_start) - 1
-    n = pos.shape[0]
-    n_pairs = n_groups * (n_groups + 1) // 2
-    counts = np.zeros((n_blocks, n_pairs, n_bins))
-    rsum = np.zeros((n_blocks, n_pairs, n_bins))
-    for b in numba.prange(n_blocks):
-        for i in range(row_start[b], row_start[b + 1]):
-            xi, yi, zi, gi = pos[i, 0], pos[i, 1], pos[i, 2], group[i]
-            for j in range(i + 1, n):
-                dx = pos[j, 0] - xi
-                dy = pos[j, 1] - yi
-                dz = pos[j, 2] - zi
-                r = np.sqrt(dx * dx + dy * dy + dz * dz)
-                k = int(r / bin_width)
-                gj = group[j]
-                lo, hi = (gi, gj) if gi <= gj else (gj, gi)
-                p = lo * n_groups - lo * (lo - 1) // 2 + (hi - lo)
-                counts[b, p, k] += 1.0
-                rsum[b, p, k] += r
-    return counts.sum(axis=0), rsum.sum(axis=0)
 
 
 @dataclass(frozen=True)
@@ -105,6 +83,8 @@ class PairHistogram:
         Number of groups G.
     bin_width : float
         [Å]; 0 for exact lattice distances (bin k holds r = step·√k).
+    var_r : (P, B) ndarray, optional
+        Variance of the distances in each bin [Å²] (None: every bin holds one distance).
     """
 
     counts: np.ndarray
@@ -112,6 +92,7 @@ class PairHistogram:
     group_sizes: np.ndarray
     n_groups: int
     bin_width: float
+    var_r: np.ndarray | None = None
 
     def pair_index(self) -> np.ndarray:
         """(P, 2) group indices (a, b) of each histogram row."""
@@ -128,24 +109,26 @@ class PairHistogram:
             return self
         total = self.counts.sum(axis=0)
         pooled = np.divide((self.mean_r * self.counts).sum(axis=0), total, out=np.zeros(total.shape), where=total > 0)
-        return replace(self, mean_r=pooled)
+        var = 0.0 if self.var_r is None else self.var_r
+        spread = ((var + (self.mean_r - pooled) ** 2) * self.counts).sum(axis=0)
+        return replace(self, mean_r=pooled, var_r=np.divide(spread, total, out=np.zeros(total.shape), where=total > 0))
+
+    def scaled(self, factor: float) -> PairHistogram:
+        """The histogram of the same model uniformly expanded by ``factor``."""
+        var = None if self.var_r is None else self.var_r * factor**2
+        return replace(self, mean_r=self.mean_r * factor, bin_width=self.bin_width * factor, var_r=var)
 
     def pair_sums(self, s: np.ndarray, *, chunk: int = 2048) -> np.ndarray:
         """S_p(s) = Σ_bins n_p(bin) sinc(2π s r̄_p(bin)) of every group pair, shape (P, n_s)."""
         q = 2.0 * np.pi * np.asarray(s, dtype=float)
-        out = np.zeros((len(self.counts), len(q)))
-        if self.mean_r.ndim == 1:  # exact lattice distances shared by all group pairs
-            cols = np.nonzero(self.counts.sum(axis=0))[0]
-            for start in range(0, len(cols), chunk):
-                c = cols[start:start + chunk]
-                out += self.counts[:, c] @ np.sinc(q[None, :] * self.mean_r[c, None] / np.pi)
-            return out
-        for p in range(len(self.counts)):
-            cols = np.nonzero(self.counts[p])[0]
-            for start in range(0, len(cols), chunk):
-                c = cols[start:start + chunk]
-                x = q[:, None] * self.mean_r[p, c][None, :]
-                out[p] += np.sinc(x / np.pi) @ self.counts[p, c]
+        if self.mean_r.ndim == 2:
+            var = np.zeros_like(self.mean_r) if self.var_r is None else self.var_r
+            return sinc_sums(self.counts, self.mean_r, var, s)
+        out = np.zeros((len(self.counts), len(q)))  # exact lattice distances shared by all group pairs
+        cols = np.nonzero(self.counts.sum(axis=0))[0]
+        for start in range(0, len(cols), chunk):
+            c = cols[start:start + chunk]
+            out += self.counts[:, c] @ np.sinc(q[None, :] * self.mean_r[c, None] / np.pi)
         return out
 
     def intensity(self, amplitudes: np.ndarray, s: np.ndarray, *, self_amplitudes: np.ndarray | None = None,
@@ -204,16 +187,8 @@ def pair_histogram(positions: np.ndarray, group: np.ndarray, *, n_groups: int | 
         if np.max(np.abs(grid - idx)) < 1e-6:
             return _lattice_histogram(idx, grp, g, float(lattice_step_angstrom))
     extent = np.linalg.norm(pos.max(axis=0) - pos.min(axis=0))
-    n_bins = int(extent / bin_width) + 2
-    n = len(pos)
-    # blocks of rows with equal numbers of pairs (row i has n - 1 - i pairs)
-    n_blocks = max(1, 4 * numba.get_num_threads())
-    cum = np.cumsum(np.arange(n - 1, -1, -1, dtype=np.float64))
-    row_start = np.searchsorted(cum, np.linspace(0, cum[-1], n_blocks + 1)[1:-1]).astype(np.int64)
-    row_start = np.unique(np.concatenate([[0], row_start, [n]])).astype(np.int64)
-    counts, rsum = _histogram_kernel(pos, grp, g, float(bin_width), n_bins, row_start)
-    mean_r = np.divide(rsum, counts, out=np.zeros_like(rsum), where=counts > 0)
-    return PairHistogram(counts, mean_r, np.bincount(grp, minlength=g), g, float(bin_width))
+    counts, mean_r, var_r = bin_moments(pos, grp, g, float(bin_width), int(extent / bin_width) + 2)
+    return PairHistogram(counts, mean_r, np.bincount(grp, minlength=g), g, float(bin_width), var_r)
 
 
 def lattice_step(fractional_positions: np.ndarray, a_angstrom: float) -> float:
@@ -292,6 +267,22 @@ def group_atoms(species: np.ndarray, msd: np.ndarray | None) -> tuple[np.ndarray
     return group.ravel().astype(np.int64), uniq[:, 0].astype(int), uniq[:, 1:].reshape(-1, 3, 3)
 
 
+@dataclass(frozen=True)
+class Ring:
+    """A powder ring of any crystal for anisotropic displacements: its s and its reflections' directions.
+
+    Attributes
+    ----------
+    s_inv_angstrom : float
+        s = 1/d [Å⁻¹].
+    directions : (K, 3) ndarray
+        Cartesian unit normals of the K equivalent reflections (in the axes of the model's positions).
+    """
+
+    s_inv_angstrom: float
+    directions: np.ndarray
+
+
 def _equivalent_directions(hkl: tuple[int, int, int]) -> np.ndarray:
     import itertools
 
@@ -308,7 +299,7 @@ def debye_intensity(
     s: np.ndarray,
     *,
     msd_angstrom2: np.ndarray | float | None = None,
-    reflections: list[Reflection] | None = None,
+    reflections: list[Reflection | Ring] | None = None,
     bin_width: float = 0.01,
     lattice_step_angstrom: float | None = None,
     histogram: PairHistogram | None = None,
@@ -328,10 +319,11 @@ def debye_intensity(
     msd_angstrom2 : float, (N,) or (N, 3, 3) ndarray, optional
         Mean-square displacement along one direction (isotropic) or the full
         displacement tensor of each atom [Å²].
-    reflections : list of Reflection, optional
+    reflections : list of Reflection or Ring, optional
         Required for anisotropic tensors: the reflections (hkl and s) around which
         the pattern with pair weights averaged over the equivalent directions of
-        {hkl} is used (e.g. ``uedflow.crystal.reflections(structure, s_max)``).
+        {hkl} is used (e.g. ``uedflow.crystal.reflections(structure, s_max)`` for cubic
+        crystals, :func:`~uedflow.simulate.cell_cut.crystal_rings` for any crystal).
     bin_width : float
         Distance histogram bin [Å].
     lattice_step_angstrom : float, optional
@@ -353,7 +345,7 @@ def debye_intensity(
 
 
 def grouped_intensity(hist: PairHistogram, group_elements: list[str], group_msd: np.ndarray, s: np.ndarray, *,
-                      reflections: list[Reflection] | None = None) -> np.ndarray:
+                      reflections: list[Reflection | Ring] | None = None) -> np.ndarray:
     """I(s) from a pair histogram, the element and the displacement tensor (G, 3, 3) [Å²] of each group.
 
     See :func:`debye_intensity` for the treatment of anisotropic tensors.
@@ -370,7 +362,7 @@ def grouped_intensity(hist: PairHistogram, group_elements: list[str], group_msd:
     sums = hist.pair_sums(s)
     patterns = []
     for ref in reflections:
-        dirs = _equivalent_directions(ref.hkl)
+        dirs = ref.directions if isinstance(ref, Ring) else _equivalent_directions(ref.hkl)
         proj = np.einsum("di,gij,dj->gd", dirs, gmsd, dirs)  # u²_g along each equivalent direction
         amp = np.exp(-2.0 * np.pi**2 * proj[:, :, None] * s**2)  # (G, n_dir, n_s)
         patterns.append(np.mean([hist.intensity(f * amp[:, k], s, self_amplitudes=f, pair_sums=sums)

@@ -66,13 +66,16 @@ class Nanocrystal:
     surface : (N,) ndarray of bool
         True for surface atoms.
     facet : (N,) ndarray of int8
-        Index into :data:`FACETS` (0 = core).
+        Index into ``facet_names`` (0 = core).
     normal : (N, 3) ndarray
         Outward unit normal of the facet of surface atoms, zeros for core atoms.
     dot : (N,) ndarray of int
         Index of the dot each atom belongs to (assemblies).
     info : dict
         Shape parameters (JSON-safe).
+    facet_names : tuple of str
+        Name of each facet code, ``"core"`` first (:data:`FACETS` for the cubic shapes; the families of the
+        bounding planes, e.g. ``"{001}"``, for cuts of any cell, :mod:`uedflow.simulate.cell_cut`).
     """
 
     positions: np.ndarray = field(repr=False)
@@ -83,6 +86,7 @@ class Nanocrystal:
     normal: np.ndarray = field(repr=False)
     dot: np.ndarray = field(repr=False)
     info: dict[str, Any] = field(default_factory=dict)
+    facet_names: tuple[str, ...] = FACETS
 
     @property
     def n_atoms(self) -> int:
@@ -100,7 +104,7 @@ class Nanocrystal:
 
     def facet_counts(self) -> dict[str, int]:
         """Number of atoms per facet code name."""
-        return {name: int(np.sum(self.facet == k)) for k, name in enumerate(FACETS)}
+        return {name: int(np.sum(self.facet == k)) for k, name in enumerate(self.facet_names)}
 
     def summary(self) -> dict[str, Any]:
         """JSON-safe description."""
@@ -294,6 +298,10 @@ def attach(dot: Nanocrystal, grid: tuple[int, int, int], *, surface_layers: int 
     >>> dimer.n_atoms < 2 * single.n_atoms and dimer.surface_fraction() < single.surface_fraction()
     True
     """
+    if dot.facet_names != FACETS or "plane_distances_angstrom" not in dot.info:
+        raise InputError(f"attach fuses cubic dots of build_nanocrystal along <100>; a {dot.info.get('shape')} cut "
+                         f"of {dot.info.get('material')} (cell_cut) cannot be attached; build the dot with "
+                         "build_nanocrystal")
     g = tuple(int(v) for v in grid)
     if len(g) != 3 or min(g) < 1:
         raise InputError(f"grid must be three positive integers (dots along x, y, z), got {grid}")
