@@ -92,7 +92,7 @@ def _chunk(frames: np.ndarray, operator: RadialOperator | Recentering, window: n
     centers, smoothing = np.full((len(frames), 2), np.nan), np.ones(len(frames))
     if isinstance(operator, Recentering):
         sums, var = integrate_sums(frames, operator.operator, group=group, group_sums=raw, frame_max=peak)
-        sums, var, centers, smoothing = operator.apply(sums, var, scan)
+        sums, var, centers, smoothing = operator.apply(sums, var, scan, smoothing_for=group == 0)
         operator = operator.operator
     else:
         sums, var = integrate_sums(frames, operator, group=group, group_sums=raw, frame_max=peak)

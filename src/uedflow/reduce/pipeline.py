@@ -56,7 +56,7 @@ from uedflow.reduce.masks import (
 )
 from uedflow.reduce.noise import detector_noise, operator_noise
 from uedflow.reduce.poni import read_poni
-from uedflow.reduce.recenter import recentering
+from uedflow.reduce.recenter import distortion_from_frames, recentering
 from uedflow.stages import stage_key
 
 __all__ = ["reduce_experiment", "reduce_inputs", "reduce_config", "write_reduced", "open_reduced", "REDUCED_FORMAT",
@@ -154,7 +154,15 @@ def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[G
         if not cal.success:
             log.warning("camera-length calibration: %s", cal.message)
         geometry = dataclasses.replace(geometry, camera_length_m=cal.camera_length_m)
-    if exp.reduce.fit_distortion != "none":
+    if exp.reduce.fit_distortion != "none" and exp.detector.center != "fixed":  # the beam walks: frame by frame
+        dark = 0.0 if images["dark"] is None else images["dark"]
+        try:
+            geometry = distortion_from_frames(sample - dark, geometry, structure, mask=masks.valid,
+                                              distortion=exp.reduce.fit_distortion)
+            log.info("%s fitted to each sample frame: %s", exp.reduce.fit_distortion, geometry)
+        except GeometryError as exc:
+            log.warning("reduce.fit_distortion: %s; integrating with the configured geometry", exc)
+    elif exp.reduce.fit_distortion != "none":
         try:
             fit = calibrate_geometry(median, geometry, structure, mask=masks.valid,
                                      distortion=exp.reduce.fit_distortion, fit_length=False)

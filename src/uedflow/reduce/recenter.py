@@ -44,10 +44,12 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from uedflow.errors import GeometryError
+from uedflow.reduce.calibrate import calibrate_geometry
 from uedflow.reduce.geometry import Geometry
 from uedflow.reduce.integrate import RadialOperator, build_operator
 
-__all__ = ["Recentering", "recentering", "N_SECTORS"]
+__all__ = ["Recentering", "recentering", "distortion_from_frames", "N_SECTORS"]
 
 #: azimuthal sectors of the per-frame centre
 N_SECTORS = 16
@@ -98,8 +100,8 @@ class Recentering:
         """Number of s bins of the profiles."""
         return self.operator.n_bins
 
-    def apply(self, sums: np.ndarray, var_sums: np.ndarray, scan: np.ndarray | None = None
-              ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    def apply(self, sums: np.ndarray, var_sums: np.ndarray, scan: np.ndarray | None = None,
+              smoothing_for: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Profiles about each frame's own centre.
 
         Parameters
@@ -109,6 +111,9 @@ class Recentering:
             :attr:`operator`).
         scan : (B,) ndarray of int, optional
             Scan of each frame (used by ``per_scan``).
+        smoothing_for : (B,) ndarray of bool, optional
+            Frames whose ``smoothing`` is wanted (the noise estimate uses the frames before time zero; it costs
+            two more shifts per frame); default all. The others get 1.
 
         Returns
         -------
@@ -141,8 +146,8 @@ class Recentering:
         # the same shifts applied to pure pixel noise: how much of ``out_var`` a single bin's scatter keeps
         noise = self.noise_sums.reshape(k, n, -1)
         noise_var = np.repeat(self.noise_var.reshape(k, n, 1), noise.shape[2], axis=2)
-        smoothing = np.empty(b)
-        for i in range(b):
+        smoothing = np.ones(b)
+        for i in np.flatnonzero(np.ones(b, bool) if smoothing_for is None else smoothing_for):
             n_out, n_var = np.empty((noise.shape[2], n)), np.empty((noise.shape[2], n))
             _combine(noise, noise_var, counts, deriv, spread, np.repeat(offset[i:i + 1], noise.shape[2], axis=0),
                      n_out, n_var)
@@ -165,12 +170,14 @@ def _profiles(s, v, b, counts, p, pv, ok):  # pragma: no cover - compiled
 
 
 @numba.njit(cache=True, nogil=True)
-def _move(deriv, d0, d1, move, jac):  # pragma: no cover - compiled
-    """Shift of every sector bin [bins] for the centre offset d: g·d + dᵀ·H·d/2, and its Jacobian g + H·d (2, K, n)
-    (``deriv``: g_r, g_c, H_rr, H_rc, H_cc in bins per px and per px²)."""
+def _move(deriv, d0, d1, use, move, jac):  # pragma: no cover - compiled
+    """Shift of the sector bins j where ``use`` [bins] for the centre offset d: g·d + dᵀ·H·d/2, and its Jacobian
+    g + H·d (2, K, n) (``deriv``: g_r, g_c, H_rr, H_rc, H_cc in bins per px and per px²)."""
     k_sec, n = move.shape
     for k in range(k_sec):
         for j in range(n):
+            if not use[j]:
+                continue
             g0, g1, h00, h01, h11 = deriv[0, k, j], deriv[1, k, j], deriv[2, k, j], deriv[3, k, j], deriv[4, k, j]
             move[k, j] = g0 * d0 + g1 * d1 + 0.5 * (h00 * d0 * d0 + 2 * h01 * d0 * d1 + h11 * d1 * d1)
             jac[0, k, j], jac[1, k, j] = g0 + h00 * d0 + h01 * d1, g1 + h01 * d0 + h11 * d1
@@ -251,19 +258,19 @@ def _ring_bins(p, pv, ok, counts, use, sel):  # pragma: no cover - compiled
 @numba.njit(cache=True, nogil=True)
 def _estimate(sums, var_sums, counts, deriv, offset, iterations, max_step):  # pragma: no cover - compiled
     """Gauss–Newton centre offsets (B, 2) [px] of B frames (module docstring) from their (K, n, B) sector sums
-    and variances; 0 for a frame without rings."""
+    and variances, each started from the previous frame's; 0 for a frame without rings."""
     k_sec, n, b_n = sums.shape
     p, pv, value, var, scratch = np.zeros((5, k_sec, n))
     move, jac = np.zeros((k_sec, n)), np.zeros((2, k_sec, n))
     ok, good = np.zeros((k_sec, n), np.bool_), np.zeros((k_sec, n), np.bool_)
     use, sel = np.zeros(n, np.bool_), np.zeros(n, np.bool_)
     mean = np.zeros(n)
-    for b in range(b_n):
+    d0 = d1 = 0.0
+    for b in range(b_n):  # each frame starts from the previous one's centre (the beam walks slowly)
         _profiles(sums, var_sums, b, counts, p, pv, ok)
         _ring_bins(p, pv, ok, counts, use, sel)
-        d0 = d1 = 0.0
         for _ in range(iterations):
-            _move(deriv, d0, d1, move, jac)
+            _move(deriv, d0, d1, use, move, jac)
             _shift(p, pv, ok, move, use, value, var, scratch, good)
             _mean(value, good, counts, use, mean)
             a00 = a01 = a11 = r0 = r1 = 0.0
@@ -308,7 +315,7 @@ def _combine(sums, var_sums, counts, deriv, spread, offset, out, out_var):  # pr
     for b in range(b_n):
         _profiles(sums, var_sums, b, counts, p, pv, ok)
         d0, d1 = offset[b, 0], offset[b, 1]
-        _move(deriv, d0, d1, move, jac)
+        _move(deriv, d0, d1, every, move, jac)
         _shift(p, pv, ok, move, every, value, var, frac, good)
         for k in range(k_sec):  # the curvature of the shifted profile, before it is sharpened in place
             for j in range(1, n - 1):
@@ -364,3 +371,48 @@ def recentering(geometry: Geometry, mode: str, *, n_sectors: int = N_SECTORS, **
     noise = np.random.default_rng(0).standard_normal((_NOISE_IMAGES, a.shape[1]))
     return Recentering(op, deriv.reshape(5, *shape), spread.reshape(3, *shape), np.ascontiguousarray(a @ noise.T),
                        np.asarray(a.multiply(a).sum(axis=1)).ravel(), (float(r0), float(c0)), mode == "per-scan")
+
+
+def distortion_from_frames(frames: np.ndarray, geometry: Geometry, calibrant, *, mask: np.ndarray | None,
+                           distortion: str) -> Geometry:
+    """The ring ellipticity (or detector tilt) and centre fitted to each frame on its own, combined by the median.
+
+    The rings of the mean (or median) of frames whose centres walk are blurred unevenly, which biases the fit: on
+    the beamline preset (±3 px walk, truth e = 0.0100) the median of 8 frames gives e = 0.0079, the frames one by
+    one 0.0100 ± 0.0001.
+
+    Parameters
+    ----------
+    frames : (n, rows, cols) ndarray
+        Dark-subtracted frames.
+    geometry : Geometry
+        Starting geometry (centre, camera length kept).
+    calibrant
+        The sample's structure or crystal (:func:`~uedflow.reduce.calibrate.calibrate_geometry`).
+    mask : ndarray of bool, optional
+        True = valid pixel.
+    distortion : {"ellipticity", "tilt"}
+
+    Raises
+    ------
+    GeometryError
+        No frame could be fitted.
+    """
+    fits = []
+    for frame in frames:
+        try:
+            fits.append(calibrate_geometry(frame, geometry, calibrant, mask=mask, distortion=distortion,
+                                           fit_length=False).geometry)
+        except GeometryError:
+            continue
+    if not fits:
+        raise GeometryError(f"no sample frame could be fitted for reduce.fit_distortion = {distortion!r}")
+    center = tuple(float(c) for c in np.median([g.center_rc for g in fits], axis=0))
+    if distortion == "tilt":
+        return dataclasses.replace(geometry, center_rc=center,
+                                   tilt_rad=tuple(float(x) for x in np.median([g.tilt_rad for g in fits], axis=0)))
+    # the ellipse as (e cos 2φ, e sin 2φ): smooth at e = 0 and through φ = ±π/2
+    cx, cy = np.median([(g.ellipticity * np.cos(2 * g.ellipse_angle_rad), g.ellipticity * np.sin(2 * g.ellipse_angle_rad))
+                        for g in fits], axis=0)
+    return dataclasses.replace(geometry, center_rc=center, ellipticity=float(np.hypot(cx, cy)),
+                               ellipse_angle_rad=float(0.5 * np.arctan2(cy, cx)))
