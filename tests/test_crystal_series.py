@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from uedflow.crystal import Lattice, get_crystal
+from uedflow.crystal import Crystal, Lattice, Site, get_crystal, structure_factors
 from uedflow.dynamics.axes_series import analyze_axes_series
 from uedflow.errors import InputError
 from uedflow.simulate.crystal_series import CRYSTAL_PRESETS, simulate_crystal_series
@@ -49,5 +49,15 @@ def test_truth_centroids_follow_the_strained_cell():
             hkl = ring["members"][0]
             assert ring["centroid"][0] == pytest.approx(float(lat.s_of(hkl)), rel=1e-12)
             assert ring["centroid"][1] == pytest.approx(float(hot.s_of(hkl)), rel=1e-12)
+    # areas against structure factors of the crystal with the plateau ΔU on every atom (CIF U_ij, hexagonal)
+    perp, par = truth["msd"]["perp"]["amplitude_angstrom2"], truth["msd"]["par"]["amplitude_angstrom2"]
+    hot_sites = tuple(Site(s.element, s.xyz, u_aniso=(perp, perp, par, perp / 2, 0, 0)) for s in mos2.sites)
+    hot_crystal = Crystal("hot", lat, mos2.space_group, hot_sites)
+    for ring in truth["rings"]:
+        hkl = np.array(ring["members"], float)
+        mult = np.array([len({tuple(v) for v in (mos2.laue_operations() @ h).tolist()}) for h in hkl])
+        want = np.sum(mult * np.abs(structure_factors(hot_crystal, hkl)) ** 2 / lat.s_of(hkl) ** 2) / np.sum(
+            mult * np.abs(structure_factors(mos2, hkl)) ** 2 / lat.s_of(hkl) ** 2)
+        assert ring["area"][1] / ring["area"][0] == pytest.approx(want, rel=1e-9), ring["label"]
     with pytest.raises(InputError, match="must be among"):
         simulate_crystal_series(mos2, DELAYS, S_GRID, **{**p, "strain_amplitudes": {"b": 1e-3}})
