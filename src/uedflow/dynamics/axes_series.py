@@ -77,11 +77,12 @@ def _select(rings: list[CompositeRing], fwhm: float, min_separation: float) -> l
     return [r for r, lo, hi in zip(rings, left, right, strict=True) if min(lo, hi) >= min_separation * fwhm]
 
 
-def fit_crystal_rings(ds: xr.Dataset, rings: list[CompositeRing], fwhm_guess: float
+def fit_crystal_rings(ds: xr.Dataset, rings: list[CompositeRing], fwhm_guess: float, before: np.ndarray
                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Centre [Å⁻¹], its 1σ, area and its 1σ of each ring at each delay, each (D, R).
 
-    Rings within 3 FWHM are fitted jointly; each group's window ends half-way to the next group.
+    Rings within 3 FWHM are fitted jointly; each group's window ends half-way to the next group. The pseudo-Voigt
+    mixing η of each ring is fitted once to the mean profile of the delays ``before`` (bool, (D,)) and then held.
     """
     s = ds["s"].values
     y, e = ds["intensity"].values, ds["intensity_sigma"].values
@@ -98,7 +99,10 @@ def fit_crystal_rings(ds: xr.Dataset, rings: list[CompositeRing], fwhm_guess: fl
         hi = 0.5 * (pos[members[-1]] + pos[groups[g + 1][0]]) if g + 1 < len(groups) else np.inf
         peaks = [Ring(rings[i].members[0].hkl, rings[i].label, rings[i].label, float(pos[i]), fwhm_guess)
                  for i in members]
-        fit = fit_group(s, y, e, peaks, degree=1, half_window=3.0, limits=(lo, hi))
+        kw = {"degree": 1, "half_window": 3.0, "limits": (lo, hi)}
+        first = fit_group(s, y[before].mean(axis=0), np.sqrt(np.sum(e[before] ** 2, axis=0)) / before.sum(), peaks,
+                          **kw)
+        fit = fit_group(s, y, e, peaks, eta=[float(first.value("eta", p.label)[0]) for p in peaks], **kw)
         for i in members:
             lab = rings[i].label
             out[:, :, i] = [fit.value("center", lab), fit.error("center", lab), fit.value("area", lab),
@@ -144,7 +148,7 @@ def analyze_axes_series(ds: xr.Dataset, crystal: Crystal, *, fwhm_guess: float, 
     if not before.any():
         raise InputError(f"no delay before t0 - IRF ({t0_guess_ps - irf_fwhm_ps:g} ps) for the reference; "
                          "record delays before time zero")
-    centre, centre_err, area, area_err = fit_crystal_rings(ds, rings, fwhm_guess)
+    centre, centre_err, area, area_err = fit_crystal_rings(ds, rings, fwhm_guess, before)
     n_ref = before.sum()
     c_ref, a_ref = np.nanmean(centre[before], axis=0), np.nanmean(area[before], axis=0)
     c_ref_err = np.sqrt(np.nansum(centre_err[before] ** 2, axis=0)) / n_ref
