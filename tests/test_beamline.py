@@ -116,3 +116,13 @@ def test_without_the_corrections_the_same_frames_miss(beamline):
     missed = [key for key in tested if key not in raw or abs(raw[key][0]) > BARS[key[1:]]]
     print("uncorrected misses", len(missed), "of", len(tested), missed)
     assert len(missed) >= len(tested) // 2
+
+
+def test_the_report_states_the_centre_walk(beamline):
+    from uedflow.report.html import _center_html
+
+    reduced = beamline[2]["corrected"][0]
+    text = _center_html(reduced)
+    lo, hi = float(reduced.center_row.min()), float(reduced.center_row.max())
+    assert f"row {lo:.2f}–{hi:.2f} px" in text and "per-frame" in text
+    assert _center_html(beamline[2]["uncorrected"][0]) == ""

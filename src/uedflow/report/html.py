@@ -251,6 +251,18 @@ def _noise_html(reduced: xr.Dataset | None) -> str:
             f"({html.escape(str(a['noise_source']))})")
 
 
+def _center_html(reduced: xr.Dataset | None) -> str:
+    """The beam centre's walk when each frame was integrated about its own centre (reduced.h5 center_row/col)."""
+    if reduced is None or "center_row" not in reduced:
+        return ""
+    spans = []
+    for name, label in (("center_row", "row"), ("center_col", "column")):
+        v = np.asarray(reduced[name].values, float)
+        spans.append(f"{label} {np.nanmin(v):.2f}–{np.nanmax(v):.2f} px (rms {np.nanstd(v):.2f})")
+    return (f"; beam centre {reduced.attrs.get('center_mode', 'per-frame')}: {', '.join(spans)}, each frame "
+            "integrated about its own (trace in the explorer's diagnostics)")
+
+
 def _summary_html(samples: Sequence[Sample]) -> str:
     rows = []
     for s in samples:
@@ -378,7 +390,8 @@ def render_html(samples: Sequence[Sample], specs: Sequence[FigureSpec], png: dic
             if s.truth:
                 parts += [f"<h3>{html.escape(s.name)}</h3>", _truth_html(s.dynamics, s.truth)]
     parts.append("<h2 id='inputs'>Inputs</h2><ul>" + "".join(
-        f"<li>{html.escape(s.name)}: {html.escape(s.source)}{_noise_html(s.reduced)}</li>" for s in samples)
+        f"<li>{html.escape(s.name)}: {html.escape(s.source)}{_noise_html(s.reduced)}{_center_html(s.reduced)}</li>"
+        for s in samples)
                  + "</ul></body></html>")
     return "\n".join(parts)
 
