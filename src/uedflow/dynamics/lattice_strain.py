@@ -26,7 +26,7 @@ import numpy as np
 from uedflow.crystal.lattice import Lattice
 from uedflow.errors import InputError
 
-__all__ = ["LatticeStrain", "free_parameters", "fit_lattice_strain"]
+__all__ = ["LatticeStrain", "free_parameters", "fit_lattice_strain", "strained_lattice"]
 
 _LENGTHS = ("a", "b", "c")
 
@@ -64,8 +64,9 @@ def _tied(name: str, names: tuple[str, ...]) -> tuple[str, ...]:
     return (name,)
 
 
-def _strained(lattice: Lattice, names: tuple[str, ...], x: np.ndarray) -> Lattice:
-    """The cell with relative length changes / angle changes [degrees] ``x`` of the free parameters."""
+def strained_lattice(lattice: Lattice, names: tuple[str, ...], x: np.ndarray) -> Lattice:
+    """The cell with relative length changes / angle changes [degrees] ``x`` of the free parameters ``names``
+    (:func:`free_parameters`; tied parameters change together)."""
     p = dict(zip(("a", "b", "c", "alpha", "beta", "gamma"), lattice.parameters, strict=True))
     for name, v in zip(names, x, strict=True):
         for t in _tied(name, names):
@@ -127,7 +128,7 @@ def fit_lattice_strain(lattice: Lattice, space_group_number: int, rings: Sequenc
     for k in range(len(names)):
         h = np.zeros(len(names))
         h[k] = 1e-6 if names[k] in _LENGTHS else 1e-4
-        plus, minus = _strained(lattice, names, h), _strained(lattice, names, -h)
+        plus, minus = strained_lattice(lattice, names, h), strained_lattice(lattice, names, -h)
         for r, members in enumerate(rings):
             hkl = np.asarray(members, float).reshape(-1, 3)
             w = np.ones(len(hkl)) if weights is None else np.asarray(weights[r], float)

@@ -8,6 +8,7 @@ scattering of a pumped atomistic dot or assembly).
 
 from uedflow.simulate.atomistic import AtomisticModel, atomistic_series
 from uedflow.simulate.cell_cut import cut_crystal
+from uedflow.simulate.crystal_series import CRYSTAL_PRESETS, simulate_crystal_series
 from uedflow.simulate.debye import (
     PairHistogram,
     debye_intensity,
@@ -30,6 +31,7 @@ from uedflow.simulate.pump import PeakDynamics, cubic_harmonic_weights, dynamics
 from uedflow.simulate.reduced import reduced_dataset
 
 __all__ = [
+    "CRYSTAL_PRESETS",
     "FACETS",
     "PRESETS",
     "AtomisticModel",
@@ -55,6 +57,7 @@ __all__ = [
     "paper_dynamics",
     "pseudo_voigt",
     "reduced_dataset",
+    "simulate_crystal_series",
     "simulate_experiment",
     "simulate_powder_series",
     "size_averaged_pattern",
