@@ -149,14 +149,19 @@ def analyze_axes_series(ds: xr.Dataset, crystal: Crystal, *, fwhm_guess: float, 
         raise InputError(f"no delay before t0 - IRF ({t0_guess_ps - irf_fwhm_ps:g} ps) for the reference; "
                          "record delays before time zero")
     centre, centre_err, area, area_err = fit_crystal_rings(ds, rings, fwhm_guess, before)
+    # a ring whose area fits to zero (a weak ring under the noise) is left out, not propagated as ln 0
+    area = np.where(area > 0, area, np.nan)
+    usable = np.isfinite(np.nanmean(area[before], axis=0)) & np.isfinite(np.nanmean(centre[before], axis=0))
+    if usable.sum() < len(rings):
+        rings = [r for r, k in zip(rings, usable, strict=True) if k]
+        centre, centre_err, area, area_err = (x[:, usable] for x in (centre, centre_err, area, area_err))
     n_ref = before.sum()
     c_ref, a_ref = np.nanmean(centre[before], axis=0), np.nanmean(area[before], axis=0)
     c_ref_err = np.sqrt(np.nansum(centre_err[before] ** 2, axis=0)) / n_ref
     a_ref_err = np.sqrt(np.nansum(area_err[before] ** 2, axis=0)) / n_ref
     ring_strain = c_ref / centre - 1.0
     strain_err = (c_ref / centre) * np.hypot(centre_err / centre, c_ref_err / c_ref)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ln_ratio = np.log(area / a_ref)
+    ln_ratio = np.log(area / a_ref)
     ln_err = np.hypot(area_err / area, a_ref_err / a_ref)
     members = [[m.hkl for m in r.members] for r in rings]
     weights = [list(r.weights) for r in rings]
