@@ -11,9 +11,11 @@ from click.testing import CliRunner
 from test_beam_stop import REFERENCE, polygon_mask
 from uedflow.cli import main
 from uedflow.config import load_experiment
+from uedflow.crystal import parse_cif
 from uedflow.dynamics import analyze
-from uedflow.errors import InputError
+from uedflow.errors import CrystalError, InputError
 from uedflow.io import read_frame, read_manifest
+from uedflow.peaks.series import structure_of
 from uedflow.reduce import open_reduced, reduce_experiment
 
 BISMUTH = Path(importlib.util.find_spec("skued").origin).parent / "io" / "tests" / "data" / "bismuth.dm3"
@@ -67,6 +69,32 @@ def test_one_real_frame_reduces_through_the_cli_to_a_static_profile(tmp_path):
     # Poisson: at most the σ of a plain mean of the bin's pixels; split pixels share counts between bins (less)
     ratio = sigma[full] / np.sqrt(intensity[full] / ds["counts"].values[full])
     assert 0.7 < ratio.min() and ratio.max() <= 1.0
+
+
+def test_a_non_cubic_sample_reduces_and_calibrates_from_its_own_rings(tmp_path):
+    """`[sample] material = "Bi"` (trigonal): the real frame reduces, the camera length is calibrated from the Bi
+    rings (the calibrate CLI's 0.2528 m from the same frame), the strongest ring sits at Bi (110) within 0.3 % in
+    s, the file carries the crystal as CIF, and the cubic time-resolved chain says what to use instead."""
+    (tmp_path / "frames.csv").write_text(f"file\n{BISMUTH}\n")
+    toml = TOML.replace("pixel_size_m = 1.4e-4", "pixel_size_m = 1.12e-4").replace(
+        "[reduce]", '[sample]\nmaterial = "Bi"\n[reduce]\ncalibrate_camera_length = true')
+    (tmp_path / "experiment.toml").write_text(toml.replace("n_bins = 120", "n_bins = 300"))
+    res = CliRunner().invoke(main, ["reduce", str(tmp_path / "experiment.toml"), "-o", str(tmp_path / "bi.h5"),
+                                    "--quiet"])
+    assert res.exit_code == 0, res.output
+    ds = open_reduced(tmp_path / "bi.h5")
+    assert ds.attrs["camera_length_m"] == pytest.approx(0.2528, rel=2e-3)
+    bi = parse_cif(ds.attrs["crystal_cif"])
+    assert bi.space_group_symbol == "R-3m" and bi.lattice.c == pytest.approx(11.8622)
+    s110 = bi.lattice.s_of((1, 1, 0))
+    near = np.flatnonzero(np.abs(ds.s.values - s110) < 0.1 * s110)
+    j = near[np.argmax(ds.intensity.values[0][near])]
+    y0, y1, y2 = ds.intensity.values[0][j - 1:j + 2]  # the vertex of the parabola through the top three bins
+    peak = ds.s.values[j] + 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2) * float(ds.s[1] - ds.s[0])
+    print(f"Bi (110): profile peak {peak:.4f}, expected {s110:.4f} Å⁻¹")
+    assert peak == pytest.approx(s110, rel=3e-3)
+    with pytest.raises(CrystalError, match="not cubic.*analyze_axes_series"):
+        structure_of(ds)
 
 
 def test_a_static_series_without_delays_averages_its_frames(tmp_path):

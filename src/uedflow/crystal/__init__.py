@@ -16,7 +16,7 @@ from uedflow.crystal.form_factors import (
 )
 from uedflow.crystal.general import Crystal, Site, space_group
 from uedflow.crystal.lattice import Lattice
-from uedflow.crystal.materials import CRYSTALS, get_crystal, sample_structure
+from uedflow.crystal.materials import CRYSTALS, get_crystal, sample_crystal, sample_structure
 from uedflow.crystal.reflections import (
     FAMILIES,
     Reflection,
@@ -58,6 +58,7 @@ __all__ = [
     "reflection_families",
     "reflections",
     "s_of_hkl",
+    "sample_crystal",
     "sample_structure",
     "space_group",
     "structure_factors",

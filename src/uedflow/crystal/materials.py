@@ -16,7 +16,7 @@ from uedflow.crystal.lattice import Lattice
 from uedflow.crystal.structures import MATERIALS, Structure, get_structure
 from uedflow.errors import CrystalError
 
-__all__ = ["CRYSTALS", "builtin_crystal", "get_crystal", "sample_structure"]
+__all__ = ["CRYSTALS", "builtin_crystal", "get_crystal", "sample_crystal", "sample_structure"]
 
 _T = 1.0 / 3.0
 
@@ -122,3 +122,23 @@ def sample_structure(sample: Any) -> Structure:
             _key(k) for k in CRYSTALS if k not in MATERIALS}:
         return builtin_crystal(sample.material).to_structure()  # raises: not cubic
     return get_structure(sample.structure or sample.material, a_angstrom=a)
+
+
+def sample_crystal(sample: Any) -> Structure | Crystal:
+    """The crystal of an experiment's ``[sample]``: its cubic :class:`Structure` when it is cubic (what
+    :func:`sample_structure` gives), else the general :class:`Crystal` of its ``cif`` file or built-in
+    ``material`` (for the reduction: calibration from its rings, and the reduced file's description).
+
+    Raises
+    ------
+    CrystalError
+        An unknown material or an unreadable CIF.
+    """
+    try:
+        return sample_structure(sample)
+    except CrystalError:
+        if sample.cif:
+            return get_crystal(Path(sample.cif))
+        if isinstance(sample.material, str) and sample.structure is None:
+            return get_crystal(sample.material)
+        raise

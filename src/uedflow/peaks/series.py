@@ -126,9 +126,13 @@ def structure_of(reduced: xr.Dataset) -> Structure:
     Raises
     ------
     CrystalError
-        Neither ``structure_json`` nor a known ``material`` attribute.
+        Neither ``structure_json`` nor a known ``material`` attribute, or a non-cubic crystal (``crystal_cif``).
     """
     attrs = reduced.attrs
+    if attrs.get("crystal_cif"):
+        raise CrystalError(f"the sample {attrs.get('material', '')} is not cubic: the time-resolved ring analysis "
+                           "indexes cubic crystals; analyse this series per lattice parameter and axis with "
+                           "uedflow.dynamics.axes_series.analyze_axes_series(reduced, crystal)")
     a = attrs.get("lattice_constant_angstrom")
     a = float(a) if a is not None and np.isfinite(float(a)) else None
     if attrs.get("structure_json"):

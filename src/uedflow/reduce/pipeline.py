@@ -24,7 +24,7 @@ import numpy as np
 import xarray as xr
 
 from uedflow.config import Experiment
-from uedflow.crystal import sample_structure
+from uedflow.crystal import Structure, crystal_to_cif, sample_crystal
 from uedflow.errors import ConfigError, GeometryError, InputError, UedflowError
 from uedflow.io import (
     FrameRecord,
@@ -148,12 +148,16 @@ def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[G
     masks = MaskResult.assemble(dead, hot, saturated, block, images["mask"])
     log.info("center %s (residual %.3g px), masks %s", center, residual, masks.summary())
     geometry = _geometry(exp, shape, center)
-    if exp.reduce.calibrate_camera_length:
+    if exp.reduce.calibrate_camera_length and isinstance(structure, Structure):
         cal = calibrate_camera_length(median, geometry, structure, mask=masks.valid)
         log.info("camera length: %s", cal.summary())
         if not cal.success:
             log.warning("camera-length calibration: %s", cal.message)
         geometry = dataclasses.replace(geometry, camera_length_m=cal.camera_length_m)
+    elif exp.reduce.calibrate_camera_length:  # any crystal: its rings indexed while the length is scanned
+        fit = calibrate_geometry(median, geometry, structure, mask=masks.valid, distortion="none")
+        log.info("camera length fitted to the sample's rings:\n%s", fit.report())
+        geometry = dataclasses.replace(geometry, camera_length_m=fit.geometry.camera_length_m)
     if exp.reduce.fit_distortion != "none" and exp.detector.center != "fixed":  # the beam walks: frame by frame
         dark = 0.0 if images["dark"] is None else images["dark"]
         try:
@@ -347,7 +351,7 @@ def reduce_experiment(
         raise ConfigError(f"[reduce] n_bins = {red.n_bins} in {exp.path}: at least {_MIN_BINS} s bins are needed "
                           "to resolve the rings; use a few hundred (the default) or leave it out")
     clock = _Clock()
-    structure = sample_structure(exp.sample)
+    structure = sample_crystal(exp.sample)
     records = read_manifest(exp.manifest)
     ckpt = _checkpoint(exp, checkpoint, checkpoint_every_s, records)
     skip = np.flatnonzero(ckpt.done) if ckpt is not None else ()
@@ -407,7 +411,7 @@ class _Clock:
 
 def _to_dataset(exp: Experiment, structure, series: PowderSeries, counts, mask, diff, geometry: Geometry,
                 residual: float, *, static: bool = False) -> xr.Dataset:
-    sample = exp.sample
+    sample, cubic = exp.sample, isinstance(structure, Structure)
     nan = float("nan")
     differential = np.full_like(series.intensity, np.nan) if static else series.differential
     ds = xr.Dataset(
@@ -430,8 +434,10 @@ def _to_dataset(exp: Experiment, structure, series: PowderSeries, counts, mask, 
                 "scan": ("scan", series.scans.astype(np.int64))},
         attrs={
             "material": structure.name,
-            "structure_json": json.dumps(structure.summary()),
-            "lattice_constant_angstrom": structure.a_angstrom,
+            # a cubic structure for the time-resolved chain, or any crystal as CIF text
+            "structure_json": json.dumps(structure.summary()) if cubic else "",
+            "crystal_cif": "" if cubic else crystal_to_cif(structure),
+            "lattice_constant_angstrom": structure.a_angstrom if cubic else structure.lattice.a,
             "temperature_K": sample.temperature_K,
             "fluence_mJ_cm2": nan if sample.fluence_mJ_cm2 is None else sample.fluence_mJ_cm2,
             "diameter_nm": nan if sample.diameter_nm is None else sample.diameter_nm,
