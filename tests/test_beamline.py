@@ -106,6 +106,8 @@ def test_lattice_dynamics_within_the_bars_of_issue_13(beamline):
     scan_t0 = np.mean([scan["t0_ps"] for scan in truth["scans"]])
     assert abs(float(np.median(dyn["t0_ps"].values)) - scan_t0) < 0.1
     assert 5.0 < reduced.attrs["detector_gain"] < 8.0  # truth 6 (gain 3, variance 2x Poisson)
+    # fitted to each sample frame: the median of the walking frames reads 0.0079
+    assert reduced.attrs["ellipticity"] == pytest.approx(0.01, rel=0.02)
 
 
 def test_without_the_corrections_the_same_frames_miss(beamline):

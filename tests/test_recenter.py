@@ -63,6 +63,10 @@ def test_each_frame_is_integrated_about_its_own_centre(ops):
     err_fixed = np.abs(fixed - reference)[:, ok].max(axis=1) / 2000.0
     assert err.max() < 0.01, err
     assert err_fixed[2:].min() > 0.3, err_fixed  # the correction is needed
+    # and each of its second-order parts: the mean radial shift dᵀHd/2, and the sharpening for the pixels' spread
+    for part in (dataclasses.replace(rc, derivatives=np.concatenate([rc.derivatives[:2], 0 * rc.derivatives[2:]])),
+                 dataclasses.replace(rc, spread=0 * rc.spread)):
+        assert (np.abs(part.apply(sums, var)[0] / op.counts - reference)[:, ok].max() / 2000.0) > 0.01
     # ring areas (what the peak fits measure) agree to 1e-3
     for s0 in RINGS[:6]:
         near = ok & (np.abs(op.s - s0) < 0.02)

@@ -90,12 +90,10 @@ def _chunk(frames: np.ndarray, operator: RadialOperator | Recentering, window: n
         raw = np.zeros((2, frames[0].size), _raw_dtype(frames.dtype, len(frames)))
     peak = np.empty(len(frames))
     centers, smoothing = np.full((len(frames), 2), np.nan), np.ones(len(frames))
-    if isinstance(operator, Recentering):
-        sums, var = integrate_sums(frames, operator.operator, group=group, group_sums=raw, frame_max=peak)
-        sums, var, centers, smoothing = operator.apply(sums, var, scan, smoothing_for=group == 0)
-        operator = operator.operator
-    else:
-        sums, var = integrate_sums(frames, operator, group=group, group_sums=raw, frame_max=peak)
+    recenter, operator = (operator, operator.operator) if isinstance(operator, Recentering) else (None, operator)
+    sums, var = integrate_sums(frames, operator, group=group, group_sums=raw, frame_max=peak)
+    if recenter is not None:
+        sums, var, centers, smoothing = recenter.apply(sums, var, scan, smoothing_for=group == 0)
     if saturation is not None:  # the kernel gives each frame's max; only frames at the level are searched pixel by pixel
         for i in np.flatnonzero(peak >= saturation):
             hit = _saturated_bins(frames[i], operator, saturation)

@@ -158,25 +158,22 @@ def _detector(exp: Experiment, sample: np.ndarray, images, structure) -> tuple[G
         fit = calibrate_geometry(median, geometry, structure, mask=masks.valid, distortion="none")
         log.info("camera length fitted to the sample's rings:\n%s", fit.report())
         geometry = dataclasses.replace(geometry, camera_length_m=fit.geometry.camera_length_m)
-    if exp.reduce.fit_distortion != "none" and exp.detector.center != "fixed":  # the beam walks: frame by frame
-        dark = 0.0 if images["dark"] is None else images["dark"]
+    if exp.reduce.fit_distortion != "none":
         try:
-            geometry = distortion_from_frames(sample - dark, geometry, structure, mask=masks.valid,
-                                              distortion=exp.reduce.fit_distortion)
-            log.info("%s fitted to each sample frame: %s", exp.reduce.fit_distortion, geometry)
-        except GeometryError as exc:
-            log.warning("reduce.fit_distortion: %s; integrating with the configured geometry", exc)
-    elif exp.reduce.fit_distortion != "none":
-        try:
-            fit = calibrate_geometry(median, geometry, structure, mask=masks.valid,
-                                     distortion=exp.reduce.fit_distortion, fit_length=False)
+            if exp.detector.center != "fixed":  # the beam walks: frame by frame
+                dark = 0.0 if images["dark"] is None else images["dark"]
+                geometry = distortion_from_frames(sample - dark, geometry, structure, mask=masks.valid,
+                                                  distortion=exp.reduce.fit_distortion)
+                log.info("%s fitted to each sample frame: %s", exp.reduce.fit_distortion, geometry)
+            else:
+                fit = calibrate_geometry(median, geometry, structure, mask=masks.valid,
+                                         distortion=exp.reduce.fit_distortion, fit_length=False)
+                log.info("%s fitted to the sample's rings:\n%s", exp.reduce.fit_distortion, fit.report())
+                if not fit.success:
+                    log.warning("%s fit: %s", exp.reduce.fit_distortion, fit.message)
+                geometry = fit.geometry
         except GeometryError as exc:  # degrade: integrate with the geometry as configured
             log.warning("reduce.fit_distortion: %s; integrating with the configured geometry", exc)
-        else:
-            log.info("%s fitted to the sample's rings:\n%s", exp.reduce.fit_distortion, fit.report())
-            if not fit.success:
-                log.warning("%s fit: %s", exp.reduce.fit_distortion, fit.message)
-            geometry = fit.geometry
     return geometry, masks, residual
 
 
@@ -472,12 +469,12 @@ def _center_trace(ds: xr.Dataset, centers: np.ndarray, scan_idx: np.ndarray, del
     """Add the beam centre of every frame as ``center_row``/``center_col`` (scan, delay) [px] (mean of the frames
     of a (scan, delay) point)."""
     shape = (ds.sizes["scan"], ds.sizes["delay"])
+    n = np.zeros(shape)
+    np.add.at(n, (scan_idx, delay_idx), 1.0)
     for i, name in enumerate(("center_row", "center_col")):
-        total, n = np.zeros(shape), np.zeros(shape)
+        total = np.zeros(shape)
         np.add.at(total, (scan_idx, delay_idx), centers[:, i])
-        np.add.at(n, (scan_idx, delay_idx), 1.0)
-        with np.errstate(invalid="ignore"):
-            ds[name] = (("scan", "delay"), total / np.where(n > 0, n, np.nan))
+        ds[name] = (("scan", "delay"), total / np.where(n > 0, n, np.nan))
     ds.attrs["center_mode"] = mode
 
 

@@ -72,15 +72,14 @@ class Recentering:
     operator : RadialOperator
         Sector operator (``n_sectors`` > 1) of the fixed geometry.
     derivatives : (5, n_sectors, n_bins) ndarray
-        ∂s/∂(centre row, centre col) [Å⁻¹ per px] and the second derivatives (rr, rc, cc) [Å⁻¹ per px²] of
-        each sector bin (means over its pixels): the shift of the bin for a centre offset d is
+        ∂s/∂(centre row, centre col) [s bins per px] and the second derivatives (rr, rc, cc) [s bins per px²]
+        of each sector bin (means over its pixels): the shift of the bin for a centre offset d is
         g·d + dᵀ·H·d/2 (the second order is a mean radial shift d²/4r, 5e-4 in s at 3 px and r = 65 px).
     spread : (3, n_sectors, n_bins) ndarray
-        Covariance (rr, rc, cc) of that derivative over the bin's pixels [(Å⁻¹ per px)²]: a centre offset d
-        leaves the pixels of a sector bin spread by dᵀ·C·d in s² about the shifted mean.
-    noise_sums, noise_var : ndarray
-        (n_sectors * n_bins, R) sector sums of R images of unit white pixel noise and their variance Σ w²
-        (n_sectors * n_bins,).
+        Covariance (rr, rc, cc) of that derivative over the bin's pixels [(s bins per px)²]: a centre offset d
+        leaves the pixels of a sector bin spread by dᵀ·C·d in bins² about the shifted mean.
+    noise_sums, noise_var : (n_sectors, n_bins, R) ndarray
+        Sector sums of R images of unit white pixel noise, and their variance Σ w².
     center_rc : (float, float)
         The fixed centre (row, col) [px] the offsets are measured from.
     per_scan : bool
@@ -133,9 +132,7 @@ class Recentering:
         # frame-last (K, n, B): integrate_sums's layout, so no copy
         sums = np.ascontiguousarray(np.asarray(sums, np.float64).T).reshape(k, n, b)
         var_sums = np.ascontiguousarray(np.asarray(var_sums, np.float64).T).reshape(k, n, b)
-        counts = self.operator.counts.reshape(k, n)
-        step = self.operator.s_edges[1] - self.operator.s_edges[0]
-        deriv, spread = np.ascontiguousarray(self.derivatives / step), np.ascontiguousarray(self.spread / step**2)
+        counts, deriv, spread = self.operator.counts.reshape(k, n), self.derivatives, self.spread
         offset = np.zeros((b, 2))
         _estimate(sums, var_sums, counts, deriv, offset, _ITERATIONS, _MAX_STEP_PX)
         if self.per_scan and scan is not None:
@@ -144,12 +141,10 @@ class Recentering:
         out, out_var = np.empty((b, n)), np.empty((b, n))
         _combine(sums, var_sums, counts, deriv, spread, offset, out, out_var)
         # the same shifts applied to pure pixel noise: how much of ``out_var`` a single bin's scatter keeps
-        noise = self.noise_sums.reshape(k, n, -1)
-        noise_var = np.repeat(self.noise_var.reshape(k, n, 1), noise.shape[2], axis=2)
-        smoothing = np.ones(b)
+        smoothing, n_images = np.ones(b), self.noise_sums.shape[2]
         for i in np.flatnonzero(np.ones(b, bool) if smoothing_for is None else smoothing_for):
-            n_out, n_var = np.empty((noise.shape[2], n)), np.empty((noise.shape[2], n))
-            _combine(noise, noise_var, counts, deriv, spread, np.repeat(offset[i:i + 1], noise.shape[2], axis=0),
+            n_out, n_var = np.empty((n_images, n)), np.empty((n_images, n))
+            _combine(self.noise_sums, self.noise_var, counts, deriv, spread, np.repeat(offset[i:i + 1], n_images, axis=0),
                      n_out, n_var)
             smoothing[i] = np.sum(n_out**2) / np.sum(n_var)
         return out, out_var, offset + np.asarray(self.center_rc, float), smoothing
@@ -214,20 +209,6 @@ def _mean(value, good, counts, use, mean):  # pragma: no cover - compiled
                     num += counts[k, j] * value[k, j]
                     den += counts[k, j]
             mean[j] = num / den if den > 0 else 0.0
-
-
-@numba.njit(cache=True, nogil=True)
-def _profiles(s, v, b, counts, p, pv, ok):  # pragma: no cover - compiled
-    """Frame b's sector profiles p = s/counts (K, n), their variances pv and where both are usable
-    (``s``, ``v``: (K, n, B) sums and variances)."""
-    k_sec, n = counts.shape
-    for k in range(k_sec):
-        for j in range(n):
-            c = counts[k, j]
-            ok[k, j] = False
-            if c > 0:
-                p[k, j], pv[k, j] = s[k, j, b] / c, v[k, j, b] / (c * c)
-                ok[k, j] = math.isfinite(p[k, j]) and math.isfinite(pv[k, j]) and pv[k, j] > 0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -359,6 +340,8 @@ def recentering(geometry: Geometry, mode: str, *, n_sectors: int = N_SECTORS, **
     s0, up, down, right, left = s_at(0, 0), s_at(1, 0), s_at(-1, 0), s_at(0, 1), s_at(0, -1)
     mixed = 0.25 * (s_at(1, 1) - s_at(1, -1) - s_at(-1, 1) + s_at(-1, -1))
     pixel = [0.5 * (up - down), 0.5 * (right - left), up - 2 * s0 + down, mixed, right - 2 * s0 + left]
+    step = float(op.s_edges[1] - op.s_edges[0])
+    pixel = [x / step for x in pixel]  # in s bins
     a = op.to_csr()
     with np.errstate(invalid="ignore", divide="ignore"):
         norm = np.asarray(a.sum(axis=1)).ravel()
@@ -369,8 +352,9 @@ def recentering(geometry: Geometry, mode: str, *, n_sectors: int = N_SECTORS, **
                            np.maximum(mean(g_c**2) - deriv[1] ** 2, 0.0)])
     shape = (n_sectors, op.n_bins)
     noise = np.random.default_rng(0).standard_normal((_NOISE_IMAGES, a.shape[1]))
-    return Recentering(op, deriv.reshape(5, *shape), spread.reshape(3, *shape), np.ascontiguousarray(a @ noise.T),
-                       np.asarray(a.multiply(a).sum(axis=1)).ravel(), (float(r0), float(c0)), mode == "per-scan")
+    noise_var = np.repeat(np.asarray(a.multiply(a).sum(axis=1)).reshape(*shape, 1), _NOISE_IMAGES, axis=2)
+    return Recentering(op, deriv.reshape(5, *shape), spread.reshape(3, *shape), (a @ noise.T).reshape(*shape, -1),
+                       noise_var, (float(r0), float(c0)), mode == "per-scan")
 
 
 def distortion_from_frames(frames: np.ndarray, geometry: Geometry, calibrant, *, mask: np.ndarray | None,
