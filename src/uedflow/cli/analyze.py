@@ -39,9 +39,14 @@ def _peaks(value: str | None) -> tuple[str, ...] | None:
 @quiet_option
 def analyze_cmd(reduced, output, peaks, shape, eta, background, qe_window, debye_temperature, bootstrap, irf_fwhm_ps,
                 model, quiet):
-    """Fit the Bragg peaks of REDUCED (reduced.h5) and write strain, MSD and time constants."""
+    """Fit the Bragg peaks of REDUCED (reduced.h5) and write strain, MSD and time constants.
+
+    Cubic samples: per ring. Any other crystal: strain per cell parameter (Δa/a, Δc/c...) and Δ⟨u²⟩ per axis
+    (in-plane / along c...) from all rings together, with their kinetics.
+    """
     from uedflow.config import AnalyzeConfig
     from uedflow.dynamics import analyze, write_dynamics
+    from uedflow.dynamics.crystal_axes import axes_summary, is_axes
     from uedflow.reduce import open_reduced
 
     if qe_window and not qe_window[1] > qe_window[0]:
@@ -61,7 +66,9 @@ def analyze_cmd(reduced, output, peaks, shape, eta, background, qe_window, debye
         out = analyze(ds, config=cfg, progress=cb)
     output.parent.mkdir(parents=True, exist_ok=True)
     write_dynamics(out, output, config=dataclasses.asdict(cfg), inputs=[reduced])
-    if not quiet:
+    if not quiet and is_axes(out):
+        click.echo(f"{axes_summary(out)}\n-> {output}")
+    elif not quiet:
         n_ok = int(out["fit_success"].sum())
         click.echo(f"{len(out['hkl'])} rings ({', '.join(map(str, out['hkl'].values))}), "
                    f"{n_ok}/{out['fit_success'].size} kinetic fits ok -> {output}")

@@ -22,6 +22,7 @@ import xarray as xr
 from uedflow.config import AnalyzeConfig
 from uedflow.crystal import FAMILIES
 from uedflow.crystal.vibration import mass_weighted, ring_partials
+from uedflow.dynamics.crystal_axes import analyze_crystal
 from uedflow.dynamics.elements import element_static_msd
 from uedflow.dynamics.kinetics import KineticsFit, fit_global, stack_fits
 from uedflow.dynamics.lattice import add_lattice_results
@@ -214,6 +215,11 @@ def analyze(
         if progress is not None:
             progress(done, total)
 
+    if reduced.attrs.get("crystal_cif"):  # any crystal: strain per cell parameter and vibration per axis
+        if cfg.bootstrap or cfg.peaks or cfg.kinetic_model != "exp":
+            log.warning("%s is not cubic: the per-axis analysis fits every ring with one exponential per axis "
+                        "(bootstrap, peaks and kinetic_model are not used)", reduced.attrs.get("material", "the sample"))
+        return analyze_crystal(reduced, cfg, irf, progress=step)
     ps_raw = fit_powder_series(reduced, peaks=cfg.peaks, shape=cfg.shape, background=cfg.background, eta=cfg.eta)
     u0, may_rise = _static_msd(reduced, cfg, ps_raw.labels)
     ps = correct_halo(ps_raw, u0, may_rise=may_rise) if cfg.tds_correction else ps_raw

@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from uedflow.dynamics.analyze import DYNAMICS_FORMAT, DYNAMICS_VERSION
+from uedflow.dynamics.crystal_axes import axes_rows, is_axes
 from uedflow.dynamics.traces import OBSERVABLES
 from uedflow.io import atomic_path, open_dataset, write_dataset
 
@@ -44,7 +45,8 @@ def write_dynamics(
     Parameters
     ----------
     ds : xarray.Dataset
-        Output of :func:`uedflow.dynamics.analyze`.
+        Output of :func:`uedflow.dynamics.analyze` (per ring, or per axis for a non-cubic crystal:
+        :mod:`uedflow.dynamics.crystal_axes`).
     out_path : str or Path
         The HDF5 file, e.g. ``out/dynamics.h5``.
     config, inputs
@@ -57,6 +59,11 @@ def write_dynamics(
     """
     out_path = Path(out_path)
     write_dataset(ds, out_path, format=DYNAMICS_FORMAT, version=DYNAMICS_VERSION, config=config, inputs=inputs)
+    if is_axes(ds):
+        traces, fits = axes_rows(ds)
+        _write_csv(out_path.with_name("traces.csv"), TRACES_COLUMNS, traces)
+        _write_csv(out_path.with_name("fits.csv"), FITS_COLUMNS, fits)
+        return out_path
     hkl = [str(h) for h in ds["hkl"].values]
     fam = [str(f) for f in ds["family"].values]
     delay = ds["delay"].values

@@ -130,9 +130,9 @@ def structure_of(reduced: xr.Dataset) -> Structure:
     """
     attrs = reduced.attrs
     if attrs.get("crystal_cif"):
-        raise CrystalError(f"the sample {attrs.get('material', '')} is not cubic: the time-resolved ring analysis "
-                           "indexes cubic crystals; analyse this series per lattice parameter and axis with "
-                           "uedflow.dynamics.axes_series.analyze_axes_series(reduced, crystal)")
+        raise CrystalError(f"the sample {attrs.get('material', '')} is not cubic: the ring-by-ring analysis "
+                           "indexes cubic crystals; uedflow.dynamics.analyze (uedflow analyze) analyses this series "
+                           "per cell parameter and axis (uedflow.dynamics.axes_series.analyze_axes_series)")
     a = attrs.get("lattice_constant_angstrom")
     a = float(a) if a is not None and np.isfinite(float(a)) else None
     if attrs.get("structure_json"):

@@ -66,7 +66,8 @@ through each pixel's s (the reduction keeps 2D frames only as the after−before
 
 def _section_traces(data: dict[str, Any]) -> str:
     if not data["samples"]:
-        return "<h2 id=traces>Traces</h2><p class=note>No dynamics file given: traces appear once the series is analysed.</p>"
+        note = data.get("traces_note") or "No dynamics file given: traces appear once the series is analysed."
+        return f"<h2 id=traces>Traces</h2><p class=note>{html.escape(note)}</p>"
     canvases = "".join(f"<canvas id=trace-{o} width=600 height=300></canvas>" for o in ("strain", "msd", "width",
                                                                                         "intensity"))
     labels = ", ".join(html.escape(s["label"]) for s in data["samples"])
@@ -123,7 +124,8 @@ def load_stage_files(reduced: str | Path | xr.Dataset | None,
 
 def write_explorer(reduced: str | Path | xr.Dataset | None, dynamics: Sequence[str | Path | xr.Dataset] = (),
                    out: str | Path = EXPLORER_NAME, *, labels: Sequence[str] | None = None, compare: bool = True,
-                   refresh_s: float | None = None, title: str = "uedflow explorer", **thin: int) -> Path:
+                   refresh_s: float | None = None, title: str = "uedflow explorer", traces_note: str | None = None,
+                   **thin: int) -> Path:
     """Write the explorer of a reduced file and any dynamics files to ``out`` (atomically).
 
     Parameters
@@ -142,6 +144,8 @@ def write_explorer(reduced: str | Path | xr.Dataset | None, dynamics: Sequence[s
         Live mode: the page reloads itself this often [s].
     title : str
         Page title.
+    traces_note : str, optional
+        What the traces section says when no dynamics file is given.
     **thin
         ``max_delays``, ``max_bins``, ``max_px`` of :func:`uedflow.report.views.explorer_data`.
     """
@@ -157,6 +161,7 @@ def write_explorer(reduced: str | Path | xr.Dataset | None, dynamics: Sequence[s
         except UedflowError as exc:
             log.warning("explorer without the comparison: %s", exc)
     data = explorer_data(red, dyn, labels=labels, comparison=comparison, title=title, **thin)
+    data["traces_note"] = traces_note
     out = Path(out)
     with atomic_path(out) as tmp:
         tmp.write_text(render_explorer(data, refresh_s=refresh_s), encoding="utf-8")

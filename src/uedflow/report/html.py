@@ -374,12 +374,7 @@ def render_html(samples: Sequence[Sample], specs: Sequence[FigureSpec], png: dic
         parts.append(f"<h2 id='{sec.key}'>{html.escape(sec.title)}</h2>"
                      + "".join(f"<p>{html.escape(t)}</p>" for t in sec.text)
                      + "".join(_table(rows, cols) for rows, cols in sec.tables if rows))
-    parts.append("<h2 id='figures'>Figures</h2>")
-    for spec in specs:
-        b64 = base64.b64encode(png[spec.key]).decode("ascii")
-        parts.append(f"<figure id='{spec.key}'><h3>{html.escape(spec.title)}</h3>"
-                     f"<img src='data:image/png;base64,{b64}' alt='{html.escape(spec.title)}'>"
-                     f"<figcaption>{html.escape(spec.caption)}</figcaption></figure>")
+    parts.append("<h2 id='figures'>Figures</h2>" + figures_html(specs, png))
     parts.append("<h2 id='fits'>Fitted kinetic parameters</h2>")
     for s in samples:
         parts += [f"<h3>{html.escape(s.name)}</h3>", _fits_html(s.dynamics)]
@@ -394,6 +389,14 @@ def render_html(samples: Sequence[Sample], specs: Sequence[FigureSpec], png: dic
         for s in samples)
                  + "</ul></body></html>")
     return "\n".join(parts)
+
+
+def figures_html(specs: Sequence[FigureSpec], png: dict[str, bytes]) -> str:
+    """Each figure embedded as a base64 PNG with its title and caption."""
+    return "".join(f"<figure id='{spec.key}'><h3>{html.escape(spec.title)}</h3>"
+                   f"<img src='data:image/png;base64,{base64.b64encode(png[spec.key]).decode('ascii')}' "
+                   f"alt='{html.escape(spec.title)}'><figcaption>{html.escape(spec.caption)}</figcaption></figure>"
+                   for spec in specs)
 
 
 def _render(fig: Figure, fmt: str) -> bytes:
@@ -433,6 +436,8 @@ def write_report(samples: Sequence[Sample], out_dir: str | Path, *, title: str =
 
     if not samples:
         raise InputError("write_report got no datasets; give at least one dynamics.h5")
+    if any(s.dynamics.attrs.get("analysis") == "axes" for s in samples):
+        raise InputError("per-axis dynamics (a non-cubic crystal) are reported by uedflow.report.axes.write_axes_report")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise FileFormatError(f"output folder {out} exists and is a file; choose another -o")

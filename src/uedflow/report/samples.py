@@ -58,7 +58,7 @@ def read_truth(path: str | Path) -> dict[str, Any]:
     Raises
     ------
     FileFormatError
-        Missing or not JSON, or without a ``peaks`` table.
+        Missing or not JSON, or without a ``peaks`` table (``rings`` for the crystal level).
     """
     path = Path(path)
     try:
@@ -67,8 +67,9 @@ def read_truth(path: str | Path) -> dict[str, Any]:
         raise FileFormatError(f"truth file {path} does not exist") from None
     except json.JSONDecodeError as exc:
         raise FileFormatError(f"truth file {path} is not valid JSON ({exc})") from None
-    if not isinstance(truth, dict) or not isinstance(truth.get("peaks"), dict):
-        raise FileFormatError(f"truth file {path} has no 'peaks' table; write it with `uedflow simulate`")
+    if not isinstance(truth, dict) or not (isinstance(truth.get("peaks"), dict) or isinstance(truth.get("rings"), list)):
+        raise FileFormatError(f"truth file {path} has no 'peaks' (or, for any crystal, 'rings') table; write it with "
+                              "`uedflow simulate`")
     return truth
 
 

@@ -11,7 +11,10 @@ pseudo-Voigt shape (area-normalised, FWHM w, mixing η) that after the pump foll
 * A0_f = M_f |F_f|² / (4π s_f² V_c): multiplicity, structure factor (with the crystal's own U_ij) and the powder
   Lorentz factor, per conventional cell.
 
-On top sits a static smooth background b · Σ_j f_j²(s) (the Laue diffuse term). Noise: Poisson counts as in
+On top sits a smooth background b · Σ_j f_j²(s)(2 − e^{−4π²⟨u_j²⟩s²}) (Laue and static thermal diffuse scattering,
+⟨u_j²⟩ the crystal's own U_ii/3; b = 1 is the physical level), and the thermal diffuse scattering gains exactly the
+ring intensity lost on the detector's valid pixels (``pixel_density``, :mod:`uedflow.simulate.rings`), so frame
+totals do not change with delay. Noise: Poisson counts as in
 :func:`~uedflow.simulate.phenomenological.simulate_powder_series`. The truth gives the kinetics and, per composite
 ring (:func:`~uedflow.crystal.composite_rings`), its members, their weights and the exact area-weighted centroid
 and total area at every delay.
@@ -25,13 +28,14 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from uedflow.crystal import Crystal, composite_rings, electron_scattering_factor, reflection_families
+from uedflow.crystal import Crystal, composite_rings, reflection_families
 from uedflow.dynamics.axes import vibration_design
 from uedflow.dynamics.lattice_strain import free_parameters, strained_lattice
 from uedflow.dynamics.models import exp_rise
 from uedflow.errors import InputError
-from uedflow.simulate.phenomenological import _scan_profiles, pseudo_voigt
+from uedflow.simulate.phenomenological import _scan_profiles
 from uedflow.simulate.reduced import reduced_dataset
+from uedflow.simulate.rings import detector_ring_totals, pseudo_voigt, static_diffuse, tds_shape
 
 __all__ = ["CrystalSeriesModel", "build_crystal_model", "simulate_crystal_series", "CRYSTAL_PRESETS"]
 
@@ -119,6 +123,12 @@ class CrystalSeriesModel:
     t0_ps: float
     irf_fwhm_ps: float
     background: float
+    pixel_density: tuple[np.ndarray, np.ndarray] | None = None
+
+    def __post_init__(self) -> None:
+        if self.pixel_density is None:  # a flat detector: pixels per unit s ∝ s, out to past the last ring
+            nodes = np.linspace(0.0, float(self.s0.max() + 5.0 * self.fwhm), 4001)
+            object.__setattr__(self, "pixel_density", (nodes, nodes.copy()))
 
     def trajectories(self, delay_ps: np.ndarray, *, t0_ps: float | None = None
                      ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
@@ -141,8 +151,13 @@ class CrystalSeriesModel:
         """Noise-free I(s) at each delay, (n_delay, n_s), per conventional cell."""
         s = np.asarray(s, float)
         centre, area = self.peak_state(delay_ps, t0_ps=t0_ps)
-        laue = sum(electron_scattering_factor(el, s) ** 2 for el in self.crystal.species)
-        out = np.repeat((self.background * laue)[None, :], centre.shape[0], axis=0)
+        msd0 = np.trace(self.crystal.u_cif, axis1=1, axis2=2) / 3.0
+        t0 = self.t0_ps if t0_ps is None else t0_ps
+        unpumped = self.peak_state(np.array([t0 - 1e3]), t0_ps=t0)
+        before = detector_ring_totals(self.pixel_density, *unpumped, self.fwhm, self.eta)
+        lost = np.sum(before - detector_ring_totals(self.pixel_density, centre, area, self.fwhm, self.eta), axis=1)
+        out = (self.background * static_diffuse(s, self.crystal.species, msd0)
+               + lost[:, None] * tds_shape(s, self.pixel_density, self.crystal.species, msd0))
         for f in range(self.s0.size):
             out += area[:, f, None] * pseudo_voigt(s[None, :], centre[:, f, None], self.fwhm, self.eta)
         return out

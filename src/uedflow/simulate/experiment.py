@@ -35,7 +35,11 @@ or a TOML file with the same keys; ``preset = "name"`` starts from a preset):
                           of :class:`~uedflow.simulate.pump.PeakDynamics` keys;
                           atomistic level: ``groups = {core = {...}, "{111}" = {...}}``
                           and ``normal_fraction = {"{111}" = 0.5}``
-``level``                 ``"phenomenological"`` (default) or ``"atomistic"``
+``level``                 ``"phenomenological"`` (default), ``"atomistic"`` or ``"crystal"`` (any crystal,
+                          strain per cell parameter and vibration per axis,
+                          :mod:`uedflow.simulate.crystal_series`; ``material`` a built-in crystal or CIF
+                          path, ``dynamics`` the keys strain_amplitudes, strain_tau_ps, msd_amplitudes,
+                          msd_tau_ps of :func:`~uedflow.simulate.crystal_series.build_crystal_model`)
 ``nanocrystal``           atomistic level: shape, truncation, grid ([nx, ny, nz]
                           dots fused along ⟨100⟩), surface_layers, termination_111
 ``debye_temperatures_K``  optional ``{Pb = 110.0, Se = 250.0}``: each element vibrates with its own
@@ -61,15 +65,16 @@ from typing import Any
 import numpy as np
 
 from uedflow.config import _unknown_key, experiment_to_toml
-from uedflow.crystal import Structure, get_structure, reflections
+from uedflow.crystal import Crystal, Structure, get_crystal, get_structure, reflection_families, reflections
 from uedflow.errors import ConfigError, FileFormatError, InputError
 from uedflow.io import read_text, write_manifest
 from uedflow.io.atomic import atomic_dir
 from uedflow.reduce.geometry import Geometry
 from uedflow.simulate.atomistic import AtomisticModel
+from uedflow.simulate.crystal_series import CrystalSeriesModel, build_crystal_model
 from uedflow.simulate.detector import DetectorModel
 from uedflow.simulate.nanocrystal import attach, build_nanocrystal
-from uedflow.simulate.phenomenological import build_powder_model
+from uedflow.simulate.phenomenological import SCHERRER_K, build_powder_model
 from uedflow.simulate.presets import (
     DEBYE_TEMPERATURE_K,
     PBSE_MASS_U,
@@ -165,6 +170,26 @@ def _atomistic_model(cfg: dict[str, Any], structure: Structure, *, s_max: float,
                           normal_fraction=dict(dyn.get("normal_fraction", {})), vibration=_vibration(cfg, structure))
 
 
+def _crystal_model(cfg: dict[str, Any], crystal: Crystal, s_range: tuple[float, float]) -> CrystalSeriesModel:
+    """The crystal level: rings of any crystal with strain per cell parameter and vibration per axis
+    (``[dynamics]`` keys of :func:`~uedflow.simulate.crystal_series.build_crystal_model`); FWHM from
+    ``diameter_nm`` (Scherrer) and ``instrument_fwhm`` [Å⁻¹] in quadrature."""
+    dyn = dict(cfg.get("dynamics", {}))
+    keys = ("strain_amplitudes", "strain_tau_ps", "msd_amplitudes", "msd_tau_ps")
+    bad = sorted(set(dyn) - set(keys))
+    if bad or not dyn:
+        raise ConfigError(f"simulation config: the crystal level takes [dynamics] keys {', '.join(keys)}; got {bad or 'none'}")
+    unused = sorted({"nanocrystal", "debye_temperatures_K", "tds_halo"} & set(cfg))
+    if unused:
+        raise ConfigError(f"simulation config: {unused} apply to the PbSe levels, not to level = 'crystal'")
+    fwhm = float(np.hypot(SCHERRER_K / (10.0 * float(cfg.get("diameter_nm", 5.5))), float(cfg.get("instrument_fwhm", 0.008))))
+    pad = 3.0 * fwhm
+    return build_crystal_model(crystal, s_range=(s_range[0] + pad, s_range[1] - pad),
+                               **{k: dict(dyn.get(k, {})) for k in keys}, t0_ps=float(cfg.get("t0_ps", 0.0)),
+                               irf_fwhm_ps=float(cfg.get("irf_fwhm_ps", 0.5)), fwhm_inv_angstrom=fwhm,
+                               eta=float(cfg.get("eta", 0.3)), background=1.0)
+
+
 def _detector(cfg: dict[str, Any], seed: int) -> DetectorModel:
     det = dict(cfg.get("detector", {}))
     missing = [k for k in _GEOMETRY_KEYS if k not in det]
@@ -225,9 +250,9 @@ def simulate_experiment(
                               "it would be replaced — choose a new folder with -o")
     cfg = get_preset(preset) if isinstance(preset, str) else _resolve(preset)
     level = cfg.get("level", "phenomenological")
-    if level not in ("phenomenological", "atomistic"):
-        raise ConfigError(f"level must be 'phenomenological' or 'atomistic', got {level!r}")
-    structure = get_structure(cfg.get("material", "PbSe"))
+    if level not in ("phenomenological", "atomistic", "crystal"):
+        raise ConfigError(f"level must be 'phenomenological', 'atomistic' or 'crystal', got {level!r}")
+    structure = get_crystal(cfg["material"]) if level == "crystal" else get_structure(cfg.get("material", "PbSe"))
     dose = float(cfg.get("electrons_per_frame", 1e7))
     if not dose > 0:
         raise InputError(f"electrons_per_frame (dose) must be positive, got {dose}")
@@ -245,11 +270,15 @@ def simulate_experiment(
         raise ConfigError("simulation config: need n_scans >= 1 and >= 2 distinct, finite delays_ps")
     detector = _detector(cfg, seed)
     s_lo, s_hi = detector.visible_s_range()
-    detector.check_sees(np.array([r.s_inv_angstrom for r in reflections(structure, max(2.0, 1.1 * s_hi))]))
+    s_max = max(2.0, 1.1 * s_hi)
+    rings = reflection_families(structure, s_max) if level == "crystal" else reflections(structure, s_max)
+    detector.check_sees(np.array([r.s_inv_angstrom for r in rings]))
     from uedflow.physics.debye import msd_debye_angstrom2
 
     msd0 = float(msd_debye_angstrom2(float(cfg["temperature_K"]), DEBYE_TEMPERATURE_K, PBSE_MASS_U))
-    if level == "atomistic":
+    if level == "crystal":
+        model = _crystal_model(cfg, structure, (s_lo, s_hi))
+    elif level == "atomistic":
         model = _atomistic_model(cfg, structure, s_max=s_hi * 1.02, msd0=msd0)
     else:
         model = build_powder_model(
@@ -261,7 +290,7 @@ def simulate_experiment(
         )
     rng = np.random.default_rng(seed)
     s_grid = np.linspace(max(s_lo * 0.9, 1e-3), s_hi * 1.01, 3000 if level == "phenomenological" else 1200)
-    if level == "phenomenological":  # conserve the total scattering this detector records (phenomenological docs)
+    if level != "atomistic":  # conserve the total scattering this detector records (phenomenological docs)
         model = dataclasses.replace(model, pixel_density=(s_grid, detector.pixel_density(s_grid)))
     # the incident dose: the unpumped pattern collects electrons_per_frame; pumped frames are not renormalised
     reference = model.profiles(s_grid, np.array([delays.min() - 1e3]), t0_ps=model.t0_ps)[0]
@@ -293,7 +322,7 @@ def simulate_experiment(
         np.save(tmp / "mask.npy", detector.valid_mask())
         (tmp / "experiment.toml").write_text(experiment_to_toml(_merge_sections(_experiment_sections(cfg, detector),
                                                                                 cfg.get("experiment", {}))))
-        truth = model.truth()
+        truth = model.truth(delays, 0.5 * model.fwhm) if level == "crystal" else model.truth()
         truth.update(_truth_extras(cfg, detector, seed, acquisition))
         (tmp / "truth.json").write_text(json.dumps(truth, indent=1))
     log.info("wrote virtual experiment %s (%d frames)", out_dir, total)
@@ -305,7 +334,9 @@ def _experiment_sections(cfg: dict[str, Any], det: DetectorModel) -> dict[str, d
     sample = {"material": cfg.get("material", "PbSe"), "temperature_K": float(cfg["temperature_K"]),
               "fluence_mJ_cm2": float(cfg["fluence_mJ_cm2"]), "diameter_nm": float(cfg.get("diameter_nm", 5.5)),
               "label": str(cfg.get("label", cfg.get("name", "simulated")))}
-    if isinstance(sample["material"], dict):
+    if str(sample["material"]).lower().endswith(".cif"):
+        sample["cif"] = str(Path(sample.pop("material")).resolve())
+    elif isinstance(sample["material"], dict):
         sample["structure"] = sample.pop("material")
         sample["material"] = sample["structure"].get("name", "custom")
     return {
@@ -322,9 +353,9 @@ def _experiment_sections(cfg: dict[str, Any], det: DetectorModel) -> dict[str, d
                         if geo.ellipticity else {})},
         "sample": sample,
         # the IRF is a known instrument property: analyze fits with the true one
-        # the atomistic level's uncorrelated displacements (and tds_halo = 0) make no one-phonon halo to correct
+        # the atomistic and crystal levels (and tds_halo = 0) make no one-phonon halo to correct
         "analyze": {"irf_fwhm_ps": float(cfg.get("irf_fwhm_ps", 0.5)),
-                    "tds_correction": cfg.get("level", "phenomenological") != "atomistic"
+                    "tds_correction": cfg.get("level", "phenomenological") == "phenomenological"
                     and float(cfg.get("tds_halo", 1.0)) > 0,
                     **({"element_debye_temperatures_K": {k: float(v) for k, v in cfg["debye_temperatures_K"].items()}}
                        if cfg.get("debye_temperatures_K") else {})},

@@ -67,6 +67,7 @@ from uedflow.errors import InputError
 from uedflow.physics.tds import debye_radius_s, halo_amount, halo_profile
 from uedflow.simulate.pump import PeakDynamics, dynamics_for_reflections
 from uedflow.simulate.reduced import reduced_dataset
+from uedflow.simulate.rings import detector_ring_totals, pseudo_voigt, static_diffuse, tds_shape
 from uedflow.simulate.vibration import ElementVibration
 
 __all__ = [
@@ -79,26 +80,6 @@ __all__ = [
 
 #: Scherrer constant for the FWHM of a sphere (Langford & Wilson, J. Appl. Cryst. 11, 102 (1978)).
 SCHERRER_K = 0.94
-
-
-def pseudo_voigt(s: np.ndarray, center: np.ndarray, fwhm: np.ndarray, eta: float) -> np.ndarray:
-    """Area-normalised pseudo-Voigt profile(s) [1/Å⁻¹].
-
-    .. math:: P = \\eta \\frac{w/2\\pi}{(s-c)^2 + w^2/4} + (1-\\eta)\\frac{2\\sqrt{\\ln 2}}{w\\sqrt\\pi} e^{-4\\ln2 (s-c)^2/w^2}
-
-    ``center`` and ``fwhm`` broadcast against ``s``.
-
-    Examples
-    --------
-    >>> s = np.linspace(-1, 1, 20001)
-    >>> round(float(np.trapezoid(pseudo_voigt(s, 0.0, 0.01, 0.0), s)), 6)
-    1.0
-    """
-    x = np.asarray(s, dtype=float) - center
-    w = np.maximum(np.asarray(fwhm, dtype=float), 1e-9)
-    lor = (w / (2 * np.pi)) / (x * x + 0.25 * w * w)
-    gau = (2.0 * np.sqrt(np.log(2.0) / np.pi) / w) * np.exp(-4.0 * np.log(2.0) * x * x / (w * w))
-    return eta * lor + (1.0 - eta) * gau
 
 
 @dataclass(frozen=True)
@@ -155,24 +136,12 @@ class PowderModel:
 
     def ring_totals(self, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> np.ndarray:
         """Detector-weighted ring intensities W_k(t) = ∫ A_k P_k N(s) ds, shape (n_delay, n_peak)."""
-        nodes, density = self.pixel_density
         centre, area, fwhm = self.peak_state(delay_ps, t0_ps=t0_ps)
-        out = np.empty(centre.shape)
-        for k in range(len(self.labels)):
-            prof = pseudo_voigt(nodes[None, :], centre[:, k, None], fwhm[:, k, None], self.eta)
-            out[:, k] = area[:, k] * np.trapezoid(prof * density, nodes, axis=1)
-        return out
+        return detector_ring_totals(self.pixel_density, centre, area, fwhm, self.eta)
 
     def _tds_shape(self, s: np.ndarray) -> np.ndarray:
-        """First-order TDS shape g(s) = d/d⟨u²⟩ of Σ f_j²(1 − e^{−4π²⟨u²⟩s²}), normalised to ∫ g N ds = 1."""
-        nodes, density = self.pixel_density
-
-        def g(x: np.ndarray) -> np.ndarray:
-            c = 4.0 * np.pi**2 * x * x
-            return sum(electron_scattering_factor(el, x) ** 2 * c * np.exp(-c * u)
-                       for el, u in zip(self.structure.species, self._static_msd(), strict=True))
-
-        return g(s) / np.trapezoid(g(nodes) * density, nodes)
+        """First-order TDS shape of the cell, normalised on the detector (:func:`tds_shape`)."""
+        return tds_shape(s, self.pixel_density, self.structure.species, self._static_msd())
 
     def diffuse(self, s: np.ndarray, delay_ps: np.ndarray, *, t0_ps: float | None = None) -> np.ndarray:
         """Laue + thermal diffuse + substrate background, shape (n_delay, n_s).
@@ -181,14 +150,12 @@ class PowderModel:
         """
         s = np.asarray(s, dtype=float)
         delay = np.atleast_1d(np.asarray(delay_ps, dtype=float))
-        f2 = sum(electron_scattering_factor(el, s) ** 2 for el in self.structure.species)
         f2_0 = sum(float(electron_scattering_factor(el, 0.0)) ** 2 for el in self.structure.species)
-        tds0 = sum(electron_scattering_factor(el, s) ** 2 * -np.expm1(-4.0 * np.pi**2 * u * s * s)
-                   for el, u in zip(self.structure.species, self._static_msd(), strict=True))
         t0 = self.t0_ps if t0_ps is None else t0_ps
         before = self.ring_totals(np.array([t0 - 1e3]), t0_ps=t0)[0]
         lost = np.sum(before - self.ring_totals(delay, t0_ps=t0), axis=1)
-        out = f2 + tds0 + self.substrate_level * f2_0 * np.exp(-s / self.substrate_decay)
+        out = static_diffuse(s, self.structure.species, self._static_msd())
+        out = out + self.substrate_level * f2_0 * np.exp(-s / self.substrate_decay)
         if self.tds_halo > 0:
             nodes, density = self.pixel_density
             w_halo = np.trapezoid(self._halo(nodes, np.append(t0 - 1e3, delay), t0) * density, nodes, axis=1)

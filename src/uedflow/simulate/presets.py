@@ -43,7 +43,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import numpy as np
+
 from uedflow.errors import ConfigError
+from uedflow.simulate.crystal_series import CRYSTAL_PRESETS
+from uedflow.simulate.phenomenological import SCHERRER_K
 
 __all__ = ["PRESETS", "get_preset", "paper_dynamics"]
 
@@ -110,6 +114,27 @@ def _paper_preset(name: str, sample: str, temperature_K: float, fluence: float, 
     }
 
 
+def _crystal_preset(name: str, label: str, *, diameter_nm: float, fluence: float) -> dict[str, Any]:
+    """Frame-level run of a profile-level crystal preset (:data:`~uedflow.simulate.crystal_series.CRYSTAL_PRESETS`):
+    its cell, per-axis dynamics, ring width (Scherrer size ``diameter_nm`` and the instrument in quadrature) and
+    kinetics, on the paper's instrument over a longer window (the slow axes rise over tens of ps). The fluence is
+    a label: the dynamics are imposed."""
+    src = CRYSTAL_PRESETS[name]
+    size_fwhm = SCHERRER_K / (10.0 * diameter_nm)
+    return {
+        "name": name, "level": "crystal", "material": src["crystal"], "temperature_K": 300.0,
+        "fluence_mJ_cm2": fluence, "diameter_nm": diameter_nm, "label": label, "t0_ps": src["t0_ps"],
+        "irf_fwhm_ps": src["irf_fwhm_ps"], "eta": src["eta"],
+        "instrument_fwhm": round(float(np.sqrt(src["fwhm_inv_angstrom"] ** 2 - size_fwhm**2)), 5),
+        "delays_ps": [-5.0, -3.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0,
+                      20.0, 30.0, 45.0, 60.0, 80.0, 100.0],
+        "n_scans": 2, "electrons_per_frame": 1.6e8, "dose_jitter": 0.03, "t0_jitter_ps": 0.05,
+        "detector": {"shape": [384, 384], "center_rc": [189.3, 196.8], "pixel_size_m": 7.0e-5,
+                     "camera_length_m": 0.30, "energy_keV": 50.0},
+        "dynamics": {k: dict(src[k]) for k in ("strain_amplitudes", "strain_tau_ps", "msd_amplitudes", "msd_tau_ps")},
+    }
+
+
 PRESETS: dict[str, dict[str, Any]] = {
     "pbse-individual-90K": _paper_preset("pbse-individual-90K", "individual", 90.0, 3.6, "individual QDs, 90 K"),
     "pbse-attached-90K": _paper_preset("pbse-attached-90K", "attached", 90.0, 3.6, "attached QDs, 90 K"),
@@ -132,6 +157,10 @@ PRESETS: dict[str, dict[str, Any]] = {
                                     "ellipticity": "auto", "ellipse_angle_rad": "auto"},
                        "reduce": {"fit_distortion": "ellipticity"}},
     },
+    # any crystal (issue 14): layered 2H-MoS2 flakes and a trigonal Bi film, strain per cell parameter and
+    # vibration per axis (in-plane / along c); the values and their sources are in CRYSTAL_PRESETS
+    "mos2-flakes-300K": _crystal_preset("mos2-flakes-300K", "MoS2 flakes, 300 K", diameter_nm=20.0, fluence=2.0),
+    "bi-film-300K": _crystal_preset("bi-film-300K", "Bi film, 300 K", diameter_nm=20.0, fluence=1.0),
     "small": {
         **_paper_preset("small", "attached", 90.0, 3.6, "small test run"),
         "delays_ps": [-4.0, -1.0, 0.0, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 50.0],
