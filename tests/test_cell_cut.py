@@ -4,11 +4,20 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.spatial import cKDTree
 
 from uedflow.crystal import get_crystal, get_structure
 from uedflow.errors import ConfigError, InputError
 from uedflow.simulate.atomistic import atomistic_series
-from uedflow.simulate.cell_cut import crystal_rings, cut_crystal, layer_spacing, neighbour_cutoff
+from uedflow.simulate.cell_cut import (
+    attach_cut,
+    cartesian_basis,
+    crystal_rings,
+    cut_crystal,
+    layer_spacing,
+    neighbour_cutoff,
+)
+from uedflow.simulate.debye import debye_intensity
 from uedflow.simulate.nanocrystal import attach, build_nanocrystal
 from uedflow.simulate.pump import PeakDynamics
 
@@ -134,7 +143,7 @@ def test_bad_input():
         cut_crystal(mos2, 3.0, shape="wulff", facet_energies={"001": 1.0})
     with pytest.raises(InputError, match="layers"):
         cut_crystal(mos2, 3.0, shape="flake")
-    with pytest.raises(InputError, match="build_nanocrystal"):
+    with pytest.raises(InputError, match="attach_cut"):
         attach(cut_crystal(mos2, 2.0, shape="flake", layers=1), (2, 1, 1))
 
 
@@ -178,3 +187,54 @@ def test_per_axis_expansion_and_vibration_of_a_flake():
         assert ratios["a msd"] == pytest.approx(np.exp(-4 * np.pi**2 * s0**2 * (1 - w) * dmsd), rel=0.01)
     with pytest.raises(ConfigError, match="axis_groups"):
         atomistic_series(nc, s, after, {"core": cold}, axis=(0, 0, 1))
+
+
+def _ring_fwhm(nc, s, lo, hi):
+    """FWHM [Å⁻¹] of the Debye pattern's ring between ``lo`` and ``hi`` above the straight line through its ends."""
+    y = debye_intensity(nc.positions, nc.species, nc.elements, s)
+    m = (s > lo) & (s < hi)
+    z = y[m] - np.linspace(y[m][0], y[m][-1], int(m.sum()))
+    above = np.flatnonzero(z > z.max() / 2)
+    return s[m][above[-1]] - s[m][above[0]]
+
+
+def test_attached_flakes_share_one_lattice():
+    """MoS2 flakes attached along a are one crystal in-plane: the in-plane rings narrow with every flake added (a
+    longer coherent length), the (002) ring, set by the unchanged thickness, does not."""
+    mos2 = get_crystal("MoS2")
+    flake = cut_crystal(mos2, 4.0, shape="flake", layers=3)
+    models = {n: attach_cut(flake, mos2, (n, 1, 1)) if n > 1 else flake for n in (1, 2, 3)}
+    shift = np.array(models[2].info["translations_angstrom"][1])
+    assert np.allclose(shift, models[2].info["cells_per_copy"][0] * cartesian_basis(mos2)[0])
+    s = np.linspace(0.1, 0.75, 1300)
+    width = {n: {ring: _ring_fwhm(nc, s, *span) for ring, span in (("002", (0.12, 0.21)), ("110", (0.58, 0.69)))}
+             for n, nc in models.items()}
+    print(width)
+    assert width[3]["110"] < 0.8 * width[2]["110"] < 0.8**2 * width[1]["110"]
+    for n in (2, 3):
+        assert width[n]["002"] == pytest.approx(width[1]["002"], rel=0.05)
+
+
+def test_attachment_contact_atoms_become_core():
+    mos2 = get_crystal("MoS2")
+    flake = cut_crystal(mos2, 3.0, shape="flake", layers=3)
+    pair = attach_cut(flake, mos2, (2, 1, 1))
+    # shared sites are kept once: no two atoms closer than the crystal's shortest bond
+    d, _ = cKDTree(pair.positions).query(pair.positions, k=2)
+    assert d[:, 1].min() > 2.0
+    shift = np.array(pair.info["translations_angstrom"][1])
+    n_shared = len({tuple(p) for p in np.round(flake.positions, 3)} & {tuple(p) for p in np.round(flake.positions + shift, 3)})
+    assert pair.n_atoms == 2 * flake.n_atoms - n_shared and n_shared > 0
+    # atoms within one neighbour shell of the other copy lost their surface tag; far from the contact nothing changed
+    cutoff = neighbour_cutoff(mos2)
+    other = [cKDTree(pair.positions[pair.dot == 1 - k]) for k in (0, 1)]
+    near = np.array([other[k].query(p)[0] < 0.5 * cutoff for p, k in zip(pair.positions, pair.dot, strict=True)])
+    far = np.array([other[k].query(p)[0] > 2 * cutoff for p, k in zip(pair.positions, pair.dot, strict=True)])
+    edge = pair.facet_names.index("edge")
+    assert not np.any(pair.facet[near] == edge)
+    single_edge = (flake.facet == edge).sum()
+    assert (pair.facet[far] == edge).sum() < 2 * single_edge and (pair.facet[far] == edge).sum() > single_edge
+    with pytest.raises(InputError, match="cut_crystal"):
+        attach_cut(build_nanocrystal(get_structure("PbSe"), 3.0), mos2, (2, 1, 1))
+    with pytest.raises(InputError, match="grid"):
+        attach_cut(flake, mos2, (0, 1, 1))

@@ -19,7 +19,7 @@ def _preset(name: str = "mos2-flakes-300K"):
     return get_crystal(p.pop("crystal")), p
 
 
-@pytest.mark.parametrize(("name", "rings"), [("mos2-flakes-300K", {"110", "200", "006"}),
+@pytest.mark.parametrize(("name", "rings"), [("mos2-flakes-300K", {"110", "002", "006"}),
                                              ("bi-film-300K", {"012", "104", "110"})])
 def test_layered_and_trigonal_axes_kinetics_recovered(name, rings):
     mos2, p = _preset(name)
@@ -27,12 +27,16 @@ def test_layered_and_trigonal_axes_kinetics_recovered(name, rings):
     res = analyze_axes_series(ds, mos2, fwhm_guess=p["fwhm_inv_angstrom"], irf_fwhm_ps=p["irf_fwhm_ps"])
     print(name, "rings", [r.label for r in res.rings])
     assert rings <= {r.label for r in res.rings}
-    # per-ring values stay: each pure ring's strain at the last delay matches the truth's centroid within 3σ
+    # per-ring values stay: the pure rings' strains at the last delay scatter about the truth's centroids as
+    # their σ say (~15 rings: every |pull| < 3.5, P(false alarm) ~ 1 %; rms within 1.5)
     true_ring = {r["label"]: r for r in truth["rings"]}
+    pulls = []
     for r, ring in enumerate(res.rings):
-        exact = true_ring[ring.label]["centroid"]
-        pull = (res.ring_strain[-1, r] - (exact[0] / exact[-1] - 1)) / res.ring_strain_err[-1, r]
-        assert not ring.pure or abs(pull) < 3, (ring.label, pull)
+        if ring.pure:
+            exact = true_ring[ring.label]["centroid"]
+            pulls.append((res.ring_strain[-1, r] - (exact[0] / exact[-1] - 1)) / res.ring_strain_err[-1, r])
+    print("ring pulls", np.round(pulls, 2))
+    assert np.max(np.abs(pulls)) < 3.5 and np.sqrt(np.mean(np.square(pulls))) < 1.5
     # the tensor parametrisation of a hexagonal crystal is the same fit: U11 = Δ⟨u_⊥²⟩, U33 = Δ⟨u_∥²⟩
     members = [[m.hkl for m in ring.members] for ring in res.rings]
     tensor = fit_axis_vibration(mos2, members, res.ln_ratio, res.ln_ratio_err, [list(r.weights) for r in res.rings],
@@ -77,3 +81,14 @@ def test_truth_centroids_follow_the_strained_cell():
         assert ring["area"][1] / ring["area"][0] == pytest.approx(want, rel=1e-9), ring["label"]
     with pytest.raises(InputError, match="must be among"):
         simulate_crystal_series(mos2, DELAYS, S_GRID, **{**p, "strain_amplitudes": {"b": 1e-3}})
+
+
+def test_a_delay_without_fitted_rings_is_left_out_not_fatal():
+    mos2, p = _preset()
+    ds, truth = simulate_crystal_series(mos2, DELAYS, S_GRID, seed=4, **p)
+    ds["intensity"][12] = np.nan  # one delay lost (a corrupt frame)
+    res = analyze_axes_series(ds, mos2, fwhm_guess=p["fwhm_inv_angstrom"], irf_fwhm_ps=p["irf_fwhm_ps"])
+    a, a_err = res.strain_trace("a")
+    assert np.isnan(a[12]) and np.isfinite(np.delete(a, 12)).all()
+    fit = res.kinetics["c"]
+    assert fit.success and fit.value("amplitude") == pytest.approx(truth["strain"]["c"]["amplitude"], rel=0.1)

@@ -208,6 +208,11 @@ def analyze(
         raise ConfigError(f"analyze.bootstrap must be >= 0 resamplings, got {cfg.bootstrap}")
     if not irf >= 0:
         raise ConfigError(f"the IRF FWHM must be >= 0 ps, got {irf}; give --irf or analyze.irf_fwhm_ps")
+    if reduced.attrs.get("crystal_cif"):  # any crystal: strain per cell parameter and vibration per axis
+        if cfg.bootstrap or cfg.peaks or cfg.kinetic_model != "exp":
+            log.warning("%s is not cubic: the per-axis analysis fits every ring with one exponential per axis "
+                        "(bootstrap, peaks and kinetic_model are not used)", reduced.attrs.get("material", "the sample"))
+        return analyze_crystal(reduced, cfg, irf, progress=lambda done: progress(done, 2) if progress else None)
     window_mask(reduced["delay"].values, cfg.qe_window_ps)  # a bad window fails before the fits, not after
     total = 2 + cfg.bootstrap
 
@@ -215,11 +220,6 @@ def analyze(
         if progress is not None:
             progress(done, total)
 
-    if reduced.attrs.get("crystal_cif"):  # any crystal: strain per cell parameter and vibration per axis
-        if cfg.bootstrap or cfg.peaks or cfg.kinetic_model != "exp":
-            log.warning("%s is not cubic: the per-axis analysis fits every ring with one exponential per axis "
-                        "(bootstrap, peaks and kinetic_model are not used)", reduced.attrs.get("material", "the sample"))
-        return analyze_crystal(reduced, cfg, irf, progress=step)
     ps_raw = fit_powder_series(reduced, peaks=cfg.peaks, shape=cfg.shape, background=cfg.background, eta=cfg.eta)
     u0, may_rise = _static_msd(reduced, cfg, ps_raw.labels)
     ps = correct_halo(ps_raw, u0, may_rise=may_rise) if cfg.tds_correction else ps_raw

@@ -1,10 +1,10 @@
 """From a powder series of any crystal to strain and vibration per crystal axis, and their kinetics.
 
 1. The rings: families of the crystal in the profile's s range (relative intensity ≥ ``min_intensity`` %),
-   merged into composite rings within ``resolution`` [Å⁻¹] (:func:`~uedflow.crystal.composite_rings`). A ring with
-   a neighbour closer than ``min_separation`` FWHM is left out (their areas and centres trade off); rings within
-   3 FWHM of each other are fitted jointly (:func:`uedflow.peaks.fit.fit_group`: pseudo-Voigt, polynomial
-   background) at every delay.
+   merged into composite rings within ``resolution`` [Å⁻¹] (:func:`~uedflow.crystal.composite_rings`). Every ring
+   is fitted, those within 3 FWHM of each other jointly (:func:`uedflow.peaks.fit.fit_group`: pseudo-Voigt,
+   polynomial background), at every delay; a ring with a neighbour closer than ``min_separation`` FWHM is then
+   left out of the axis fits (their areas and centres trade off) but, fitted, it does not bias its neighbours.
 2. Per ring: strain ε = c_ref/c(t) − 1 and ln(I/I0) = ln(A(t)/A_ref), the reference the mean over the delays before
    ``t0_guess_ps − irf_fwhm_ps``; σ from the fit errors (the reference's in quadrature).
 3. Per delay: :func:`~uedflow.dynamics.lattice_strain.fit_lattice_strain` (Δa/a, Δc/c, ...) and
@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,8 @@ from uedflow.peaks.fit import fit_group
 from uedflow.peaks.indexing import Ring
 
 __all__ = ["AxesSeries", "fit_crystal_rings", "analyze_axes_series"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,19 +72,43 @@ class AxesSeries:
         return np.array([f.values[k] for f in self.strain]), np.array([f.errors[k] for f in self.strain])
 
 
-def _select(rings: list[CompositeRing], fwhm: float, min_separation: float) -> list[CompositeRing]:
-    """Rings whose neighbours are at least ``min_separation`` FWHM away."""
+def _separated(rings: list[CompositeRing], fwhm: float, min_separation: float) -> np.ndarray:
+    """Which rings have their neighbours at least ``min_separation`` FWHM away, (R,) bool."""
     s = np.array([r.s_inv_angstrom for r in rings])
     gap = np.diff(s)
-    left, right = np.append(np.inf, gap), np.append(gap, np.inf)
-    return [r for r, lo, hi in zip(rings, left, right, strict=True) if min(lo, hi) >= min_separation * fwhm]
+    return np.minimum(np.append(np.inf, gap), np.append(gap, np.inf)) >= min_separation * fwhm
 
 
-def fit_crystal_rings(ds: xr.Dataset, rings: list[CompositeRing], fwhm_guess: float, before: np.ndarray
-                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _cell_strain(crystal: Crystal, members: list, ring_strain: np.ndarray, strain_err: np.ndarray,
+                 weights: list) -> tuple[LatticeStrain, ...]:
+    """:func:`~uedflow.dynamics.lattice_strain.fit_lattice_strain` at every delay; a delay with too few fitted
+    rings is left NaN (logged), and only when no delay can be fitted the error is raised."""
+    fits: list[LatticeStrain | None] = []
+    first_error: InputError | None = None
+    for d in range(len(ring_strain)):
+        try:
+            fits.append(fit_lattice_strain(crystal.lattice, crystal.space_group_number, members, ring_strain[d],
+                                           strain_err[d], weights))
+        except InputError as exc:
+            fits.append(None)
+            first_error = first_error or exc
+    good = [f for f in fits if f is not None]
+    if not good:
+        raise first_error or InputError("no delay to fit the cell strain at")
+    if len(good) < len(fits):
+        log.warning("cell strain left out at %d of %d delays: %s", len(fits) - len(good), len(fits), first_error)
+    k = len(good[0].names)
+    blank = LatticeStrain(good[0].names, np.full(k, np.nan), np.full(k, np.nan), np.full((k, k), np.nan), np.nan,
+                          np.full(len(members), np.nan))
+    return tuple(f if f is not None else blank for f in fits)
+
+
+def fit_crystal_rings(ds: xr.Dataset, rings: list[CompositeRing], fwhm_guess: float, before: np.ndarray, *,
+                      half_window: float = 3.0, degree: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Centre [Å⁻¹], its 1σ, area and its 1σ of each ring at each delay, each (D, R).
 
-    Rings within 3 FWHM are fitted jointly; each group's window ends half-way to the next group. The pseudo-Voigt
+    Rings within 3 FWHM are fitted jointly on a polynomial background of ``degree``, in a window of ``half_window``
+    FWHM around the group that ends half-way to the next group. The pseudo-Voigt
     mixing η of each ring is fitted once to the mean profile of the delays ``before`` (bool, (D,)) and then held.
     """
     s = ds["s"].values
@@ -99,21 +126,27 @@ def fit_crystal_rings(ds: xr.Dataset, rings: list[CompositeRing], fwhm_guess: fl
         hi = 0.5 * (pos[members[-1]] + pos[groups[g + 1][0]]) if g + 1 < len(groups) else np.inf
         peaks = [Ring(rings[i].members[0].hkl, rings[i].label, rings[i].label, float(pos[i]), fwhm_guess)
                  for i in members]
-        kw = {"degree": 1, "half_window": 3.0, "limits": (lo, hi)}
+        kw = {"degree": degree, "half_window": half_window, "limits": (lo, hi)}
         first = fit_group(s, y[before].mean(axis=0), np.sqrt(np.sum(e[before] ** 2, axis=0)) / before.sum(), peaks,
                           **kw)
         fit = fit_group(s, y, e, peaks, eta=[float(first.value("eta", p.label)[0]) for p in peaks], **kw)
+        # σ scaled by the group's median χ²_red over the delays, not each delay's own: a misfit (background
+        # curvature, a line shape the pseudo-Voigt misses) is nearly the same at every delay, and a per-delay
+        # scale would tie each value's weight to its own noise (measured: Δa/a of mos2-flakes-300K 2-4 % high)
+        chi2 = np.maximum(1.0, fit.chi2_red)
+        rescale = np.sqrt(max(1.0, float(np.nanmedian(fit.chi2_red))) / chi2)
         for i in members:
             lab = rings[i].label
-            out[:, :, i] = [fit.value("center", lab), fit.error("center", lab), fit.value("area", lab),
-                            fit.error("area", lab)]
+            out[:, :, i] = [fit.value("center", lab), fit.error("center", lab) * rescale, fit.value("area", lab),
+                            fit.error("area", lab) * rescale]
             out[:, ~fit.success, i] = np.nan
     return out[0], out[1], out[2], out[3]
 
 
 def analyze_axes_series(ds: xr.Dataset, crystal: Crystal, *, fwhm_guess: float, irf_fwhm_ps: float = 0.5,
                         t0_guess_ps: float = 0.0, resolution: float | None = None, min_intensity: float = 0.5,
-                        min_separation: float = 1.2, mode: str = "axes") -> AxesSeries:
+                        min_separation: float = 1.2, mode: str = "axes", half_window: float = 3.0,
+                        degree: int = 1) -> AxesSeries:
     """Per-ring strain and ln(I/I0) -> per-axis strain and vibration per delay -> kinetics (module docstring).
 
     Parameters
@@ -132,6 +165,8 @@ def analyze_axes_series(ds: xr.Dataset, crystal: Crystal, *, fwhm_guess: float, 
         Smallest relative family intensity [%]; smallest gap to a neighbouring ring [FWHM].
     mode : {"axes", "tensor"}
         See :func:`~uedflow.dynamics.axes.fit_axis_vibration`.
+    half_window, degree : float, int
+        Fit window around each ring group [FWHM] and degree of its background (:func:`fit_crystal_rings`).
 
     Raises
     ------
@@ -141,14 +176,18 @@ def analyze_axes_series(ds: xr.Dataset, crystal: Crystal, *, fwhm_guess: float, 
     s, delay = ds["s"].values, ds["delay"].values
     pad = 3.0 * fwhm_guess
     fams = [f for f in reflection_families(crystal, float(s[-1]) - pad, s_min=float(s[0]) + pad)
-            if f.intensity >= min_intensity]
-    rings = _select(composite_rings(fams, 0.5 * fwhm_guess if resolution is None else resolution), fwhm_guess,
-                    min_separation)
+            if f.intensity >= 0.1 * min_intensity]
+    every = composite_rings(fams, 0.5 * fwhm_guess if resolution is None else resolution)
     before = delay < t0_guess_ps - irf_fwhm_ps
     if not before.any():
         raise InputError(f"no delay before t0 - IRF ({t0_guess_ps - irf_fwhm_ps:g} ps) for the reference; "
                          "record delays before time zero")
-    centre, centre_err, area, area_err = fit_crystal_rings(ds, rings, fwhm_guess, before)
+    # every ring is fitted (a ring left out still shapes its neighbours' windows), the separated ones are used
+    fitted = fit_crystal_rings(ds, every, fwhm_guess, before, half_window=half_window, degree=degree)
+    strong = np.array([sum(m.intensity for m in r.members) >= min_intensity for r in every])
+    keep = _separated(every, fwhm_guess, min_separation) & strong
+    rings = [r for r, k in zip(every, keep, strict=True) if k]
+    centre, centre_err, area, area_err = (x[:, keep] for x in fitted)
     # a ring whose area fits to zero (a weak ring under the noise) is left out, not propagated as ln 0
     area = np.where(area > 0, area, np.nan)
     usable = np.isfinite(np.nanmean(area[before], axis=0)) & np.isfinite(np.nanmean(centre[before], axis=0))
@@ -165,8 +204,7 @@ def analyze_axes_series(ds: xr.Dataset, crystal: Crystal, *, fwhm_guess: float, 
     ln_err = np.hypot(area_err / area, a_ref_err / a_ref)
     members = [[m.hkl for m in r.members] for r in rings]
     weights = [list(r.weights) for r in rings]
-    strain = tuple(fit_lattice_strain(crystal.lattice, crystal.space_group_number, members, ring_strain[d],
-                                      strain_err[d], weights) for d in range(delay.size))
+    strain = _cell_strain(crystal, members, ring_strain, strain_err, weights)
     vibration = fit_axis_vibration(crystal, members, ln_ratio, ln_err, weights, mode=mode)
     names = strain[0].names + vibration.names
     values = np.vstack([np.array([f.values for f in strain]).T, vibration.values.T])

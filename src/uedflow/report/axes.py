@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from uedflow import __version__
@@ -30,6 +31,7 @@ from uedflow.report.html import (
     _center_html,
     _noise_html,
     _render,
+    _sys,
     _table,
     figures_html,
     format_pm,
@@ -87,7 +89,7 @@ def _figure_rings(ds: xr.Dataset) -> Figure:
     fig, axes = new_figure(1, 2, width_in=3.6, height_in=2.8)
     t = ds["delay"].values
     order = np.argsort(ds["ring_s"].values)
-    colors = [f"C{k % 10}" for k in range(order.size)]
+    colors = [colormaps["viridis"](x) for x in np.linspace(0.0, 0.9, order.size)]  # by s: dark low, light high
     for ax, var, label in ((axes[0][0], "ring_strain", "ring strain −Δs/s"), (axes[0][1], "ln_ratio", "ln(I/I₀)")):
         for c, i in zip(colors, order, strict=True):
             ax.errorbar(t, ds[var].values[i], ds[f"{var}_err"].values[i], fmt=".-", ms=3, lw=0.6, color=c,
@@ -140,34 +142,39 @@ def _kinetics_rows(ds: xr.Dataset) -> list[dict[str, Any]]:
         unit = _UNIT_TEXT[str(ds["trace_unit"].values[i])]
         ok = bool(ds["fit_success"].values[i])
         rows.append({"trace": str(name), "what": "Δ⟨u²⟩" if unit == " Å²" else "strain",
-                     "amplitude": format_pm(float(ds["amplitude"].values[i]), float(ds["amplitude_err"].values[i])) + unit,
-                     "tau": format_pm(float(ds["tau_ps"].values[i]), float(ds["tau_err_ps"].values[i])),
+                     "amplitude": format_pm(float(ds["amplitude"].values[i]), float(ds["amplitude_err"].values[i]))
+                     + _sys(float(ds["amplitude_sys"].values[i])) + unit,
+                     "tau": format_pm(float(ds["tau_ps"].values[i]), float(ds["tau_err_ps"].values[i]))
+                     + _sys(float(ds["tau_sys_ps"].values[i])),
                      "t0": format_pm(float(ds["t0_ps"].values[i]), float(ds["t0_err_ps"].values[i])),
                      "chi2": f"{float(ds['chi2_red'].values[i]):.2f}", "ok": "yes" if ok else "FAILED", "_bad": not ok})
     return rows
 
 
 def axes_truth_rows(ds: xr.Dataset, truth: dict[str, Any]) -> list[dict[str, Any]]:
-    """Recovered vs true amplitude and τ per axis: true, fitted, σ, relative deviation and pull."""
+    """Recovered vs true amplitude and τ per axis: true, fitted, σ (stat), sys, relative deviation and pull
+    (σ_stat and sys in quadrature)."""
     rows = []
     for name, (amp, tau) in _true_kinetics(truth).items():
         if name not in list(ds["trace"].values):
             continue
         i = list(ds["trace"].values).index(name)
-        for par, true, err in (("amplitude", amp, "amplitude_err"), ("tau_ps", tau, "tau_err_ps")):
-            fit, sigma = float(ds[par].values[i]), float(ds[err].values[i])
-            rows.append({"trace": name, "parameter": par, "true": true, "fitted": fit, "err": sigma,
+        for par, true, err, sys in (("amplitude", amp, "amplitude_err", "amplitude_sys"),
+                                    ("tau_ps", tau, "tau_err_ps", "tau_sys_ps")):
+            fit, sigma, s_sys = float(ds[par].values[i]), float(ds[err].values[i]), float(ds[sys].values[i])
+            total = math.hypot(sigma, s_sys)
+            rows.append({"trace": name, "parameter": par, "true": true, "fitted": fit, "err": sigma, "sys": s_sys,
                          "rel_error": fit / true - 1.0 if true else math.nan,
-                         "pull": (fit - true) / sigma if sigma > 0 else math.nan})
+                         "pull": (fit - true) / total if total > 0 else math.nan})
     return rows
 
 
 def _truth_table(ds: xr.Dataset, truth: dict[str, Any]) -> str:
     rows = [{"trace": r["trace"], "parameter": r["parameter"], "true": f"{r['true']:.4g}",
-             "fitted": format_pm(r["fitted"], r["err"]), "rel": f"{100 * r['rel_error']:+.1f} %",
+             "fitted": format_pm(r["fitted"], r["err"]) + _sys(r["sys"]), "rel": f"{100 * r['rel_error']:+.1f} %",
              "pull": f"{r['pull']:+.2f}", "_bad": abs(r["pull"]) > 3} for r in axes_truth_rows(ds, truth)]
-    return _table(rows, [("trace", "Axis"), ("parameter", "Parameter"), ("true", "True"), ("fitted", "Fitted ± 1σ"),
-                         ("rel", "Deviation"), ("pull", "(fit − true)/σ")])
+    return _table(rows, [("trace", "Axis"), ("parameter", "Parameter"), ("true", "True"), ("fitted", "Fitted ± 1σ (± sys)"),
+                         ("rel", "Deviation"), ("pull", "(fit − true)/σ_total")])
 
 
 def _rings_table(ds: xr.Dataset) -> str:
@@ -199,8 +206,8 @@ def render_axes_html(samples: Sequence[Sample], specs: Sequence[FigureSpec], png
         parts += [f"<h3>{html.escape(s.name)}: {html.escape(str(ds.attrs.get('material', '')))} "
                   f"({html.escape(str(ds.attrs.get('space_group', '')))}), ring FWHM "
                   f"{float(ds.attrs['ring_fwhm_inv_angstrom']):.4f} Å⁻¹</h3>",
-                  _table(_kinetics_rows(ds), [("trace", "Axis"), ("what", "Observable"), ("amplitude", "Amplitude ± 1σ"),
-                                              ("tau", "τ ± 1σ (ps)"), ("t0", "t₀ ± 1σ (ps)"), ("chi2", "χ²_red"),
+                  _table(_kinetics_rows(ds), [("trace", "Axis"), ("what", "Observable"), ("amplitude", "Amplitude ± 1σ (± sys)"),
+                                              ("tau", "τ ± 1σ (± sys) (ps)"), ("t0", "t₀ ± 1σ (ps)"), ("chi2", "χ²_red"),
                                               ("ok", "Converged")])]
     if any(s.truth for s in samples):
         parts.append("<h2 id='truth'>Recovered vs true (virtual experiment)</h2><p>Rows with |pull| &gt; 3 are "

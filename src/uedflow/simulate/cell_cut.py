@@ -29,6 +29,9 @@ layers count as surface). A surface atom takes the facet whose bounding
 surface it lies closest to (a family ``"{hkl}"``, ``"sphere"`` or ``"edge"``
 for the rim of a flake) and its outward normal, so per-facet pump dynamics
 (:mod:`uedflow.simulate.atomistic`) work on these models too.
+
+Oriented attachment (:func:`attach_cut`): copies of a cut on a grid along the cell vectors, moved by whole
+lattice translations so their lattices continue through the contacts, shared sites kept once.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from uedflow.errors import InputError
 from uedflow.simulate.debye import Ring
 from uedflow.simulate.nanocrystal import Nanocrystal
 
-__all__ = ["cartesian_basis", "crystal_rings", "cut_crystal", "layer_spacing", "neighbour_cutoff"]
+__all__ = ["attach_cut", "cartesian_basis", "crystal_rings", "cut_crystal", "layer_spacing", "neighbour_cutoff"]
 
 _SHAPES = ("sphere", "wulff", "flake")
 _EPS = 1e-6
@@ -323,4 +326,66 @@ def cut_crystal(
     species = np.array([elements.index(crystal.species[i]) for i in site])
     info["neighbour_cutoff_angstrom"] = cutoff
     return Nanocrystal(pos, species, elements, surface, facet, normal, np.zeros(len(pos), dtype=np.int32), info,
-                       facet_names=("core", *names))
+                       facet_names=("core", *names), site=site)
+
+
+def attach_cut(dot: Nanocrystal, crystal: Crystal, grid: tuple[int, int, int]) -> Nanocrystal:
+    """Oriented attachment of copies of a cut of any cell (:func:`cut_crystal`) on a grid along its cell vectors.
+
+    Copy (i, j, k) is ``dot`` moved by the lattice translation i·n_a·a + j·n_b·b + k·n_c·c, n the largest whole
+    number of cells within the dot's width along each cell vector: neighbouring copies overlap by less than a
+    cell and their lattices continue through the contact (oriented attachment), so atoms the copies share sit on
+    the same site and are kept once. An atom stays surface only if it was surface in its copy and still lacks
+    neighbours (the contact's atoms become core); facets and normals are those of the copy.
+
+    Parameters
+    ----------
+    dot : Nanocrystal
+        A cut of ``crystal`` from :func:`cut_crystal`.
+    crystal : Crystal
+        Its crystal.
+    grid : (int, int, int)
+        Copies along a, b and c: (2, 1, 1) a dimer fused along a, (n, m, 1) an in-plane array of flakes.
+
+    Raises
+    ------
+    InputError
+        ``dot`` is not a cut of ``crystal``, or a grid that is not three positive integers.
+
+    Examples
+    --------
+    >>> from uedflow.crystal import get_crystal
+    >>> mos2 = get_crystal("MoS2")
+    >>> flake = cut_crystal(mos2, 2.0, shape="flake", layers=1)
+    >>> pair = attach_cut(flake, mos2, (2, 1, 1))
+    >>> bool(pair.n_atoms < 2 * flake.n_atoms and pair.surface.sum() < 2 * flake.surface.sum())
+    True
+    """
+    if dot.site is None or dot.info.get("material") != crystal.name:
+        raise InputError(f"attach_cut fuses cuts of {crystal.name} made by cut_crystal; got a "
+                         f"{dot.info.get('shape')} of {dot.info.get('material')}")
+    g = tuple(int(v) for v in grid)
+    if len(g) != 3 or min(g) < 1:
+        raise InputError(f"grid must be three positive integers (copies along a, b, c), got {grid}")
+    basis = cartesian_basis(crystal)
+    length = np.linalg.norm(basis, axis=1)
+    width = np.ptp(dot.positions @ (basis / length[:, None]).T, axis=0)
+    cells = np.maximum(1, np.floor(width / length + 1e-6)).astype(int)
+    index = np.stack(np.meshgrid(*[np.arange(n) for n in g], indexing="ij"), axis=-1).reshape(-1, 3)
+    shifts = (index * cells) @ basis
+    copies = len(shifts)
+    pos = (shifts[:, None, :] + dot.positions[None, :, :]).reshape(-1, 3)
+    _, first = np.unique(np.round(pos / 1e-3).astype(np.int64), axis=0, return_index=True)
+    first.sort()
+    site, owner = np.tile(dot.site, copies)[first], np.repeat(np.arange(copies, dtype=np.int32), dot.n_atoms)[first]
+    was_surface, facet, normal = (np.tile(a, (copies,) + (1,) * (a.ndim - 1))[first]
+                                  for a in (dot.surface, dot.facet, dot.normal))
+    pos = pos[first]
+    cutoff = neighbour_cutoff(crystal)
+    layers = int(dot.info.get("surface_layers", 1))
+    surface = was_surface & _tag(pos, site, _bulk_counts(crystal, cutoff), cutoff, layers, facet, normal)[0]
+    info = {**dot.info, "assembly_grid": list(g), "cells_per_copy": cells.tolist(),
+            "translations_angstrom": shifts.round(6).tolist()}
+    return Nanocrystal(pos, np.tile(dot.species, copies)[first], dot.elements, surface,
+                       np.where(surface, facet, 0).astype(np.int8), np.where(surface[:, None], normal, 0.0), owner,
+                       info, facet_names=dot.facet_names, site=site)

@@ -37,7 +37,7 @@ from uedflow.simulate.phenomenological import _scan_profiles
 from uedflow.simulate.reduced import reduced_dataset
 from uedflow.simulate.rings import detector_ring_totals, pseudo_voigt, static_diffuse, tds_shape
 
-__all__ = ["CrystalSeriesModel", "build_crystal_model", "simulate_crystal_series", "CRYSTAL_PRESETS"]
+__all__ = ["CrystalSeriesModel", "axis_kinetics", "build_crystal_model", "simulate_crystal_series", "CRYSTAL_PRESETS"]
 
 _MSD_NAMES = ("perp", "par")
 
@@ -162,9 +162,10 @@ class CrystalSeriesModel:
             out += area[:, f, None] * pseudo_voigt(s[None, :], centre[:, f, None], self.fwhm, self.eta)
         return out
 
-    def truth(self, delay_ps: np.ndarray, resolution: float) -> dict[str, Any]:
-        """Kinetics, and per composite ring (families within ``resolution`` [Å⁻¹]) its members, their weights
-        and the exact centroid [Å⁻¹] and total area at each delay (nominal t0)."""
+    def truth(self, delay_ps: np.ndarray, resolution: float | None = None) -> dict[str, Any]:
+        """Kinetics, and per composite ring (families within ``resolution`` [Å⁻¹], default FWHM/2) its members,
+        their weights and the exact centroid [Å⁻¹] and total area at each delay (nominal t0)."""
+        resolution = 0.5 * self.fwhm if resolution is None else resolution
         fams = reflection_families(self.crystal, float(self.s0.max()) * 1.0001, s_min=float(self.s0.min()) * 0.9999)
         index = {tuple(int(v) for v in h): i for i, h in enumerate(self.hkl)}
         centre, area = self.peak_state(delay_ps)
@@ -187,21 +188,36 @@ class CrystalSeriesModel:
                                 "kinetics": "A (1 - exp(-(t - t0)/tau)) for t > t0 convolved with a Gaussian IRF"}}
 
 
-def _pairs(amplitudes: dict[str, float], taus: dict[str, float], allowed: tuple[str, ...], what: str
-           ) -> dict[str, tuple[float, float]]:
-    """Check keys against ``allowed`` and pair each amplitude with its τ [ps]."""
-    bad = sorted(set(amplitudes) - set(allowed)) + sorted(set(amplitudes) - set(taus))
-    if bad or any(not taus[k] > 0 for k in amplitudes):
-        raise InputError(f"{what}: keys {sorted(amplitudes)} must be among {allowed}, each with a τ > 0 ps in the "
-                         f"matching *_tau_ps dict (got τ {taus})")
-    return {k: (float(amplitudes[k]), float(taus[k])) for k in allowed if k in amplitudes}
+def axis_kinetics(crystal: Crystal, strain_amplitudes: dict[str, float], strain_tau_ps: dict[str, float],
+                  msd_amplitudes: dict[str, float], msd_tau_ps: dict[str, float]
+                  ) -> tuple[dict[str, tuple[float, float]], dict[str, tuple[float, float]]]:
+    """(amplitude, τ [ps]) per free cell parameter of ``crystal`` and per vibration axis (perp, par; a missing
+    axis does not move).
+
+    Raises
+    ------
+    InputError
+        Strain keys that are not free cell parameters of the crystal's system, Δ⟨u²⟩ keys other than perp/par, or
+        an amplitude without a τ > 0.
+    """
+    def pairs(amplitudes: dict[str, float], taus: dict[str, float], allowed: tuple[str, ...], what: str
+              ) -> dict[str, tuple[float, float]]:
+        bad = sorted(set(amplitudes) - set(allowed)) + sorted(set(amplitudes) - set(taus))
+        if bad or any(not taus[k] > 0 for k in amplitudes):
+            raise InputError(f"{what}: keys {sorted(amplitudes)} must be among {allowed}, each with a τ > 0 ps in "
+                             f"the matching *_tau_ps dict (got τ {taus})")
+        return {k: (float(amplitudes[k]), float(taus[k])) for k in allowed if k in amplitudes}
+
+    strain = pairs(strain_amplitudes, strain_tau_ps, free_parameters(crystal.space_group_number), "strain")
+    msd = pairs(msd_amplitudes, msd_tau_ps, _MSD_NAMES, "msd")
+    return strain, {k: msd.get(k, (0.0, 1.0)) for k in _MSD_NAMES}
 
 
 def build_crystal_model(crystal: Crystal, *, s_range: tuple[float, float], strain_amplitudes: dict[str, float],
                         strain_tau_ps: dict[str, float], msd_amplitudes: dict[str, float],
                         msd_tau_ps: dict[str, float], t0_ps: float = 0.0, irf_fwhm_ps: float = 0.5,
                         fwhm_inv_angstrom: float = 0.012, eta: float = 0.3, background: float = 0.02,
-                        min_intensity: float = 0.5) -> CrystalSeriesModel:
+                        min_intensity: float = 0.05) -> CrystalSeriesModel:
     """The :class:`CrystalSeriesModel` of the families of ``crystal`` with s in ``s_range`` [Å⁻¹] and a relative
     intensity ≥ ``min_intensity`` (% of the strongest).
 
@@ -213,9 +229,7 @@ def build_crystal_model(crystal: Crystal, *, s_range: tuple[float, float], strai
     """
     if not fwhm_inv_angstrom > 0 or not 0.0 <= eta <= 1.0:
         raise InputError(f"fwhm_inv_angstrom must be > 0 and eta in [0, 1]; got {fwhm_inv_angstrom}, {eta}")
-    strain = _pairs(strain_amplitudes, strain_tau_ps, free_parameters(crystal.space_group_number), "strain")
-    msd = _pairs(msd_amplitudes, msd_tau_ps, _MSD_NAMES, "msd")
-    msd = {k: msd.get(k, (0.0, 1.0)) for k in _MSD_NAMES}
+    strain, msd = axis_kinetics(crystal, strain_amplitudes, strain_tau_ps, msd_amplitudes, msd_tau_ps)
     fams = [f for f in reflection_families(crystal, s_range[1], s_min=s_range[0]) if f.intensity >= min_intensity]
     if not fams:
         raise InputError(f"no reflection of {crystal.name} in s = {s_range} Å⁻¹; widen the s grid")
@@ -230,7 +244,7 @@ def simulate_crystal_series(crystal: Crystal, delays_ps: np.ndarray, s_grid: np.
                             strain_amplitudes: dict[str, float], strain_tau_ps: dict[str, float],
                             msd_amplitudes: dict[str, float], msd_tau_ps: dict[str, float], t0_ps: float = 0.0,
                             irf_fwhm_ps: float = 0.5, fwhm_inv_angstrom: float = 0.012, eta: float = 0.3,
-                            background: float = 0.02, min_intensity: float = 0.5, ring_resolution: float | None = None,
+                            background: float = 0.02, min_intensity: float = 0.05, ring_resolution: float | None = None,
                             n_scans: int = 2, counts_per_bin: float = 2.0e5, seed: int = 0,
                             ) -> tuple[xr.Dataset, dict[str, Any]]:
     """A reduced powder series I(delay, s) of ``crystal`` with Poisson noise, and its exact truth.

@@ -1,7 +1,12 @@
 """Detector model: render a powder profile I(s) onto 2D frames with realistic imperfections.
 
-Each pixel receives the profile at its exact s (:meth:`uedflow.reduce.geometry.Geometry.s_map`,
-linear interpolation of the 1D profile), scaled by one fixed incident-dose factor:
+Each pixel receives the profile averaged over its area (``pixel_subsamples``² points at their exact s,
+:meth:`uedflow.reduce.geometry.Geometry.s_at`, linear interpolation of the 1D profile), as a real pixel integrates
+what falls on it; the default (1) samples the pixel centre only, which keeps the PbSe presets' frames (rings of
+≥ 4 pixels) as they were. Rings about two pixels wide move differently on centre samples: on noise-free frames of
+the ``bi-film-300K`` preset (rings of 0.008 Å⁻¹ on 0.0044 Å⁻¹ pixels) the plateau Δa/a reads 0.14 % high from
+centre samples, 0.04 % from 3 × 3 points; the crystal presets use 3.
+The profile is scaled by one fixed incident-dose factor:
 the *reference* (unpumped) profile collects ``electrons_per_frame`` electrons on
 the frame, and any other profile collects in proportion to its own scattering, so
 a frame is never renormalised to a fixed total (that would rescale the rings by
@@ -78,6 +83,8 @@ class DetectorModel:
     multiplication_noise : bool
         Each electron's gain is random (exponential of mean ``gain``, as in an EMCCD or MCP): the variance
         of a count c is 2·gain·c, twice the Poisson one.
+    pixel_subsamples : int
+        Points per pixel side over which the profile is averaged (1: the pixel centre only).
     seed : int
         Seed of the detector's fixed defects (hot pixel positions) and dark frame.
     """
@@ -101,6 +108,7 @@ class DetectorModel:
     texture: float = 0.0
     shot_noise: bool = True
     multiplication_noise: bool = False
+    pixel_subsamples: int = 1
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -112,6 +120,8 @@ class DetectorModel:
                 raise InputError(f"detector {name} must be a finite number >= 0, got {value}")
         if self.block_pedestal > 1:
             raise InputError(f"detector block_pedestal must be a fraction in [0, 1], got {self.block_pedestal}")
+        if int(self.pixel_subsamples) != self.pixel_subsamples or self.pixel_subsamples < 1:
+            raise InputError(f"detector pixel_subsamples must be an integer >= 1, got {self.pixel_subsamples}")
         if not 0 <= self.texture < 1:
             raise InputError(f"detector texture must be in [0, 1), got {self.texture}")
 
@@ -192,13 +202,27 @@ class DetectorModel:
         norm = img.sum() if reference is None else self._render(s, reference).sum()
         return img * (electrons_per_frame / norm)
 
+    def _pixel_mean(self, geo: Geometry, s: np.ndarray, intensity: np.ndarray) -> np.ndarray:
+        """The profile I(s) averaged over every pixel (``pixel_subsamples``² points per pixel)."""
+        n = int(self.pixel_subsamples)
+        if n == 1:
+            return np.interp(self.s_map if geo is self.geometry else geo.s_map(), s, intensity)
+        offsets = (np.arange(n) + 0.5) / n - 0.5
+        rows = np.arange(geo.shape[0], dtype=float)[:, None]
+        cols = np.arange(geo.shape[1], dtype=float)[None, :]
+        img = np.zeros(geo.shape)
+        for dr in offsets:
+            for dc in offsets:
+                img += np.interp(geo.s_at(rows + dr, cols + dc), s, intensity)
+        return img / n**2
+
     def _render(self, s: np.ndarray, intensity: np.ndarray, center_offset: tuple[float, float] = (0.0, 0.0)
                 ) -> np.ndarray:
         geo = self.geometry
         if any(center_offset):
             geo = dataclasses.replace(geo, center_rc=(geo.center_rc[0] + center_offset[0],
                                                       geo.center_rc[1] + center_offset[1]))
-        img = np.interp(self.s_map if geo is self.geometry else geo.s_map(), s, intensity)
+        img = self._pixel_mean(geo, s, intensity)
         if self.texture > 0:
             rows, cols = np.indices(geo.shape, dtype=float)
             phi = np.arctan2(rows - geo.center_rc[0], cols - geo.center_rc[1])

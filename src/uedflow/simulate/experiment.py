@@ -39,7 +39,10 @@ or a TOML file with the same keys; ``preset = "name"`` starts from a preset):
                           strain per cell parameter and vibration per axis,
                           :mod:`uedflow.simulate.crystal_series`; ``material`` a built-in crystal or CIF
                           path, ``dynamics`` the keys strain_amplitudes, strain_tau_ps, msd_amplitudes,
-                          msd_tau_ps of :func:`~uedflow.simulate.crystal_series.build_crystal_model`)
+                          msd_tau_ps of :func:`~uedflow.simulate.crystal_series.build_crystal_model`;
+                          with ``nanocrystal`` = {shape, layers, direction, facet_energies, surface_layers,
+                          grid} the Debye pattern of that cut of a uniaxial crystal,
+                          :mod:`uedflow.simulate.crystal_atomistic`)
 ``nanocrystal``           atomistic level: shape, truncation, grid ([nx, ny, nz]
                           dots fused along ⟨100⟩), surface_layers, termination_111
 ``debye_temperatures_K``  optional ``{Pb = 110.0, Se = 250.0}``: each element vibrates with its own
@@ -71,10 +74,12 @@ from uedflow.io import read_text, write_manifest
 from uedflow.io.atomic import atomic_dir
 from uedflow.reduce.geometry import Geometry
 from uedflow.simulate.atomistic import AtomisticModel
-from uedflow.simulate.crystal_series import CrystalSeriesModel, build_crystal_model
+from uedflow.simulate.cell_cut import attach_cut, cut_crystal
+from uedflow.simulate.crystal_atomistic import CrystalAtomisticModel
+from uedflow.simulate.crystal_series import CrystalSeriesModel, axis_kinetics, build_crystal_model
 from uedflow.simulate.detector import DetectorModel
 from uedflow.simulate.nanocrystal import attach, build_nanocrystal
-from uedflow.simulate.phenomenological import SCHERRER_K, build_powder_model
+from uedflow.simulate.phenomenological import SCHERRER_K, PowderModel, build_powder_model
 from uedflow.simulate.presets import (
     DEBYE_TEMPERATURE_K,
     PBSE_MASS_U,
@@ -170,24 +175,39 @@ def _atomistic_model(cfg: dict[str, Any], structure: Structure, *, s_max: float,
                           normal_fraction=dict(dyn.get("normal_fraction", {})), vibration=_vibration(cfg, structure))
 
 
-def _crystal_model(cfg: dict[str, Any], crystal: Crystal, s_range: tuple[float, float]) -> CrystalSeriesModel:
+def _crystal_model(cfg: dict[str, Any], crystal: Crystal, s_range: tuple[float, float]
+                   ) -> CrystalSeriesModel | CrystalAtomisticModel:
     """The crystal level: rings of any crystal with strain per cell parameter and vibration per axis
     (``[dynamics]`` keys of :func:`~uedflow.simulate.crystal_series.build_crystal_model`); FWHM from
-    ``diameter_nm`` (Scherrer) and ``instrument_fwhm`` [Å⁻¹] in quadrature."""
+    ``diameter_nm`` (Scherrer) and ``instrument_fwhm`` [Å⁻¹] in quadrature. With ``[nanocrystal]`` (keys of
+    :func:`~uedflow.simulate.cell_cut.cut_crystal` and ``grid`` for :func:`~uedflow.simulate.cell_cut.attach_cut`)
+    the Debye pattern of that cut instead (:mod:`uedflow.simulate.crystal_atomistic`)."""
     dyn = dict(cfg.get("dynamics", {}))
     keys = ("strain_amplitudes", "strain_tau_ps", "msd_amplitudes", "msd_tau_ps")
     bad = sorted(set(dyn) - set(keys))
     if bad or not dyn:
         raise ConfigError(f"simulation config: the crystal level takes [dynamics] keys {', '.join(keys)}; got {bad or 'none'}")
-    unused = sorted({"nanocrystal", "debye_temperatures_K", "tds_halo"} & set(cfg))
+    unused = sorted({"debye_temperatures_K", "tds_halo"} & set(cfg))
     if unused:
         raise ConfigError(f"simulation config: {unused} apply to the PbSe levels, not to level = 'crystal'")
-    fwhm = float(np.hypot(SCHERRER_K / (10.0 * float(cfg.get("diameter_nm", 5.5))), float(cfg.get("instrument_fwhm", 0.008))))
+    diameter = float(cfg.get("diameter_nm", 5.5))
+    fwhm = float(np.hypot(SCHERRER_K / (10.0 * diameter), float(cfg.get("instrument_fwhm", 0.008))))
+    kinetics = {k: dict(dyn.get(k, {})) for k in keys}
+    timing = {"t0_ps": float(cfg.get("t0_ps", 0.0)), "irf_fwhm_ps": float(cfg.get("irf_fwhm_ps", 0.5))}
+    if "nanocrystal" in cfg:
+        cut = dict(cfg["nanocrystal"])
+        grid = tuple(cut.pop("grid", (1, 1, 1)))
+        try:
+            nc = cut_crystal(crystal, diameter, **cut)
+        except TypeError:
+            raise ConfigError(f"simulation config: unknown [nanocrystal] key(s) in {sorted(cut)}; use shape, layers, "
+                              "direction, facet_energies, surface_layers, grid") from None
+        nc = attach_cut(nc, crystal, grid) if grid != (1, 1, 1) else nc
+        strain, msd = axis_kinetics(crystal, *kinetics.values())
+        return CrystalAtomisticModel(nc, crystal, strain, msd, s_max=1.02 * s_range[1], fwhm=fwhm, **timing)
     pad = 3.0 * fwhm
-    return build_crystal_model(crystal, s_range=(s_range[0] + pad, s_range[1] - pad),
-                               **{k: dict(dyn.get(k, {})) for k in keys}, t0_ps=float(cfg.get("t0_ps", 0.0)),
-                               irf_fwhm_ps=float(cfg.get("irf_fwhm_ps", 0.5)), fwhm_inv_angstrom=fwhm,
-                               eta=float(cfg.get("eta", 0.3)), background=1.0)
+    return build_crystal_model(crystal, s_range=(s_range[0] + pad, s_range[1] - pad), **kinetics,
+                               fwhm_inv_angstrom=fwhm, eta=float(cfg.get("eta", 0.3)), background=1.0, **timing)
 
 
 def _detector(cfg: dict[str, Any], seed: int) -> DetectorModel:
@@ -289,8 +309,8 @@ def simulate_experiment(
             tds_halo=float(cfg.get("tds_halo", 1.0)),
         )
     rng = np.random.default_rng(seed)
-    s_grid = np.linspace(max(s_lo * 0.9, 1e-3), s_hi * 1.01, 3000 if level == "phenomenological" else 1200)
-    if level != "atomistic":  # conserve the total scattering this detector records (phenomenological docs)
+    s_grid = np.linspace(max(s_lo * 0.9, 1e-3), s_hi * 1.01, 1200 if hasattr(model, "nanocrystal") else 3000)
+    if isinstance(model, PowderModel | CrystalSeriesModel):  # conserve the total scattering this detector records
         model = dataclasses.replace(model, pixel_density=(s_grid, detector.pixel_density(s_grid)))
     # the incident dose: the unpumped pattern collects electrons_per_frame; pumped frames are not renormalised
     reference = model.profiles(s_grid, np.array([delays.min() - 1e3]), t0_ps=model.t0_ps)[0]
@@ -322,7 +342,7 @@ def simulate_experiment(
         np.save(tmp / "mask.npy", detector.valid_mask())
         (tmp / "experiment.toml").write_text(experiment_to_toml(_merge_sections(_experiment_sections(cfg, detector),
                                                                                 cfg.get("experiment", {}))))
-        truth = model.truth(delays, 0.5 * model.fwhm) if level == "crystal" else model.truth()
+        truth = model.truth(delays) if level == "crystal" else model.truth()
         truth.update(_truth_extras(cfg, detector, seed, acquisition))
         (tmp / "truth.json").write_text(json.dumps(truth, indent=1))
     log.info("wrote virtual experiment %s (%d frames)", out_dir, total)

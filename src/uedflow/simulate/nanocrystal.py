@@ -76,6 +76,8 @@ class Nanocrystal:
     facet_names : tuple of str
         Name of each facet code, ``"core"`` first (:data:`FACETS` for the cubic shapes; the families of the
         bounding planes, e.g. ``"{001}"``, for cuts of any cell, :mod:`uedflow.simulate.cell_cut`).
+    site : (N,) ndarray of int or None
+        Site of the crystal's cell each atom occupies (cuts of any cell; None for the cubic shapes).
     """
 
     positions: np.ndarray = field(repr=False)
@@ -87,6 +89,7 @@ class Nanocrystal:
     dot: np.ndarray = field(repr=False)
     info: dict[str, Any] = field(default_factory=dict)
     facet_names: tuple[str, ...] = FACETS
+    site: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def n_atoms(self) -> int:
@@ -300,8 +303,7 @@ def attach(dot: Nanocrystal, grid: tuple[int, int, int], *, surface_layers: int 
     """
     if dot.facet_names != FACETS or "plane_distances_angstrom" not in dot.info:
         raise InputError(f"attach fuses cubic dots of build_nanocrystal along <100>; a {dot.info.get('shape')} cut "
-                         f"of {dot.info.get('material')} (cell_cut) cannot be attached; build the dot with "
-                         "build_nanocrystal")
+                         f"of {dot.info.get('material')} attaches with uedflow.simulate.cell_cut.attach_cut")
     g = tuple(int(v) for v in grid)
     if len(g) != 3 or min(g) < 1:
         raise InputError(f"grid must be three positive integers (dots along x, y, z), got {grid}")

@@ -130,7 +130,7 @@ def _crystal_preset(name: str, label: str, *, diameter_nm: float, fluence: float
                       20.0, 30.0, 45.0, 60.0, 80.0, 100.0],
         "n_scans": 2, "electrons_per_frame": 1.6e8, "dose_jitter": 0.03, "t0_jitter_ps": 0.05,
         "detector": {"shape": [384, 384], "center_rc": [189.3, 196.8], "pixel_size_m": 7.0e-5,
-                     "camera_length_m": 0.30, "energy_keV": 50.0},
+                     "camera_length_m": 0.30, "energy_keV": 50.0, "pixel_subsamples": 3},
         "dynamics": {k: dict(src[k]) for k in ("strain_amplitudes", "strain_tau_ps", "msd_amplitudes", "msd_tau_ps")},
     }
 
