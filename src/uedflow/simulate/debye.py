@@ -123,7 +123,7 @@ class PairHistogram:
         q = 2.0 * np.pi * np.asarray(s, dtype=float)
         if self.mean_r.ndim == 2:
             var = np.zeros_like(self.mean_r) if self.var_r is None else self.var_r
-            return sinc_sums(self.counts, self.mean_r, var, s)
+            return sinc_sums(self.counts, self.mean_r, var, s, self.bin_width)
         out = np.zeros((len(self.counts), len(q)))  # exact lattice distances shared by all group pairs
         cols = np.nonzero(self.counts.sum(axis=0))[0]
         for start in range(0, len(cols), chunk):
@@ -186,7 +186,8 @@ def pair_histogram(positions: np.ndarray, group: np.ndarray, *, n_groups: int | 
         idx = np.rint(grid).astype(np.int64)
         if np.max(np.abs(grid - idx)) < 1e-6:
             return _lattice_histogram(idx, grp, g, float(lattice_step_angstrom))
-    extent = np.linalg.norm(pos.max(axis=0) - pos.min(axis=0))
+    extent = min(np.linalg.norm(pos.max(axis=0) - pos.min(axis=0)),
+                 2.0 * np.sqrt(np.max(np.sum((pos - pos.mean(axis=0)) ** 2, axis=1))))  # >= every distance
     counts, mean_r, var_r = bin_moments(pos, grp, g, float(bin_width), int(extent / bin_width) + 2)
     return PairHistogram(counts, mean_r, np.bincount(grp, minlength=g), g, float(bin_width), var_r)
 
