@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.spatial.distance import pdist
 
 from uedflow.crystal import get_crystal
 from uedflow.simulate.cell_cut import cut_crystal
@@ -80,23 +81,26 @@ def test_direct_path_on_a_non_uniform_grid(thermal_models):
     assert np.max(np.abs(_intensity(ours, group, b) / ref - 1)) < 1e-4
 
 
-def test_third_order_bound_per_pair():
-    """One pair anywhere in its bin: |error| <= 1.1 (q|δ|)³/6 (1 + 3/x + 6/x² + 6/x³) / x, x = qc (module docstring)."""
+def _fifth_order_bound(q: np.ndarray, delta: float, c: float) -> np.ndarray:
+    """|error| of one pair at δ = r - c from the bin centre c: 1.1 (q|δ|)⁵/120 (1 + 5/x + ... + 120/x⁵) / x, x = qc."""
+    x = np.maximum(q * c, 1e-12)
+    poly = 1 + 5 / x + 20 / x**2 + 60 / x**3 + 120 / x**4 + 120 / x**5
+    return 1.1 * (q * abs(delta)) ** 5 / 120 * poly / x
+
+
+def test_fifth_order_bound_per_pair():
+    """One pair anywhere in its bin (a coherent shell, σ = 0): the expansion is exact to fourth order."""
     rng = np.random.default_rng(4)
     q = np.linspace(0.0, 10.0, 501)
     for r in np.concatenate([rng.uniform(0.3, 80.0, 60), [1.3 - 1e-9, 1.32, 2.0 * WIDTH - 1e-9]]):
         k = int(r / WIDTH)
         counts = np.zeros((1, k + 1))
         counts[0, k] = 1.0
-        mean_r = counts * r
-        ours = sinc_sums(counts, mean_r, np.zeros_like(counts), q / (2 * np.pi), bin_width=WIDTH)[0]
-        exact = np.sinc(q * r / np.pi)
-        c = (k + 0.5) * WIDTH
-        x = np.maximum(q * c, 1e-12)
-        bound = 1.1 * (q * abs(r - c)) ** 3 / 6 * (1 + 3 / x + 6 / x**2 + 6 / x**3) / x
+        ours = sinc_sums(counts, counts * r, np.zeros_like(counts), q / (2 * np.pi), bin_width=WIDTH)[0]
+        bound = _fifth_order_bound(q, r - (k + 0.5) * WIDTH, (k + 0.5) * WIDTH)
         if k < 32:  # near bins: about the pair's own distance, exact for one pair (series sinc below x = 0.01)
             bound = np.full_like(q, 1e-9)
-        assert np.all(np.abs(ours - exact) <= bound + 1e-12), r
+        assert np.all(np.abs(ours - np.sinc(q * r / np.pi)) <= bound + 1e-12), r
 
 
 def test_zero_q_and_grid_offsets():
@@ -113,17 +117,28 @@ def test_zero_q_and_grid_offsets():
                                hist.counts.sum(axis=1), rtol=1e-12)
 
 
-def test_packed_counts_overflow_is_redone():
-    """260 atoms on two points: 16,900 pairs share one bin (> 2^14, the packed count): counts and sums still exact."""
+@pytest.mark.parametrize(("sizes", "shared"), [((130, 130), 130 * 130), ((1, 4200), 4200)])
+def test_packed_counts_overflow_is_redone(sizes, shared):
+    """Atoms on two points: more than 2^12 pairs (the packed count) share one bin, over many rows (two clusters of
+    130: the window of rows is halved) or within one row (1 + 4200 atoms: the row is redone in pieces)."""
     rng = np.random.default_rng(1)
-    pos = np.repeat(np.array([[0.0, 0.0, 0.0], [3.0, 1.0, 0.5]]), 130, axis=0) + 1e-4 * rng.standard_normal((260, 3))
-    group = np.zeros(260, dtype=np.int64)
+    pos = np.repeat(np.array([[0.0, 0.0, 0.0], [3.0, 1.0, 0.5]]), sizes, axis=0)
+    pos += 1e-4 * rng.standard_normal(pos.shape)
+    n = len(pos)
+    group = np.zeros(n, dtype=np.int64)
     counts, mean_r, var_r = bin_moments(pos, group, 1, WIDTH, 100)
-    r = np.linalg.norm(pos[:, None] - pos[None], axis=-1)[np.triu_indices(260, 1)]
+    r = pdist(pos)
     np.testing.assert_array_equal(counts[0], np.bincount((r / WIDTH).astype(int), minlength=100))
     k = int(np.sqrt(9 + 1 + 0.25) / WIDTH)
-    assert counts[0, k] == 130 * 130
-    assert abs(mean_r[0, k] - r[r > 1].mean()) < 1e-5
+    assert counts[0, k] == shared
+    far = r[r > 1]
+    assert abs(mean_r[0, k] - far.mean()) < 1e-5
+    assert abs(var_r[0, k] - far.var()) < 1e-6
     q = np.linspace(1.0, 10.0, 200)
     ours = sinc_sums(counts, mean_r, var_r, q / (2 * np.pi), bin_width=WIDTH)[0]
-    np.testing.assert_allclose(ours, np.sinc(np.outer(q, r) / np.pi).sum(axis=1), rtol=0, atol=1e-4 * len(r))
+    near = r[r <= 1]
+    exact = np.sinc(np.outer(q, far) / np.pi).sum(axis=1) + np.sinc(np.outer(q, near[:: max(1, len(near) // 1000)])
+                                                                    / np.pi).mean(axis=1) * len(near)
+    bound = shared * _fifth_order_bound(q, far.mean() - (k + 0.5) * WIDTH, (k + 0.5) * WIDTH)  # one shell
+    quantisation = len(r) * (0.5 * (q * WIDTH) ** 2 / 8192 + q * WIDTH / 131072)  # per pair: u² and u rounding
+    assert np.all(np.abs(ours - exact) <= bound + quantisation)

@@ -52,7 +52,7 @@ import scipy.fft as sfft
 
 from uedflow.crystal import Reflection, Structure, electron_scattering_factor
 from uedflow.errors import InputError
-from uedflow.simulate.pair_kernels import bin_moments, sinc_sums
+from uedflow.simulate.pair_kernels import bin_moments, f32_bin_width, sinc_sums
 
 __all__ = [
     "PairHistogram",
@@ -188,8 +188,9 @@ def pair_histogram(positions: np.ndarray, group: np.ndarray, *, n_groups: int | 
             return _lattice_histogram(idx, grp, g, float(lattice_step_angstrom))
     extent = min(np.linalg.norm(pos.max(axis=0) - pos.min(axis=0)),
                  2.0 * np.sqrt(np.max(np.sum((pos - pos.mean(axis=0)) ** 2, axis=1))))  # >= every distance
-    counts, mean_r, var_r = bin_moments(pos, grp, g, float(bin_width), int(extent / bin_width) + 2)
-    return PairHistogram(counts, mean_r, np.bincount(grp, minlength=g), g, float(bin_width), var_r)
+    width = f32_bin_width(bin_width)
+    counts, mean_r, var_r = bin_moments(pos, grp, g, width, int(extent / width) + 2)
+    return PairHistogram(counts, mean_r, np.bincount(grp, minlength=g), g, width, var_r)
 
 
 def lattice_step(fractional_positions: np.ndarray, a_angstrom: float) -> float:

@@ -41,18 +41,20 @@ about each bin's mean distance:
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 from scipy.signal import czt
 
-__all__ = ["bin_moments", "sinc_sums"]
+__all__ = ["bin_moments", "f32_bin_width", "sinc_sums"]
 
 #: Partners per vectorised chunk of a row (the chunk's bins and words stay in L1).
 _CHUNK = 512
-#: Bit offsets and scales of the packed word: count << 50 | round(4096 u) << 24 | round(1024 u²).
-_COUNT_SHIFT, _U_SHIFT, _U_SCALE, _U2_SCALE = 50, 24, 4096.0, 1024.0
-#: A bin holds fewer pairs than this between two unpackings.
-_CAPACITY = 1 << 14
+#: Bit offsets and scales of the packed word: count << 52 | round(65536 u) << 24 | round(4096 u²).
+_COUNT_SHIFT, _U_SHIFT, _U_SCALE, _U2_SCALE = 52, 24, 65536.0, 4096.0
+#: A bin holds fewer pairs than this between two unpackings (the 12-bit count field).
+_CAPACITY = 1 << 12
 #: Bins whose centre lies below this many bin widths are summed directly (not by chirp-z).
 _NEAR_BINS = 32
 
@@ -78,8 +80,8 @@ def _accumulate(x, y, z, group, start, pair_index, inv_w, i0, i1, j_lo, j_hi, pa
                     v = np.sqrt(dx * dx + dy * dy + dz * dz) * inv_w
                     k = np.int32(v)
                     u = v - np.float32(k)
-                    a = np.uint64(np.int32(u * np.float32(_U_SCALE) + np.float32(0.5)))
-                    a2 = np.uint64(np.int32(u * u * np.float32(_U2_SCALE) + np.float32(0.5)))
+                    a = np.uint64(np.int32(np.rint(u * np.float32(_U_SCALE))))  # half to even: unbiased
+                    a2 = np.uint64(np.int32(np.rint(u * u * np.float32(_U2_SCALE))))
                     kbuf[jj] = np.uint32(k)
                     wbuf[jj] = one + (a << np.uint64(_U_SHIFT)) + a2
                 for jj in range(m):
@@ -121,20 +123,30 @@ def _moment_kernel(x, y, z, group, start, pair_index, inv_w, n_bins, row_start, 
         packed = np.zeros((n_pairs, n_bins), dtype=np.uint64)
         kbuf = np.empty(_CHUNK, dtype=np.uint32)
         wbuf = np.empty(_CHUNK, dtype=np.uint64)
-        for i0 in range(row_start[b], row_start[b + 1], window):
-            i1 = min(i0 + window, row_start[b + 1])
+        i0, rows = row_start[b], window
+        while i0 < row_start[b + 1]:
+            i1 = min(i0 + rows, row_start[b + 1])
             added = _accumulate(x, y, z, group, start, pair_index, inv_w, i0, i1, 0, n, packed, kbuf, wbuf)
             if _unpack(packed, out[b], added):
-                continue
-            for i in range(i0, i1):  # a bin overflowed: redo the window in pieces of < 2^14 pairs
-                for j0 in range(i + 1, n, _CAPACITY - 1):
-                    added = _accumulate(x, y, z, group, start, pair_index, inv_w, i, i + 1, j0,
+                i0 = i1
+            elif i1 - i0 > 1:  # a bin overflowed: redo with half the rows (from here on)
+                rows = (i1 - i0) // 2
+            else:  # one row overflowed a bin: redo it in pieces of fewer than 2^12 pairs
+                for j0 in range(i0 + 1, n, _CAPACITY - 1):
+                    added = _accumulate(x, y, z, group, start, pair_index, inv_w, i0, i1, j0,
                                         min(j0 + _CAPACITY - 1, n), packed, kbuf, wbuf)
                     _unpack(packed, out[b], added)
+                i0 = i1
     total = np.zeros((n_pairs, n_bins, 3))
     for b in range(n_blocks):
         total += out[b]
     return total
+
+
+def f32_bin_width(bin_width: float) -> float:
+    """The bin width [Å] nearest ``bin_width`` whose inverse is a float32: the single-precision binning r·(1/w) then
+    has no scale error (a rounded 1/w would stretch every distance by up to 3e-8, a phase error of 3e-8 q r)."""
+    return 1.0 / float(np.float32(1.0 / bin_width))
 
 
 def bin_moments(positions: np.ndarray, group: np.ndarray, n_groups: int, bin_width: float, n_bins: int
@@ -150,7 +162,7 @@ def bin_moments(positions: np.ndarray, group: np.ndarray, n_groups: int, bin_wid
     n_groups : int
         G.
     bin_width : float
-        [Å]; bin k holds the distances [k w, (k + 1) w).
+        [Å]; bin k holds the distances [k w, (k + 1) w), w = :func:`f32_bin_width` (``bin_width``).
     n_bins : int
         Bins (> largest distance / ``bin_width``).
 
@@ -159,6 +171,8 @@ def bin_moments(positions: np.ndarray, group: np.ndarray, n_groups: int, bin_wid
     counts, mean_r, var_r : (P, n_bins) ndarrays
         P = G(G+1)/2 group pairs in the order (0,0), (0,1), ..., (1,1), ...
     """
+    inv_w = np.float32(1.0 / bin_width)
+    bin_width = 1.0 / float(inv_w)
     order = np.argsort(group, kind="stable")
     pos = positions[order] - positions.mean(axis=0)
     grp = np.ascontiguousarray(group[order], dtype=np.int64)
@@ -174,11 +188,10 @@ def bin_moments(positions: np.ndarray, group: np.ndarray, n_groups: int, bin_wid
     blocks = numba.get_num_threads()
     row_start = np.searchsorted(cum, np.linspace(0, cum[-1], blocks + 1)[1:-1])
     row_start = np.unique(np.concatenate([[0], row_start, [n]])).astype(np.int64)
-    # rows per unpacking: a bin then holds ~2^13 pairs if the densest bin has 2x the mean n/n_bins per row
+    # rows per unpacking: a bin then holds ~2^11 pairs if the densest bin has 2x the mean n/n_bins per row
     window = max(1, (_CAPACITY // 4) * int(n_bins) // n)
     x, y, z = (np.ascontiguousarray(pos[:, k], dtype=np.float32) for k in range(3))
-    m = _moment_kernel(x, y, z, grp, start, pair_index, np.float32(1.0 / bin_width), int(n_bins), row_start,
-                       window)
+    m = _moment_kernel(x, y, z, grp, start, pair_index, inv_w, int(n_bins), row_start, window)
     counts = m[..., 0]
     safe = np.maximum(counts, 1.0)
     mu = m[..., 1] / safe
@@ -228,7 +241,7 @@ def _direct_sums(counts: np.ndarray, mean_r: np.ndarray, var_r: np.ndarray, q: n
 
 
 def _chirp_sums(counts: np.ndarray, mean_r: np.ndarray, var_r: np.ndarray, q: np.ndarray, w: float) -> np.ndarray:
-    """Σ_pairs sinc(q r) per row on a uniform q grid: second-order expansion about the bin centres, by chirp-z."""
+    """Σ_pairs sinc(q r) per row on a uniform q grid: fourth-order expansion about the bin centres, by chirp-z."""
     n_rows, n_bins = counts.shape
     near = min(_NEAR_BINS, n_bins)
     out = _direct_sums(counts[:, :near], mean_r[:, :near], var_r[:, :near], q)
@@ -237,15 +250,16 @@ def _chirp_sums(counts: np.ndarray, mean_r: np.ndarray, var_r: np.ndarray, q: np
     c = (np.arange(near, n_bins) + 0.5) * w
     n = counts[:, near:]
     d = np.where(n > 0, mean_r[:, near:] - c, 0.0)
-    p1 = n * d
-    p2 = n * (var_r[:, near:] + d * d)
-    weights = np.concatenate([(n - p1 / c + p2 / c**2) / c, (p1 - p2 / c) / c, 0.5 * p2 / c])  # (3 rows, bins)
+    var = var_r[:, near:]
+    # P_m = Σ δ^m about the centre: δ = d + ξ, ξ of mean 0, variance σ², no skew and Gaussian kurtosis
+    p = [n, n * d, n * (d * d + var), n * d * (d * d + 3 * var), n * (d**4 + 6 * d * d * var + 3 * var * var)]
+    # A_l = Σ_{m>=l} (-1/c)^(m-l) P_m / c: the coefficient of (iq)^l / l! in Σ e^{iqδ} / (c + δ)
+    weights = np.concatenate([sum(p[m] * (-1.0 / c) ** (m - k) for m in range(k, len(p))) / c for k in range(len(p))])
     dq = q[1] - q[0]
     f = czt(weights, m=len(q), w=np.exp(1j * dq * w), a=np.exp(-1j * q[0] * w)) * np.exp(1j * q * c[0])
-    f0, f1, f2 = f[:n_rows], f[n_rows:2 * n_rows], f[2 * n_rows:]
+    series = sum((1j * q) ** k / math.factorial(k) * f[k * n_rows:(k + 1) * n_rows] for k in range(len(p)))
     zero = q == 0.0
-    far = np.imag(f0 + 1j * q * f1 - q * q * f2) / np.where(zero, 1.0, q)
-    return out + np.where(zero, n.sum(axis=1)[:, None], far)
+    return out + np.where(zero, n.sum(axis=1)[:, None], np.imag(series) / np.where(zero, 1.0, q))
 
 
 def sinc_sums(counts: np.ndarray, mean_r: np.ndarray, var_r: np.ndarray, s: np.ndarray, bin_width: float = 0.0
