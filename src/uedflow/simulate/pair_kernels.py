@@ -81,7 +81,7 @@ def _accumulate(x, y, z, group, start, pair_index, i0, i1, j_lo, j_hi, packed, k
     x, y, z are in units of the bin width.
     """
     n_groups = len(start) - 1
-    one = np.uint64(1) << np.uint64(_COUNT_SHIFT)
+    w32 = wbuf.view(np.uint32)  # the words as little-endian 32-bit halves: 16 pairs per 512-bit vector
     n_added = 0
     for i in range(i0, i1):
         xi, yi, zi = x[i], y[i], z[i]
@@ -98,10 +98,11 @@ def _accumulate(x, y, z, group, start, pair_index, i0, i1, j_lo, j_hi, packed, k
                     v = np.sqrt(dx * dx + dy * dy + dz * dz)
                     k = np.int32(v)
                     u = v - np.float32(k)
-                    a = np.uint64(np.int32(np.rint(u * np.float32(_U_SCALE))))  # half to even: unbiased
-                    a2 = np.uint64(np.int32(np.rint(u * u * np.float32(_U2_SCALE))))
+                    a = np.uint32(np.int32(np.rint(u * np.float32(_U_SCALE))))  # half to even: unbiased
+                    a2 = np.uint32(np.int32(np.rint(u * u * np.float32(_U2_SCALE))))
                     kbuf[jj] = np.uint32(k)
-                    wbuf[jj] = one + (a << np.uint64(_U_SHIFT)) + a2
+                    w32[2 * jj] = (a << np.uint32(_U_SHIFT)) + a2  # low half (a2 < 2^24: no carry)
+                    w32[2 * jj + 1] = (a >> np.uint32(32 - _U_SHIFT)) + np.uint32(1 << (_COUNT_SHIFT - 32))
                 for jj in range(m):
                     row[kbuf[jj]] += wbuf[jj]
                 n_added += m
