@@ -264,8 +264,11 @@ def _chirp_sums(counts: np.ndarray, mean_r: np.ndarray, var_r: np.ndarray, q: np
     var = var_r[:, near:]
     # P_m = Σ δ^m about the centre: δ = d + ξ, ξ of mean 0, variance σ², no skew and Gaussian kurtosis
     p = [n, n * d, n * (d * d + var), n * d * (d * d + 3 * var), n * (d**4 + 6 * d * d * var + 3 * var * var)]
-    # A_l = Σ_{m>=l} (-1/c)^(m-l) P_m / c: the coefficient of (iq)^l / l! in Σ e^{iqδ} / (c + δ)
-    weights = np.concatenate([sum(p[m] * (-1.0 / c) ** (m - k) for m in range(k, len(p))) / c for k in range(len(p))])
+    # A_l = Σ_{m>=l} (-1/c)^(m-l) P_m / c, the coefficient of (iq)^l / l! in Σ e^{iqδ} / (c + δ): A_l = (P_l - A_l+1) / c
+    a = [p[-1] / c]
+    for pm in p[-2::-1]:
+        a.insert(0, (pm - a[0]) / c)
+    weights = np.concatenate(a)
     dq = q[1] - q[0]
     f = czt(weights, m=len(q), w=np.exp(1j * dq * w), a=np.exp(-1j * q[0] * w)) * np.exp(1j * q * c[0])
     series = sum((1j * q) ** k / math.factorial(k) * f[k * n_rows:(k + 1) * n_rows] for k in range(len(p)))
