@@ -32,7 +32,8 @@ bin width :data:`GENERAL_BIN_ANGSTROM` (error terms in
 debyecalculator on CPU in float32 (its default) and float64; each with its
 maximum relative error against the reference (after matching debyecalculator's
 overall scale, a factor 1/2 in its normalisation). "vs best" is the ratio to
-the faster of the two debyecalculator settings (both meet 1e-3).
+the faster of the two debyecalculator settings (both meet 1e-3). The three
+codes run interleaved, ``--repeat`` rounds, best of each.
 """
 
 from __future__ import annotations
@@ -108,20 +109,19 @@ def general_table(q: np.ndarray, repeat: int, calculator) -> None:
         model = cut_crystal(mos2, diameter, shape="sphere")
         pos = model.positions + 0.07 * rng.standard_normal(model.positions.shape)
         symbols = list(model.symbols)
-        calcs = {dt: calculator(qmin=float(q[0]), qmax=float(q[-1]) + 1e-9, qstep=float(q[1] - q[0]), biso=0.0,
-                                device="cpu", radiation_type="neutron", dtype=dt) for dt in (torch.float32, torch.float64)}
-        times, dc = {}, {}
-        for dt, calc in calcs.items():
-            calc.iq((symbols, pos))  # warm-up
-            times[dt], res = _best(lambda c=calc, a=symbols, x=pos: c.iq((a, x)), repeat)
-            dc[dt] = np.asarray(res[1], dtype=float)[: len(q)]
-        fine = _neutron_pattern(model, s, None, positions=pos, bin_width=0.002)[: len(dc[torch.float64])]
-        _, agree = _max_rel(fine, dc[torch.float64])
-        t_ours, ours = _best(lambda m=model, x=pos: _neutron_pattern(m, s, None, positions=x,
-                                                                     bin_width=GENERAL_BIN_ANGSTROM), repeat)
+        calcs = [calculator(qmin=float(q[0]), qmax=float(q[-1]) + 1e-9, qstep=float(q[1] - q[0]), biso=0.0,
+                            device="cpu", radiation_type="neutron", dtype=dt) for dt in (torch.float32, torch.float64)]
+        runs = [lambda c=c, a=symbols, x=pos: np.asarray(c.iq((a, x))[1], dtype=float)[: len(q)] for c in calcs]
+        runs.append(lambda m=model, x=pos: _neutron_pattern(m, s, None, positions=x, bin_width=GENERAL_BIN_ANGSTROM))
+        outs = [run() for run in runs]  # warm-up
+        times = [np.inf] * len(runs)
+        for _ in range(repeat):  # interleaved: the three codes see the same machine load
+            times = [min(t, _best(run, 1)[0]) for t, run in zip(times, runs, strict=True)]
+        (t32, t64, t_ours), (dc32, dc64, ours) = times, outs
+        fine = _neutron_pattern(model, s, None, positions=pos, bin_width=0.002)[: len(dc64)]
+        _, agree = _max_rel(fine, dc64)
         _, err_ours = _max_rel(ours[: len(fine)], fine)
-        _, err_dc = _max_rel(dc[torch.float32], dc[torch.float64])
-        t32, t64 = times[torch.float32], times[torch.float64]
+        _, err_dc = _max_rel(dc32, dc64)
         print(f"{model.n_atoms:7d} {t_ours:8.4f}s {t32:7.3f}s {t64:7.3f}s {t32 / t_ours:9.1f}x {t64 / t_ours:9.1f}x "
               f"{min(t32, t64) / t_ours:7.1f}x {err_ours:12.1e} {err_dc:11.1e} {agree:10.1e}", flush=True)
 
