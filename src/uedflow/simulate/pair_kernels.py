@@ -74,7 +74,7 @@ _CAPACITY = 1 << 12
 _NEAR_BINS = 32
 
 
-@numba.njit(fastmath=True, cache=True)
+@numba.njit(cache=True)  # IEEE arithmetic (no fastmath): u = v - k must not be reassociated
 def _accumulate(x, y, z, group, start, pair_index, i0, i1, j_lo, j_hi, packed, kbuf, wbuf):  # pragma: no cover
     """Add the words of the pairs (i, j), i0 <= i < i1, max(i + 1, j_lo) <= j < j_hi, to ``packed``; the pair count.
 
@@ -109,14 +109,14 @@ def _accumulate(x, y, z, group, start, pair_index, i0, i1, j_lo, j_hi, packed, k
     return n_added
 
 
-@numba.njit(fastmath=True, cache=True)
+@numba.njit(cache=True)
 def _unpack(packed, moments, n_added):  # pragma: no cover - numba
     """Add ``packed`` to the (count, Σu, Σu²) ``moments`` and clear it; False (nothing added) if a count wrapped."""
     n_rows, n_bins = packed.shape
     total = 0
     for p in range(n_rows):
         for b in range(n_bins):
-            total += packed[p, b] >> np.uint64(_COUNT_SHIFT)
+            total += np.int64(packed[p, b] >> np.uint64(_COUNT_SHIFT))
     ok = total == n_added
     u_mask = (np.uint64(1) << np.uint64(_COUNT_SHIFT - _U_SHIFT)) - np.uint64(1)
     u2_mask = (np.uint64(1) << np.uint64(_U_SHIFT)) - np.uint64(1)
