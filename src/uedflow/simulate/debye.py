@@ -20,9 +20,9 @@ expanded about the bin centres, on a uniform s grid as chirp-z transforms
 (:mod:`uedflow.simulate.pair_kernels`, which gives the error terms). The error
 is set by each bin's third central moment, as for a second-order expansion about
 the bin mean: a single distance per bin is exact to fourth order, and the
-maximum relative error of I on q = 2πs = 1..10 Å⁻¹ with w = 0.04 Å is ~3e-5
-for thermal spheres of 3k–20k atoms, 1.8e-4 for an undisplaced one, growing as
-~w³. Memory is n_threads × n_group_pairs × n_bins × 32 bytes, independent of N²
+maximum relative error of I on q = 2πs = 1..10 Å⁻¹ with w = 0.04 Å is
+2.4e-5 to 3.1e-5 for thermal MoS2 spheres of 3k–20k atoms, 1.8e-4 for an
+undisplaced one, growing as ~w³. Memory is n_threads × n_group_pairs × n_bins × 32 bytes, independent of N²
 (no distance matrix is ever formed).
 
 Undistorted lattice models (every atom on a grid of step a/m) can use exact

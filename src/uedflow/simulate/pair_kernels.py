@@ -39,10 +39,11 @@ q⁴ n (μ₄ − 3σ⁴)/24. (2) The truncation R: per pair at most
 1.1 (q|δ|)⁵/120 (1 + 5/x + 20/x² + 60/x³ + 120/x⁴ + 120/x⁵)/x of the sinc term,
 x = qc (2.7e-6/x for |δ| = w/2 = 0.02 Å at q = 10 Å⁻¹). (3) The quantisation
 above. Measured against float64 sums on the 1000-point grid q = 1..10 Å⁻¹ with
-w = 0.04 Å, the maximum relative error of I(q) is 2.5e-5 to 3e-5 for thermal
+w = 0.04 Å, the maximum relative error of I(q) is 2.4e-5 to 3.1e-5 for thermal
 MoS2 spheres of 3k–20k atoms (σ = 0.07 Å, benchmarks/bench_debye.py), 1.8e-4
-for the undisplaced 3k sphere and ~1e-5 for 400-atom models (tests); it grows
-as ~w³ (5e-4 at w = 0.08 Å on the thermal spheres).
+for the undisplaced 3k sphere and ≤ 2.2e-5 for 400–460-atom models, thermal or
+undisplaced (tests); it grows as ~w³ (5e-4 at w = 0.08 Å on the thermal
+spheres).
 
 Bins with c < :data:`_NEAR_BINS` w (where 1/(1 + δ/c) converges slowly) and
 non-uniform grids are summed bin by bin, to second order about each bin's mean
