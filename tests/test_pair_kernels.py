@@ -71,7 +71,7 @@ def test_benchmark_settings_against_brute_force(models, name):
     err = np.max(np.abs(_intensity(ours, group, b) / ref - 1))
     print(name, len(pos), f"max relative error {err:.2e}")
     assert err < 1e-4
-    # the exact-pair part: every group pair's sum is right to 1e-4 of its pair count
+    # and each group pair's sum within 1e-4 of its pair count
     assert np.max(np.abs(ours - ref_sums) / hist.counts.sum(axis=1)[:, None]) < 1e-4
 
 
