@@ -261,8 +261,8 @@ def _chirp_z(x: np.ndarray, m: int, theta: float, phi: float) -> np.ndarray:
     kernel = np.zeros(size, dtype=complex)
     kernel[:m] = np.conj(chirp[:m])
     kernel[size - n + 1:] = np.conj(chirp[1:n][::-1])
-    a = sfft.fft(x * (np.exp(1j * phi * j[:n]) * chirp[:n]), size, workers=-1)
-    return sfft.ifft(a * sfft.fft(kernel), workers=-1)[..., :m] * chirp[:m]
+    a = sfft.fft(x * (np.exp(1j * phi * j[:n]) * chirp[:n]), size)
+    return sfft.ifft(a * sfft.fft(kernel))[..., :m] * chirp[:m]
 
 
 def _chirp_sums(counts: np.ndarray, mean_r: np.ndarray, var_r: np.ndarray, q: np.ndarray, w: float) -> np.ndarray:
