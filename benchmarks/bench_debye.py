@@ -33,7 +33,8 @@ debyecalculator on CPU in float32 (its default) and float64; each with its
 maximum relative error against the reference (after matching debyecalculator's
 overall scale, a factor 1/2 in its normalisation). "vs best" is the ratio to
 the faster of the two debyecalculator settings (both meet 1e-3). The three
-codes run interleaved, ``--repeat`` rounds, best of each, with
+codes run interleaved, ``--repeat`` rounds (more for small models: ~5 s per
+model), best of each after a warm-up run, with
 OMP_WAIT_POLICY=PASSIVE (unless set) for both OpenMP runtimes (numba's, torch's).
 """
 
@@ -115,11 +116,11 @@ def general_table(q: np.ndarray, repeat: int, calculator) -> None:
                             device="cpu", radiation_type="neutron", dtype=dt) for dt in (torch.float32, torch.float64)]
         runs = [lambda c=c, a=symbols, x=pos: np.asarray(c.iq((a, x))[1], dtype=float)[: len(q)] for c in calcs]
         runs.append(lambda m=model, x=pos: _neutron_pattern(m, s, None, positions=x, bin_width=GENERAL_BIN_ANGSTROM))
-        outs = [run() for run in runs]  # warm-up
-        times = [np.inf] * len(runs)
-        for _ in range(repeat):  # interleaved: the three codes see the same machine load
+        warm = [_best(run, 1) for run in runs]
+        times = [t for t, _ in warm]
+        for _ in range(max(repeat, int(5.0 / sum(times)))):  # interleaved: the codes see the same machine load
             times = [min(t, _best(run, 1)[0]) for t, run in zip(times, runs, strict=True)]
-        (t32, t64, t_ours), (dc32, dc64, ours) = times, outs
+        (t32, t64, t_ours), (dc32, dc64, ours) = times, [out for _, out in warm]
         fine = _neutron_pattern(model, s, None, positions=pos, bin_width=0.002)[: len(dc64)]
         _, agree = _max_rel(fine, dc64)
         _, err_ours = _max_rel(ours[: len(fine)], fine)
