@@ -57,8 +57,6 @@ distance:
 
 from __future__ import annotations
 
-import math
-
 import numba
 import numpy as np
 import scipy.fft as sfft
@@ -261,7 +259,7 @@ def _chirp_z(x: np.ndarray, m: int, theta: float, phi: float) -> np.ndarray:
     kernel = np.zeros(size, dtype=complex)
     kernel[:m] = np.conj(chirp[:m])
     kernel[size - n + 1:] = np.conj(chirp[1:n][::-1])
-    a = sfft.fft(x * (np.exp(1j * phi * j[:n]) * chirp[:n]), size)
+    a = sfft.fft(x * np.exp(1j * (phi + 0.5 * theta * j[:n]) * j[:n]), size)
     return sfft.ifft(a * sfft.fft(kernel))[..., :m] * chirp[:m]
 
 
@@ -284,8 +282,11 @@ def _chirp_sums(counts: np.ndarray, mean_r: np.ndarray, var_r: np.ndarray, q: np
         a.insert(0, (pm - a[0]) / c)
     weights = np.concatenate(a)
     dq = q[1] - q[0]
-    f = _chirp_z(weights, len(q), dq * w, q[0] * w) * np.exp(1j * q * c[0])
-    series = sum((1j * q) ** k / math.factorial(k) * f[k * n_rows:(k + 1) * n_rows] for k in range(len(p)))
+    f = _chirp_z(weights, len(q), dq * w, q[0] * w).reshape(len(p), n_rows, len(q))
+    series = f[-1]
+    for k in range(len(p) - 2, -1, -1):  # Σ_l (iq)^l / l! F_l by Horner
+        series = f[k] + (1j * q / (k + 1)) * series
+    series *= np.exp(1j * q * c[0])
     zero = q == 0.0
     return out + np.where(zero, n.sum(axis=1)[:, None], np.imag(series) / np.where(zero, 1.0, q))
 
