@@ -193,8 +193,8 @@ def pair_histogram(positions: np.ndarray, group: np.ndarray, *, n_groups: int | 
         idx = np.rint(grid).astype(np.int64)
         if np.max(np.abs(grid - idx)) < 1e-6:
             return _lattice_histogram(idx, grp, g, float(lattice_step_angstrom))
-    extent = min(np.linalg.norm(pos.max(axis=0) - pos.min(axis=0)),
-                 2.0 * np.sqrt(np.max(np.sum((pos - pos.mean(axis=0)) ** 2, axis=1))))  # >= every distance
+    centred = pos - pos.mean(axis=0)
+    extent = 2.0 * np.sqrt(np.max(np.einsum("ij,ij->i", centred, centred)))  # >= every distance
     counts, mean_r, var_r = bin_moments(pos, grp, g, float(bin_width), int(extent / bin_width) + 2)
     return PairHistogram(counts, mean_r, np.bincount(grp, minlength=g), g, float(bin_width), var_r)
 
