@@ -34,14 +34,16 @@ maximum relative error against the reference (after matching debyecalculator's
 overall scale, a factor 1/2 in its normalisation). "vs best" is the ratio to
 the faster of the two debyecalculator settings (both meet 1e-3). The three
 codes run interleaved, ``--repeat`` rounds (more for small models: ~5 s per
-model), best of each after a warm-up run, with
-OMP_WAIT_POLICY=PASSIVE (unless set) for both OpenMP runtimes (numba's, torch's).
+model), best of each after a warm-up run. Run it on an otherwise idle machine:
+with another busy process on the 2 cores, numba's OpenMP threads spin at the
+end of a parallel region while their partner waits for a core (the 3k-atom
+pair loop then takes ~36 ms instead of ~4 ms); OMP_WAIT_POLICY=PASSIVE avoids
+that at ~1.5 ms per call on an idle machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import time
 
 import numpy as np
@@ -131,9 +133,6 @@ def general_table(q: np.ndarray, repeat: int, calculator) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Print the timing table (and accuracy) of uedflow vs debyecalculator."""
-    # Before numba and torch start their OpenMP runtimes: threads that wait at a barrier sleep instead of spinning,
-    # so another process on the 2 cores does not stall a parallel region (a 3k-atom pair loop: 36 ms instead of 4 ms).
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--points", type=int, default=1000)
