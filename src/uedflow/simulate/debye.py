@@ -14,13 +14,16 @@ Bragg pairs lose reappears as diffuse scattering, so Σ f_i² is unchanged.
 
 Atoms are grouped (element × displacement class); every pair distance is
 accumulated by a numba-parallel kernel into a histogram per group pair that
-stores the count, mean and variance of the distances of each bin, and the sum
-over pairs is expanded to second order about each bin's mean distance
-(:mod:`uedflow.simulate.pair_kernels`). The error is then third order in the bin
-width w, ~(2πs w)³/300 relative, below 1e-5 at s = 1.5 Å⁻¹ and w = 0.01 Å;
-crystalline distance shells are usually alone in their bin and then exact.
-Memory is n_threads × n_group_pairs × n_bins × 24 bytes, independent of N² (no
-distance matrix is ever formed).
+stores the count, mean and variance of the distances of each bin (one packed
+integer add per pair, ~2e9 pairs/s on 2 cores), and the sum over pairs is
+expanded about the bin centres, on a uniform s grid as chirp-z transforms
+(:mod:`uedflow.simulate.pair_kernels`, which gives the error terms). The error
+is set by each bin's third central moment, as for a second-order expansion about
+the bin mean: a single distance per bin is exact to fourth order, and the
+maximum relative error of I on q = 2πs = 1..10 Å⁻¹ with w = 0.04 Å is
+2.4e-5 to 3.1e-5 for thermal MoS2 spheres of 3k–20k atoms, 1.8e-4 for an
+undisplaced one, growing as ~w³. Memory is n_threads × n_group_pairs × n_bins × 32 bytes, independent of N²
+(no distance matrix is ever formed).
 
 Undistorted lattice models (every atom on a grid of step a/m) can use exact
 histograms instead: the pair-vector histogram of each group pair is the
@@ -119,11 +122,15 @@ class PairHistogram:
         return replace(self, mean_r=self.mean_r * factor, bin_width=self.bin_width * factor, var_r=var)
 
     def pair_sums(self, s: np.ndarray, *, chunk: int = 2048) -> np.ndarray:
-        """S_p(s) = Σ_bins n_p(bin) sinc(2π s r̄_p(bin)) of every group pair, shape (P, n_s)."""
+        """S_p(s) = Σ_pairs sinc(2π s r) of every group pair, shape (P, n_s).
+
+        From the bin moments (:func:`~uedflow.simulate.pair_kernels.sinc_sums`: chirp-z transforms on a uniform
+        grid), or from exact lattice distances (one sinc per non-empty bin, ``chunk`` bins at a time).
+        """
         q = 2.0 * np.pi * np.asarray(s, dtype=float)
         if self.mean_r.ndim == 2:
             var = np.zeros_like(self.mean_r) if self.var_r is None else self.var_r
-            return sinc_sums(self.counts, self.mean_r, var, s)
+            return sinc_sums(self.counts, self.mean_r, var, s, self.bin_width)
         out = np.zeros((len(self.counts), len(q)))  # exact lattice distances shared by all group pairs
         cols = np.nonzero(self.counts.sum(axis=0))[0]
         for start in range(0, len(cols), chunk):
@@ -166,7 +173,7 @@ def pair_histogram(positions: np.ndarray, group: np.ndarray, *, n_groups: int | 
     n_groups : int, optional
         G (default ``group.max() + 1``).
     bin_width : float
-        Histogram bin width [Å].
+        Histogram bin width [Å] (see :mod:`uedflow.simulate.pair_kernels` for the error, ~w³).
     lattice_step_angstrom : float, optional
         If every position lies on a cubic grid of this step (e.g. a/2 for rock
         salt, a/4 for zinc blende; see :func:`lattice_step`), pair-vector
@@ -186,7 +193,8 @@ def pair_histogram(positions: np.ndarray, group: np.ndarray, *, n_groups: int | 
         idx = np.rint(grid).astype(np.int64)
         if np.max(np.abs(grid - idx)) < 1e-6:
             return _lattice_histogram(idx, grp, g, float(lattice_step_angstrom))
-    extent = np.linalg.norm(pos.max(axis=0) - pos.min(axis=0))
+    centred = pos - pos.mean(axis=0)
+    extent = 2.0 * np.sqrt(np.max(np.einsum("ij,ij->i", centred, centred)))  # >= every distance
     counts, mean_r, var_r = bin_moments(pos, grp, g, float(bin_width), int(extent / bin_width) + 2)
     return PairHistogram(counts, mean_r, np.bincount(grp, minlength=g), g, float(bin_width), var_r)
 
