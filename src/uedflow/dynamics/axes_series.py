@@ -190,7 +190,7 @@ def analyze_axes_series(ds: xr.Dataset, crystal: Crystal, *, fwhm_guess: float, 
     centre, centre_err, area, area_err = (x[:, keep] for x in fitted)
     # a ring whose area fits to zero (a weak ring under the noise) is left out, not propagated as ln 0
     area = np.where(area > 0, area, np.nan)
-    usable = np.isfinite(np.nanmean(area[before], axis=0)) & np.isfinite(np.nanmean(centre[before], axis=0))
+    usable = np.isfinite(area[before]).any(axis=0) & np.isfinite(centre[before]).any(axis=0)
     if usable.sum() < len(rings):
         rings = [r for r, k in zip(rings, usable, strict=True) if k]
         centre, centre_err, area, area_err = (x[:, usable] for x in (centre, centre_err, area, area_err))
