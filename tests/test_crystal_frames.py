@@ -95,7 +95,9 @@ def test_crystal_level_config_errors(tmp_path):
         simulate_experiment({**run, "dynamics": {"sample": "attached"}}, tmp_path / "a")
     with pytest.raises(ConfigError, match="tds_halo"):
         simulate_experiment({**run, "tds_halo": 0.5}, tmp_path / "b")
-    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+    with pytest.raises(ConfigError, match="truncation"):
+        simulate_experiment({**run, "nanocrystal": {"shape": "sphere", "truncation": 0.5}}, tmp_path / "c")
+    assert not any((tmp_path / d).exists() for d in "abc")
 
 
 def test_cli_analyze_prints_the_axes(mos2_run, tmp_path):

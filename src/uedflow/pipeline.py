@@ -270,19 +270,22 @@ def _analyze_stage(exp: Experiment, out: Path, progress: Callable[[int, int], No
 
 def _write_report(samples: Sequence[Any], out: Path, *, title: str, comparison: Any = None,
                   progress: Callable[[int, int], None] | None = None) -> Path:
+    from uedflow.dynamics.crystal_axes import is_axes
     from uedflow.report import write_report
     from uedflow.report.axes import write_axes_report
 
-    if any(s.dynamics.attrs.get("analysis") == "axes" for s in samples):  # non-cubic: per-axis report
+    if any(is_axes(s.dynamics) for s in samples):  # non-cubic: per-axis report
         return write_axes_report(samples, out, title=title, progress=progress).html
     return write_report(samples, out, title=title, comparison=comparison, progress=progress).html
 
 
 def _compare(samples: Sequence[Any]) -> Any:
     """:func:`uedflow.dynamics.compare` of the samples, or None (logged) when it cannot be made."""
+    from uedflow.dynamics.crystal_axes import is_axes
+
     if len(samples) < 2:
         return None
-    if any(s.dynamics.attrs.get("analysis") == "axes" for s in samples):
+    if any(is_axes(s.dynamics) for s in samples):
         log.warning("comparison skipped: the ring-by-ring comparison is for cubic samples")
         return None
     try:

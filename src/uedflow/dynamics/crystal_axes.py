@@ -36,14 +36,17 @@ from uedflow.dynamics.systematics import WINDOW_VARIANT
 from uedflow.errors import InputError, UedflowError
 from uedflow.peaks.indexing import detect_peaks
 
-__all__ = ["analyze_crystal", "axes_dataset", "axes_rows", "axes_summary", "is_axes", "ring_fwhm"]
+__all__ = ["analyze_crystal", "axes_dataset", "axes_rows", "axes_summary", "is_axes", "ring_fwhm", "UNIT_TEXT"]
 
 log = logging.getLogger(__name__)
 
 #: Attributes of the reduced file carried into the dynamics file.
 _SAMPLE_ATTRS = ("material", "crystal_cif", "temperature_K", "fluence_mJ_cm2", "diameter_nm", "sample_label",
                  "experiment_name", "electron_energy_keV", "camera_length_m")
-_KINETICS = ("offset", "amplitude", "tau_ps", "t0_ps")
+#: Kinetic parameter -> the dataset variable of its 1σ.
+_KINETICS = {"offset": "offset_err", "amplitude": "amplitude_err", "tau_ps": "tau_err_ps", "t0_ps": "t0_err_ps"}
+#: ``trace_unit`` -> its suffix in text.
+UNIT_TEXT = {"1": "", "degree": " °", "angstrom2": " Å²"}
 
 
 def is_axes(ds: xr.Dataset) -> bool:
@@ -128,8 +131,8 @@ def axes_dataset(series: AxesSeries, reduced: xr.Dataset, config: AnalyzeConfig,
     units = ["degree" if n in ("alpha", "beta", "gamma") else "1" for n in names[:n_strain]]
     units += ["angstrom2"] * (len(names) - n_strain)
     kin = {k: np.array([series.kinetics[n].value(k) for n in names]) for k in _KINETICS}
-    kin_err = {f"{k.removesuffix('_ps')}_err{'_ps' if k.endswith('_ps') else ''}":
-               np.array([series.kinetics[n].error(k) for n in names]) for k in _KINETICS}
+    kin_err = {e: np.array([series.kinetics[n].error(k) for n in names]) for k, e in _KINETICS.items()}
+    sys = np.array([(systematic or {}).get(n, (0.0, 0.0)) for n in names]).reshape(len(names), 2)
     members = [" ".join(f"{''.join(map(str, m.hkl))}:{w:.3f}" for m, w in zip(r.members, r.weights, strict=True))
                for r in series.rings]
     ring_s = np.array([r.s_inv_angstrom for r in series.rings])
@@ -147,8 +150,8 @@ def axes_dataset(series: AxesSeries, reduced: xr.Dataset, config: AnalyzeConfig,
         "trace_unit": (("trace",), np.array(units, dtype=object)),
         "strain_covariance": (("delay", "param", "param2"), np.array([f.covariance for f in series.strain])),
         **{k: (("trace",), v) for k, v in {**kin, **kin_err}.items()},
-        "amplitude_sys": (("trace",), np.array([(systematic or {}).get(n, (0.0, 0.0))[0] for n in names])),
-        "tau_sys_ps": (("trace",), np.array([(systematic or {}).get(n, (0.0, 0.0))[1] for n in names])),
+        "amplitude_sys": (("trace",), sys[:, 0]),
+        "tau_sys_ps": (("trace",), sys[:, 1]),
         "chi2_red": (("trace",), np.array([series.kinetics[n].chi2_red for n in names])),
         "fit_success": (("trace",), np.array([series.kinetics[n].success for n in names], dtype=np.uint8)),
     }
@@ -194,7 +197,7 @@ def axes_summary(ds: xr.Dataset) -> str:
              f"ring FWHM {float(ds.attrs['ring_fwhm_inv_angstrom']):.4f} 1/Å",
              "per axis (exponential rise, Gaussian IRF, shared t0):"]
     for i, name in enumerate(ds["trace"].values):
-        unit = {"1": "", "degree": " deg", "angstrom2": " Å²"}[str(ds["trace_unit"].values[i])]
+        unit = UNIT_TEXT[str(ds["trace_unit"].values[i])]
         what = "Δ⟨u²⟩" if unit == " Å²" else "strain"
         flag = "" if ds["fit_success"].values[i] else "  (fit flagged)"
         lines.append(f"  {name:6s} {what:7s} {float(ds['amplitude'].values[i]):.3e} ± "

@@ -22,27 +22,26 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from uedflow import __version__
+from uedflow.dynamics.crystal_axes import UNIT_TEXT, is_axes
 from uedflow.dynamics.models import exp_rise
-from uedflow.io.atomic import atomic_dir, atomic_path
+from uedflow.io.atomic import atomic_path
 from uedflow.report.html import (
     _CSS,
     FigureSpec,
     ReportResult,
     _center_html,
     _noise_html,
-    _render,
     _sys,
     _table,
     figures_html,
     format_pm,
+    report_folder,
+    save_figures,
 )
 from uedflow.report.samples import Sample
 from uedflow.report.style import new_figure, paper_style, sample_colors
 
 __all__ = ["write_axes_report", "render_axes_html", "axes_truth_rows"]
-
-_UNIT_TEXT = {"1": "", "degree": " °", "angstrom2": " Å²"}
-
 
 def _fit_curve(ds: xr.Dataset, i: int, t: np.ndarray) -> np.ndarray:
     return float(ds["offset"].values[i]) + exp_rise(t, float(ds["amplitude"].values[i]), float(ds["tau_ps"].values[i]),
@@ -139,7 +138,7 @@ def _specs(samples: Sequence[Sample]) -> list[FigureSpec]:
 def _kinetics_rows(ds: xr.Dataset) -> list[dict[str, Any]]:
     rows = []
     for i, name in enumerate(ds["trace"].values):
-        unit = _UNIT_TEXT[str(ds["trace_unit"].values[i])]
+        unit = UNIT_TEXT[str(ds["trace_unit"].values[i])]
         ok = bool(ds["fit_success"].values[i])
         rows.append({"trace": str(name), "what": "Δ⟨u²⟩" if unit == " Å²" else "strain",
                      "amplitude": format_pm(float(ds["amplitude"].values[i]), float(ds["amplitude_err"].values[i]))
@@ -234,28 +233,14 @@ def write_axes_report(samples: Sequence[Sample], out_dir: str | Path, *, title: 
     FileFormatError
         ``out_dir`` exists and is a file.
     """
-    from uedflow.errors import FileFormatError, InputError
+    from uedflow.errors import InputError
 
-    if not samples or any(s.dynamics.attrs.get("analysis") != "axes" for s in samples):
+    if not samples or not all(is_axes(s.dynamics) for s in samples):
         raise InputError("write_axes_report takes per-axis dynamics files (non-cubic crystals) only; report cubic "
                          "samples with uedflow.report.write_report, in a report of their own")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FileFormatError(f"output folder {out} exists and is a file; choose another -o")
-    out.mkdir(parents=True, exist_ok=True)
+    out = report_folder(out_dir)
     specs = _specs(samples)
-    png = {}
-    for k, spec in enumerate(specs):
-        png[spec.key] = _render(spec.figure, "png")
-        if progress is not None:
-            progress(k + 1, len(specs))
-    written: dict[str, tuple[Path, Path]] = {}
-    with atomic_dir(out / "figures") as tmp:
-        for spec in specs:
-            spec.figure.set_layout_engine("none")
-            (tmp / f"{spec.key}.png").write_bytes(png[spec.key])
-            (tmp / f"{spec.key}.svg").write_bytes(_render(spec.figure, "svg"))
-            written[spec.key] = (out / "figures" / f"{spec.key}.png", out / "figures" / f"{spec.key}.svg")
+    png, written = save_figures(specs, out, progress=progress)
     explorer = None
     if samples[0].reduced is not None:
         from uedflow.report.explorer import EXPLORER_NAME, write_explorer

@@ -24,6 +24,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from uedflow import __version__
+from uedflow.dynamics.crystal_axes import is_axes
 from uedflow.io.atomic import atomic_dir, atomic_path
 from uedflow.report import figures as F
 from uedflow.report import lattice as L
@@ -31,7 +32,8 @@ from uedflow.report import patterns as P
 from uedflow.report.samples import Sample
 from uedflow.report.tables import fit_rows, heating_rows, summary_rows, truth_rows
 
-__all__ = ["FigureSpec", "ReportResult", "build_figures", "render_html", "write_report", "format_pm"]
+__all__ = ["FigureSpec", "ReportResult", "build_figures", "render_html", "report_folder", "save_figures",
+           "write_report", "format_pm"]
 
 
 @dataclass(frozen=True)
@@ -399,6 +401,42 @@ def figures_html(specs: Sequence[FigureSpec], png: dict[str, bytes]) -> str:
                    for spec in specs)
 
 
+def report_folder(out_dir: str | Path) -> Path:
+    """``out_dir`` as a Path, created.
+
+    Raises
+    ------
+    FileFormatError
+        It exists and is a file.
+    """
+    from uedflow.errors import FileFormatError
+
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise FileFormatError(f"output folder {out} exists and is a file; choose another -o")
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def save_figures(specs: Sequence[FigureSpec], out: Path, *, progress: Callable[[int, int], None] | None = None
+                 ) -> tuple[dict[str, bytes], dict[str, tuple[Path, Path]]]:
+    """Render every figure to PNG (kept for the page) and write ``out/figures/<key>.png|.svg`` atomically;
+    ``progress(done, total)`` after each PNG. Returns the PNG bytes and the written paths by key."""
+    png = {}
+    for k, spec in enumerate(specs):
+        png[spec.key] = _render(spec.figure, "png")
+        if progress is not None:
+            progress(k + 1, len(specs))
+    written: dict[str, tuple[Path, Path]] = {}
+    with atomic_dir(out / "figures") as tmp:
+        for spec in specs:
+            spec.figure.set_layout_engine("none")  # keep the layout of the PNG for the SVG instead of solving it again
+            (tmp / f"{spec.key}.png").write_bytes(png[spec.key])
+            (tmp / f"{spec.key}.svg").write_bytes(_render(spec.figure, "svg"))
+            written[spec.key] = (out / "figures" / f"{spec.key}.png", out / "figures" / f"{spec.key}.svg")
+    return png, written
+
+
 def _render(fig: Figure, fmt: str) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, metadata={"Date": None} if fmt == "svg" else None)
@@ -432,26 +470,15 @@ def write_report(samples: Sequence[Sample], out_dir: str | Path, *, title: str =
     FileFormatError
         ``out_dir`` exists and is a file.
     """
-    from uedflow.errors import FileFormatError, InputError
+    from uedflow.errors import InputError
 
     if not samples:
         raise InputError("write_report got no datasets; give at least one dynamics.h5")
-    if any(s.dynamics.attrs.get("analysis") == "axes" for s in samples):
+    if any(is_axes(s.dynamics) for s in samples):
         raise InputError("per-axis dynamics (a non-cubic crystal) are reported by uedflow.report.axes.write_axes_report")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise FileFormatError(f"output folder {out} exists and is a file; choose another -o")
-    out.mkdir(parents=True, exist_ok=True)
+    out = report_folder(out_dir)
     specs = build_figures(samples, progress=progress)
-    png = {s.key: _render(s.figure, "png") for s in specs}
-    for spec in specs:  # keep the layout of the PNG for the SVG instead of solving it again
-        spec.figure.set_layout_engine("none")
-    written: dict[str, tuple[Path, Path]] = {}
-    with atomic_dir(out / "figures") as tmp:
-        for spec in specs:
-            (tmp / f"{spec.key}.png").write_bytes(png[spec.key])
-            (tmp / f"{spec.key}.svg").write_bytes(_render(spec.figure, "svg"))
-            written[spec.key] = (out / "figures" / f"{spec.key}.png", out / "figures" / f"{spec.key}.svg")
+    png, written = save_figures(specs, out)
     if explorer:
         from uedflow.report.explorer import EXPLORER_NAME, write_explorer
 

@@ -37,7 +37,8 @@ from uedflow.simulate.phenomenological import _scan_profiles
 from uedflow.simulate.reduced import reduced_dataset
 from uedflow.simulate.rings import detector_ring_totals, pseudo_voigt, static_diffuse, tds_shape
 
-__all__ = ["CrystalSeriesModel", "axis_kinetics", "build_crystal_model", "simulate_crystal_series", "CRYSTAL_PRESETS"]
+__all__ = ["CrystalSeriesModel", "axis_kinetics", "build_crystal_model", "simulate_crystal_series", "CRYSTAL_PRESETS",
+           "AXIS_KINETICS_KEYS"]
 
 _MSD_NAMES = ("perp", "par")
 
@@ -60,32 +61,31 @@ _MSD_NAMES = ("perp", "par")
 #: (B ≈ 0.7-0.9 Å²): Δ⟨u_⊥²⟩ = 1.4·10⁻³, Δ⟨u_∥²⟩ = 1.8·10⁻³ Å². Kinetics: the Debye–Waller decay of Bi films in
 #: ultrafast electron diffraction takes a few ps at low fluence (e.g. Sciaini et al., Nature 458, 56 (2009)),
 #: the expansion follows acoustically over tens of ps. Time constants are illustrative choices in those ranges.
+#: The instrument and the noise of every preset: time zero and IRF [ps], pseudo-Voigt η, counts per s bin.
+_INSTRUMENT = {"t0_ps": 0.3, "irf_fwhm_ps": 0.5, "eta": 0.3, "counts_per_bin": 2.0e5}
 CRYSTAL_PRESETS: dict[str, dict[str, Any]] = {
     "bi-film-300K": {
+        **_INSTRUMENT,
         "crystal": "Bi",
         "strain_amplitudes": {"a": 5.5e-4, "c": 8.0e-4},
         "strain_tau_ps": {"a": 12.0, "c": 18.0},
         "msd_amplitudes": {"perp": 1.4e-3, "par": 1.8e-3},
         "msd_tau_ps": {"perp": 3.0, "par": 4.0},
-        "t0_ps": 0.3,
-        "irf_fwhm_ps": 0.5,
         "fwhm_inv_angstrom": 0.008,
-        "eta": 0.3,
-        "counts_per_bin": 2.0e5,
     },
     "mos2-flakes-300K": {
+        **_INSTRUMENT,
         "crystal": "MoS2",
         "strain_amplitudes": {"a": 2.0e-4, "c": 9.0e-4},
         "strain_tau_ps": {"a": 3.0, "c": 25.0},
         "msd_amplitudes": {"perp": 1.3e-3, "par": 2.6e-3},
         "msd_tau_ps": {"perp": 1.5, "par": 12.0},
-        "t0_ps": 0.3,
-        "irf_fwhm_ps": 0.5,
         "fwhm_inv_angstrom": 0.012,
-        "eta": 0.3,
-        "counts_per_bin": 2.0e5,
     },
 }
+
+#: The run-description keys of the per-axis kinetics (:func:`axis_kinetics`).
+AXIS_KINETICS_KEYS = ("strain_amplitudes", "strain_tau_ps", "msd_amplitudes", "msd_tau_ps")
 
 
 @dataclass(frozen=True)

@@ -76,7 +76,12 @@ from uedflow.reduce.geometry import Geometry
 from uedflow.simulate.atomistic import AtomisticModel
 from uedflow.simulate.cell_cut import attach_cut, cut_crystal
 from uedflow.simulate.crystal_atomistic import CrystalAtomisticModel
-from uedflow.simulate.crystal_series import CrystalSeriesModel, axis_kinetics, build_crystal_model
+from uedflow.simulate.crystal_series import (
+    AXIS_KINETICS_KEYS,
+    CrystalSeriesModel,
+    axis_kinetics,
+    build_crystal_model,
+)
 from uedflow.simulate.detector import DetectorModel
 from uedflow.simulate.nanocrystal import attach, build_nanocrystal
 from uedflow.simulate.phenomenological import SCHERRER_K, PowderModel, build_powder_model
@@ -96,6 +101,8 @@ log = logging.getLogger(__name__)
 
 _GEOMETRY_KEYS = ("shape", "center_rc", "pixel_size_m", "camera_length_m", "energy_keV")
 _DISTORTION_KEYS = ("tilt_rad", "ellipticity", "ellipse_angle_rad")
+#: ``[nanocrystal]`` keys of the crystal level (:func:`~uedflow.simulate.cell_cut.cut_crystal`), besides ``grid``
+_CUT_KEYS = ("shape", "layers", "direction", "facet_energies", "surface_layers")
 _RUN_KEYS = {"preset", "name", "level", "material", "temperature_K", "fluence_mJ_cm2", "diameter_nm", "label",
              "t0_ps", "irf_fwhm_ps", "delays_ps", "n_scans", "electrons_per_frame", "dose_jitter",
              "t0_jitter_ps", "detector", "dynamics", "time_zero_ps", "eta", "instrument_fwhm", "nanocrystal",
@@ -183,25 +190,25 @@ def _crystal_model(cfg: dict[str, Any], crystal: Crystal, s_range: tuple[float, 
     :func:`~uedflow.simulate.cell_cut.cut_crystal` and ``grid`` for :func:`~uedflow.simulate.cell_cut.attach_cut`)
     the Debye pattern of that cut instead (:mod:`uedflow.simulate.crystal_atomistic`)."""
     dyn = dict(cfg.get("dynamics", {}))
-    keys = ("strain_amplitudes", "strain_tau_ps", "msd_amplitudes", "msd_tau_ps")
-    bad = sorted(set(dyn) - set(keys))
+    bad = sorted(set(dyn) - set(AXIS_KINETICS_KEYS))
     if bad or not dyn:
-        raise ConfigError(f"simulation config: the crystal level takes [dynamics] keys {', '.join(keys)}; got {bad or 'none'}")
+        raise ConfigError(f"simulation config: the crystal level takes [dynamics] keys {', '.join(AXIS_KINETICS_KEYS)}; "
+                          f"got {bad or 'none'}")
     unused = sorted({"debye_temperatures_K", "tds_halo"} & set(cfg))
     if unused:
         raise ConfigError(f"simulation config: {unused} apply to the PbSe levels, not to level = 'crystal'")
     diameter = float(cfg.get("diameter_nm", 5.5))
     fwhm = float(np.hypot(SCHERRER_K / (10.0 * diameter), float(cfg.get("instrument_fwhm", 0.008))))
-    kinetics = {k: dict(dyn.get(k, {})) for k in keys}
+    kinetics = {k: dict(dyn.get(k, {})) for k in AXIS_KINETICS_KEYS}
     timing = {"t0_ps": float(cfg.get("t0_ps", 0.0)), "irf_fwhm_ps": float(cfg.get("irf_fwhm_ps", 0.5))}
     if "nanocrystal" in cfg:
         cut = dict(cfg["nanocrystal"])
         grid = tuple(cut.pop("grid", (1, 1, 1)))
-        try:
-            nc = cut_crystal(crystal, diameter, **cut)
-        except TypeError:
-            raise ConfigError(f"simulation config: unknown [nanocrystal] key(s) in {sorted(cut)}; use shape, layers, "
-                              "direction, facet_energies, surface_layers, grid") from None
+        bad = sorted(set(cut) - set(_CUT_KEYS))
+        if bad:
+            raise ConfigError(f"simulation config: unknown [nanocrystal] key(s) {bad} for level = 'crystal'; use "
+                              f"{', '.join(_CUT_KEYS)}, grid")
+        nc = cut_crystal(crystal, diameter, **cut)
         nc = attach_cut(nc, crystal, grid) if grid != (1, 1, 1) else nc
         strain, msd = axis_kinetics(crystal, *kinetics.values())
         return CrystalAtomisticModel(nc, crystal, strain, msd, s_max=1.02 * s_range[1], fwhm=fwhm, **timing)
@@ -295,6 +302,7 @@ def simulate_experiment(
     detector.check_sees(np.array([r.s_inv_angstrom for r in rings]))
     from uedflow.physics.debye import msd_debye_angstrom2
 
+    # the PbSe levels: one mean-mass ⟨u²⟩ of the base temperature (the crystal level takes the crystal's own U_ij)
     msd0 = float(msd_debye_angstrom2(float(cfg["temperature_K"]), DEBYE_TEMPERATURE_K, PBSE_MASS_U))
     if level == "crystal":
         model = _crystal_model(cfg, structure, (s_lo, s_hi))

@@ -46,7 +46,7 @@ from typing import Any
 import numpy as np
 
 from uedflow.errors import ConfigError
-from uedflow.simulate.crystal_series import CRYSTAL_PRESETS
+from uedflow.simulate.crystal_series import AXIS_KINETICS_KEYS, CRYSTAL_PRESETS
 from uedflow.simulate.phenomenological import SCHERRER_K
 
 __all__ = ["PRESETS", "get_preset", "paper_dynamics"]
@@ -101,15 +101,21 @@ def paper_dynamics(sample: str, base_temperature_K: float, fluence_mJ_cm2: float
     return out
 
 
+#: The paper's detector geometry (module docstring).
+_PAPER_DETECTOR = {"shape": [384, 384], "center_rc": [189.3, 196.8], "pixel_size_m": 7.0e-5, "camera_length_m": 0.30,
+                   "energy_keV": 50.0}
+#: The paper's acquisition: scans, dose and its jitter, time-zero jitter, detector.
+_PAPER_ACQUISITION = {"n_scans": 2, "electrons_per_frame": 1.6e8, "dose_jitter": 0.03, "t0_jitter_ps": 0.05,
+                      "detector": _PAPER_DETECTOR}
+
+
 def _paper_preset(name: str, sample: str, temperature_K: float, fluence: float, label: str) -> dict[str, Any]:
     return {
         "name": name, "level": "phenomenological", "material": "PbSe", "temperature_K": temperature_K,
         "fluence_mJ_cm2": fluence, "diameter_nm": 5.5, "label": label, "t0_ps": 0.35, "irf_fwhm_ps": 0.5,
         "delays_ps": [-5.0, -3.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0,
                       15.0, 20.0, 30.0, 40.0, 50.0, 60.0],
-        "n_scans": 2, "electrons_per_frame": 1.6e8, "dose_jitter": 0.03, "t0_jitter_ps": 0.05,
-        "detector": {"shape": [384, 384], "center_rc": [189.3, 196.8], "pixel_size_m": 7.0e-5,
-                     "camera_length_m": 0.30, "energy_keV": 50.0},
+        **_PAPER_ACQUISITION,
         "dynamics": {"sample": sample},
     }
 
@@ -128,10 +134,9 @@ def _crystal_preset(name: str, label: str, *, diameter_nm: float, fluence: float
         "instrument_fwhm": round(float(np.sqrt(src["fwhm_inv_angstrom"] ** 2 - size_fwhm**2)), 5),
         "delays_ps": [-5.0, -3.0, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0, 10.0, 15.0,
                       20.0, 30.0, 45.0, 60.0, 80.0, 100.0],
-        "n_scans": 2, "electrons_per_frame": 1.6e8, "dose_jitter": 0.03, "t0_jitter_ps": 0.05,
-        "detector": {"shape": [384, 384], "center_rc": [189.3, 196.8], "pixel_size_m": 7.0e-5,
-                     "camera_length_m": 0.30, "energy_keV": 50.0, "pixel_subsamples": 3},
-        "dynamics": {k: dict(src[k]) for k in ("strain_amplitudes", "strain_tau_ps", "msd_amplitudes", "msd_tau_ps")},
+        **_PAPER_ACQUISITION,
+        "detector": {**_PAPER_DETECTOR, "pixel_subsamples": 3},
+        "dynamics": {k: dict(src[k]) for k in AXIS_KINETICS_KEYS},
     }
 
 
@@ -148,8 +153,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     # every frame, fits the ellipticity and estimates the detector noise
     "pbse-attached-90K-beamline": {
         **_paper_preset("pbse-attached-90K-beamline", "attached", 90.0, 3.6, "attached QDs, 90 K, beamline"),
-        "detector": {"shape": [384, 384], "center_rc": [189.3, 196.8], "pixel_size_m": 7.0e-5,
-                     "camera_length_m": 0.30, "energy_keV": 50.0, "ellipticity": 0.01, "ellipse_angle_rad": 0.5,
+        "detector": {**_PAPER_DETECTOR, "ellipticity": 0.01, "ellipse_angle_rad": 0.5,
                      "gain": 3.0, "multiplication_noise": True, "read_noise": 6.0, "beam_block_arm_px": 7.0,
                      "block_pedestal": 0.05, "center_walk_px": 3.0, "center_jitter_px": 0.05,
                      "center_kick_px": 3.0, "center_kick_tau_ps": 3.0, "center_kick_angle_rad": 0.8},
